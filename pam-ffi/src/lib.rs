@@ -1,0 +1,32 @@
+//! The one crate that talks C to libpam. It owns every `unsafe` line and every C type of the project.
+//!
+//! Modules see only safe types: [`PamHandle`] (implemented over a real `pam_handle_t` by [`LibPam`] and,
+//! for unit tests, by `FakeHandle`), [`PamCode`], [`Flags`], [`Secret`] and the [`export_pam_hooks!`]
+//! macro, which wraps each hook in `catch_unwind` so that no panic ever unwinds into the host process.
+//!
+//! Rules this crate keeps (see `shared/design/architecture.md`):
+//! - every `unsafe` block carries a `// SAFETY:` comment naming the contract it relies on;
+//! - conversation replies are copied into zeroizing buffers, then the C buffers are wiped and freed;
+//! - nothing is written to stdout or stderr: logging goes through `pam_syslog` with a constant `"%s"`;
+//! - `PAM_SILENT` suppresses informational and error messages to the user.
+#![allow(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "app")]
+pub mod app;
+mod code;
+mod conv;
+#[doc(hidden)]
+pub mod entry;
+#[cfg(feature = "fake")]
+mod fake;
+mod handle;
+mod secret;
+pub mod sys;
+
+pub use code::{Flags, PamCode};
+#[cfg(feature = "fake")]
+pub use fake::{FakeHandle, FakeReply, Logged, Shown};
+pub use handle::{LibPam, PamHandle, Priority};
+pub use secret::Secret;
