@@ -22,6 +22,7 @@ pub mod entry;
 #[cfg(feature = "fake")]
 mod fake;
 mod handle;
+pub mod os;
 mod secret;
 pub mod sys;
 
