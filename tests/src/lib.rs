@@ -271,6 +271,10 @@ impl Run<'_> {
 
     /// The command line this run would execute (without the environment).
     pub fn command(&self) -> Command {
+        self.command_in(self.harness.root())
+    }
+
+    fn command_in(&self, scratch: &Path) -> Command {
         let mut cmd = Command::new(pamh_path());
         cmd.arg("--confdir")
             .arg(self.harness.confdir())
@@ -295,6 +299,16 @@ impl Run<'_> {
         }
         for r in &self.replies {
             match r {
+                // Large replies go through a file: the argument list is limited.
+                Reply::Text(b) if b.len() > 4096 => {
+                    let f = tempfile::Builder::new()
+                        .prefix("reply.")
+                        .tempfile_in(scratch)
+                        .expect("reply file");
+                    fs::write(f.path(), hex(b)).expect("write reply file");
+                    let (_, path) = f.keep().expect("keep reply file");
+                    cmd.arg("--reply-file").arg(path)
+                }
                 Reply::Text(b) => cmd.arg("--reply-hex").arg(hex(b)),
                 Reply::Null => cmd.arg("--reply-null"),
                 Reply::Fail => cmd.arg("--reply-fail"),

@@ -7,7 +7,7 @@
 //! rss_kb <transactions> <KiB>      with --rss-every N
 //! ```
 //! Usage: `pamh --confdir DIR --service NAME [--user U] [--item rhost=H]... [--op authenticate]...
-//! [--flag silent]... [--reply TEXT | --reply-hex HEX | --reply-null | --reply-fail]... [--repeat N]
+//! [--flag silent]... [--reply TEXT | --reply-hex HEX | --reply-file HEXFILE | --reply-null | --reply-fail]... [--repeat N]
 //! [--rss-every N]`. Exit status 0 whatever PAM answered; 2 on a usage error.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -79,6 +79,11 @@ fn parse() -> Result<Opts, String> {
             }
             "--reply" => o.replies.push(Reply::Text(val()?.into_bytes())),
             "--reply-hex" => o.replies.push(Reply::Text(parse_hex(&val()?)?)),
+            "--reply-file" => {
+                let path = val()?;
+                let hex = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+                o.replies.push(Reply::Text(parse_hex(hex.trim())?));
+            }
             "--reply-null" => o.replies.push(Reply::Null),
             "--reply-fail" => o.replies.push(Reply::Fail),
             "--repeat" => o.repeat = val()?.parse().map_err(|e| format!("--repeat: {e}"))?,
@@ -117,6 +122,7 @@ fn style_name(s: Style) -> String {
 }
 
 fn one(o: &Opts, out: &mut impl Write, print_events: bool) -> std::io::Result<()> {
+    // With many repetitions only the first transaction's events are printed; results always are.
     let mut t = match Transaction::start(&o.service, o.user.as_deref(), &o.confdir, o.replies.clone()) {
         Ok(t) => t,
         Err(code) => return writeln!(out, "result\tstart\t{}", code.name()),
@@ -161,14 +167,8 @@ fn main() -> ExitCode {
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut sink = std::io::sink();
     for i in 0..o.repeat {
-        // With many repetitions only the first transaction's events are printed; results always are.
-        let r = if i == 0 || o.repeat <= 10 {
-            one(&o, &mut out, true)
-        } else {
-            one(&o, &mut sink, false)
-        };
+        let r = one(&o, &mut out, i == 0 || o.repeat <= 10);
         if let Err(e) = r {
             eprintln!("pamh: error: writing output: {e}");
             return ExitCode::from(2);
