@@ -77,13 +77,19 @@ pub fn build_dir() -> PathBuf {
 /// Absolute path of a module built by cargo, e.g. `module_path("pam_totp")` -> `.../libpam_totp.so`.
 #[track_caller]
 pub fn module_path(crate_name: &str) -> PathBuf {
-    let p = build_dir().join(format!("lib{crate_name}.so"));
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo build --workspace` (tests/run-all does)",
-        p.display()
-    );
-    p
+    // `cargo build` leaves the module in target/<profile>/; `cargo test` rebuilds it in deps/ without
+    // copying it up. Take the newer, so a test never loads a stale module.
+    let name = format!("lib{crate_name}.so");
+    let dir = build_dir();
+    let newest = [dir.join(&name), dir.join("deps").join(&name)]
+        .into_iter()
+        .filter_map(|p| fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p);
+    match newest {
+        Some(p) => p,
+        None => panic!("{name} not built in {}: run `cargo build --workspace` (tests/run-all does)", dir.display()),
+    }
 }
 
 /// Path of the `pamh` binary.
