@@ -179,3 +179,42 @@ impl PamHandle for FakeHandle {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_scripted_replies_then_prompts_consume_them_in_order_and_are_recorded() {
+        let mut h = FakeHandle::new("alice", "sshd", [FakeReply::from("123456"), FakeReply::Null]);
+        let first = h.prompt_hidden("Verification code: ").expect("first reply");
+        assert_eq!(first.as_ref().map(Secret::as_bytes), Some(&b"123456"[..]));
+        assert_eq!(h.prompt_echo("again: "), Ok(None));
+        assert_eq!(h.prompt_hidden("third: "), Err(PamCode::ConvErr));
+        assert_eq!(h.prompts(), vec!["Verification code: ", "again: ", "third: "]);
+    }
+
+    #[test]
+    fn given_pam_silent_then_messages_are_not_recorded_but_logs_are() {
+        let mut h = FakeHandle::new("alice", "sshd", []);
+        h.flags = Flags(crate::sys::PAM_SILENT);
+        h.info("hello").expect("info");
+        h.error("oops").expect("error");
+        h.log(Priority::Notice, "logged");
+        assert!(h.shown.is_empty());
+        assert_eq!(
+            h.log_lines(),
+            vec![Logged {
+                priority: Priority::Notice,
+                text: "logged".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn given_a_reply_with_a_nul_then_it_ends_there_as_in_c() {
+        let mut h = FakeHandle::new("alice", "sshd", [FakeReply::Text(b"ab\0cd".to_vec())]);
+        let r = h.prompt_hidden("x").expect("reply").expect("non-null");
+        assert_eq!(r.as_bytes(), b"ab");
+    }
+}

@@ -2,6 +2,14 @@
 //! contained, conversation replies of every shape are handled and freed, messages honour PAM_SILENT, logs go
 //! through pam_syslog with LOG_AUTHPRIV, and only the intended hooks are exported.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
 use pam_ffi::PamCode;
 use pam_harness::{module_path, Harness, Op, LOG_AUTHPRIV};
 use std::process::Command;
