@@ -1,9 +1,27 @@
 //! pam_pwpolicy: password quality for `pam_chauthtok`, compatible with pam_cracklib's and pam_pwquality's
-//! options.
+//! options, with zxcvbn guess estimation, NFKC normalization and a NIST SP 800-63B-4 preset.
 //!
-//! The library half holds the pure checking core (no libpam, no `unsafe`); the `module` feature adds the
-//! PAM entry point in [`module`].
+//! The library half holds the pure checking core (no libpam, no `unsafe`): [`policy`] (the options),
+//! [`config`] (where they come from), [`rules`], [`strength`] and [`check`] (the pipeline). The `module`
+//! feature adds the PAM entry point in [`module`]; the `pwpolicy` CLI uses the same core.
 #![forbid(unsafe_code)]
 
+pub mod check;
+pub mod config;
 #[cfg(feature = "module")]
 pub mod module;
+pub mod policy;
+pub mod rules;
+pub mod strength;
+
+/// The pam_cracklib line most hardening guides print, used as a fixture by the unit tests.
+#[cfg(test)]
+pub(crate) const GUIDE_ARGS: &[&str] = &[
+    "retry=3",
+    "minlen=10",
+    "difok=3",
+    "ucredit=-1",
+    "lcredit=-2",
+    "dcredit=-1",
+    "ocredit=-1",
+];

@@ -1,20 +1,657 @@
-//! PAM glue for pam_pwpolicy: `pam_sm_chauthtok`.
+//! PAM glue for pam_pwpolicy: `pam_sm_chauthtok`, generic over [`PamHandle`] so the whole flow is unit
+//! tested with `FakeHandle`; the exported hook only builds the real [`World`] and calls [`chauthtok`].
 //!
-//! Until the checking core lands (issue 4) every password change is refused (fail closed).
+//! The flow (pam_cracklib's, see `shared/design/architecture.md`):
+//! - configuration is loaded first (see [`crate::config`] for precedence: built-in defaults and preset <
+//!   `pwquality.conf.d/*.conf` < `pwquality.conf` < `pwpolicy.conf` (or `conf=PATH`) < module arguments);
+//!   any unknown or malformed option, in any source, is logged (each one) and gives PAM_SERVICE_ERR;
+//! - PAM_PRELIM_CHECK succeeds;
+//! - PAM_UPDATE_AUTHTOK: `New password: ` (or `New XXX password: ` with `authtok_type=XXX`), check,
+//!   `BAD PASSWORD: <reason>` plus one line of guidance and a new prompt up to `retry` times, then
+//!   `Retype new password: ` (`Sorry, passwords do not match.` on a mismatch); the accepted password is
+//!   left in PAM_AUTHTOK for `pam_unix use_authtok`. After `retry` failures: PAM_MAXTRIES if `retry` > 1,
+//!   otherwise PAM_AUTHTOK_ERR. `use_authtok`/`use_first_pass` check PAM_AUTHTOK without prompting;
+//!   `try_first_pass` uses it when set;
+//! - the policy is enforced when `enforcing` and (the caller's real uid is not 0, or `enforce_for_root`,
+//!   or PAM_CHANGE_EXPIRED_AUTHTOK); otherwise a failing password is accepted with an explicit warning.
+//!   Empty, non-UTF-8 and over-`maxlen` input is always refused.
+//!
+//! The module never writes to stdout/stderr; it talks to the user through the conversation and to the
+//! admin through `pam_syslog`, never with the password. The password is checked after NFKC, but what the
+//! user typed is what is stored in PAM_AUTHTOK (pam_unix hashes the typed bytes at login too).
 
-use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority};
+use crate::check::{self, Context, Verdict};
+use crate::config::{self, Paths};
+use crate::policy::{AuthtokSource, Policy};
+use pam_ffi::os::UserRecord;
+use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
+use std::path::{Path, PathBuf};
 
 pam_ffi::export_pam_hooks! {
-    pam_sm_chauthtok => chauthtok,
+    pam_sm_chauthtok => chauthtok_hook,
 }
 
-fn chauthtok(pamh: &mut LibPam, flags: Flags, _args: &[String]) -> PamCode {
+/// Everything the module reads from the system, as parameters (so tests never touch the host).
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Configuration file locations.
+    pub paths: Paths,
+    /// Real uid of the calling process (root is only warned unless `enforce_for_root`).
+    pub real_uid: u32,
+    /// passwd lookup for GECOS words.
+    pub lookup_user: fn(&str) -> Option<UserRecord>,
+    /// Host name (a context word).
+    pub hostname: Option<String>,
+    /// The local passwd file, for `local_users_only`.
+    pub passwd_file: PathBuf,
+}
+
+impl World {
+    /// The real system.
+    pub fn system() -> Self {
+        World {
+            paths: Paths::system(),
+            real_uid: pam_ffi::os::real_uid(),
+            lookup_user: pam_ffi::os::user_by_name,
+            hostname: config::read_file(Path::new("/proc/sys/kernel/hostname"))
+                .ok()
+                .flatten()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty()),
+            passwd_file: PathBuf::from("/etc/passwd"),
+        }
+    }
+}
+
+fn chauthtok_hook(pamh: &mut LibPam, flags: Flags, args: &[String]) -> PamCode {
+    chauthtok(pamh, flags, args, &World::system())
+}
+
+/// Whether `user` has a line in the local passwd file (pam_pwquality's `local_users_only`). A file that
+/// cannot be read counts the user as local, so the checks apply (fail closed).
+pub fn is_local_user(user: &str, passwd: &Path) -> bool {
+    match config::read_file(passwd) {
+        Ok(Some(text)) => text.lines().any(|l| l.split(':').next() == Some(user)),
+        _ => true,
+    }
+}
+
+/// The policy as shown by `show_policy`.
+pub fn policy_text(policy: &Policy) -> String {
+    let mut s = String::from("Password policy:");
+    for r in policy.requirements() {
+        s.push_str("\n  - ");
+        s.push_str(&r);
+    }
+    s
+}
+
+/// The message for a refused password: `BAD PASSWORD: <reason>` and one line of guidance.
+pub fn bad_password_text(verdict: &Verdict) -> Option<String> {
+    verdict
+        .first()
+        .map(|r| format!("BAD PASSWORD: {}\n{}", r.message, r.guidance))
+}
+
+struct Session<'a> {
+    policy: &'a Policy,
+    ctx: Context,
+    enforce: bool,
+    warn_why: &'static str,
+    check_rules: bool,
+    old: Option<Secret>,
+}
+
+impl Session<'_> {
+    fn verdict(&self, new: &Secret) -> Verdict {
+        let old = self.old.as_ref().map(Secret::as_bytes);
+        let v = check::check(self.policy, new.as_bytes(), old, &self.ctx);
+        if self.check_rules {
+            v
+        } else {
+            // local_users_only for a non-local user: only what can never be waived.
+            Verdict {
+                reasons: v.reasons.into_iter().filter(|r| r.rule.is_hard()).collect(),
+                ..v
+            }
+        }
+    }
+
+    fn id(&self, pamh: &impl PamHandle) -> String {
+        format!(
+            "user={} service={} rhost={}",
+            self.ctx.user.as_deref().unwrap_or("?"),
+            self.ctx.service.as_deref().unwrap_or("?"),
+            pamh.rhost().unwrap_or_default()
+        )
+    }
+
+    fn conversation_failed(&self, pamh: &impl PamHandle, e: PamCode) -> PamCode {
+        pamh.log(
+            Priority::Err,
+            &format!("pam_pwpolicy: {}: conversation failed: {e}", self.id(pamh)),
+        );
+        e
+    }
+
+    /// Shows the verdict. `true`: the password may be used.
+    fn judge(&self, pamh: &mut impl PamHandle, v: &Verdict) -> bool {
+        let Some(first) = v.first() else {
+            return true;
+        };
+        if let Some(text) = bad_password_text(v) {
+            let _ = pamh.error(&text);
+        }
+        let rules: Vec<&str> = v.reasons.iter().map(|r| r.rule.name()).collect();
+        if self.enforce || v.hard_failure() {
+            pamh.log(
+                Priority::Notice,
+                &format!(
+                    "pam_pwpolicy: {}: new password refused: {}",
+                    self.id(pamh),
+                    rules.join(",")
+                ),
+            );
+            false
+        } else {
+            let _ = pamh.info(&format!(
+                "Warning only: this password does not meet the policy ({}), but it was accepted because {}.",
+                first.message, self.warn_why
+            ));
+            pamh.log(
+                Priority::Warning,
+                &format!(
+                    "pam_pwpolicy: {}: weak password accepted ({}): {}",
+                    self.id(pamh),
+                    self.warn_why,
+                    rules.join(",")
+                ),
+            );
+            true
+        }
+    }
+}
+
+/// `pam_sm_chauthtok` over any handle.
+pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], world: &World) -> PamCode {
+    let loaded = match config::load(args, &world.paths) {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in &errors {
+                pamh.log(Priority::Err, &format!("pam_pwpolicy: bad configuration: {e}"));
+            }
+            return PamCode::ServiceErr;
+        }
+    };
+    let policy = loaded.policy;
+    if policy.debug {
+        let files: Vec<String> = loaded.files.iter().map(|f| f.display().to_string()).collect();
+        pamh.log(
+            Priority::Debug,
+            &format!("pam_pwpolicy: configuration from: {}", files.join(", ")),
+        );
+    }
     if flags.prelim_check() {
         return PamCode::Success;
     }
+    if !flags.update_authtok() {
+        pamh.log(
+            Priority::Err,
+            "pam_pwpolicy: called without PAM_PRELIM_CHECK or PAM_UPDATE_AUTHTOK",
+        );
+        return PamCode::ServiceErr;
+    }
+    let user = match pamh.user() {
+        Ok(u) => u,
+        Err(e) => {
+            pamh.log(
+                Priority::Err,
+                &format!("pam_pwpolicy: cannot get the user name: {e}"),
+            );
+            return e;
+        }
+    };
+    let gecos = (world.lookup_user)(&user).map(|r| r.gecos);
+    let check_rules = !policy.local_users_only || is_local_user(&user, &world.passwd_file);
+    let (enforce, warn_why) = if !policy.enforcing {
+        (false, "the policy only warns (enforcing=0)")
+    } else if world.real_uid == 0 && !policy.enforce_for_root && !flags.change_expired_authtok() {
+        (false, "you are root (enforce_for_root is not set)")
+    } else {
+        (true, "")
+    };
+    let session = Session {
+        policy: &policy,
+        ctx: Context {
+            user: Some(user),
+            gecos,
+            hostname: world.hostname.clone(),
+            service: pamh.service(),
+        },
+        enforce,
+        warn_why,
+        check_rules,
+        old: pamh.old_authtok(),
+    };
+    if policy.debug && !check_rules {
+        pamh.log(
+            Priority::Debug,
+            &format!(
+                "pam_pwpolicy: {}: not a local user, checks skipped",
+                session.id(pamh)
+            ),
+        );
+    }
+
+    if policy.authtok == AuthtokSource::Stack {
+        let Some(new) = pamh.authtok() else {
+            pamh.log(
+                Priority::Err,
+                &format!(
+                    "pam_pwpolicy: {}: use_authtok but no earlier module set the new password",
+                    session.id(pamh)
+                ),
+            );
+            return PamCode::AuthtokErr;
+        };
+        let v = session.verdict(&new);
+        return if session.judge(pamh, &v) {
+            PamCode::Success
+        } else {
+            PamCode::AuthtokErr
+        };
+    }
+
+    if policy.show_policy {
+        let _ = pamh.info(&policy_text(&policy));
+    }
+    let mut stacked = if policy.authtok == AuthtokSource::TryStack {
+        pamh.authtok()
+    } else {
+        None
+    };
+    for _ in 0..policy.retry.max(1) {
+        let (new, from_stack) = match stacked.take() {
+            Some(s) => (s, true),
+            None => match pamh.prompt_hidden(&policy.new_prompt()) {
+                Ok(Some(s)) if !s.is_empty() => (s, false),
+                Ok(_) => {
+                    let _ = pamh.error("No password supplied");
+                    continue;
+                }
+                Err(e) => return session.conversation_failed(pamh, e),
+            },
+        };
+        let v = session.verdict(&new);
+        if !session.judge(pamh, &v) {
+            continue;
+        }
+        if !from_stack {
+            match pamh.prompt_hidden(&policy.retype_prompt()) {
+                Ok(Some(again)) if again == new => {}
+                Ok(_) => {
+                    let _ = pamh.error("Sorry, passwords do not match.");
+                    continue;
+                }
+                Err(e) => return session.conversation_failed(pamh, e),
+            }
+        }
+        if let Err(e) = pamh.set_authtok(&new) {
+            pamh.log(
+                Priority::Err,
+                &format!("pam_pwpolicy: {}: cannot set PAM_AUTHTOK: {e}", session.id(pamh)),
+            );
+            return PamCode::AuthtokErr;
+        }
+        if policy.debug {
+            pamh.log(
+                Priority::Debug,
+                &format!("pam_pwpolicy: {}: new password accepted", session.id(pamh)),
+            );
+        }
+        return PamCode::Success;
+    }
     pamh.log(
-        Priority::Err,
-        "pam_pwpolicy: checking is not implemented yet; refusing",
+        Priority::Notice,
+        &format!(
+            "pam_pwpolicy: {}: no acceptable password after {} attempt(s)",
+            session.id(pamh),
+            policy.retry.max(1)
+        ),
     );
-    PamCode::AuthtokErr
+    if policy.retry > 1 {
+        PamCode::MaxTries
+    } else {
+        PamCode::AuthtokErr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pam_ffi::{FakeHandle, FakeReply, Shown};
+
+    const STRONG: &str = "Vq8#mT2!rZw9xLp";
+    const GUIDE: &[&str] = crate::GUIDE_ARGS;
+
+    fn alice(_: &str) -> Option<UserRecord> {
+        Some(UserRecord {
+            name: "alice".into(),
+            uid: 1000,
+            gid: 1000,
+            home: "/home/alice".into(),
+            gecos: "Alice Smithers,,,".into(),
+            shell: "/bin/sh".into(),
+        })
+    }
+
+    struct T {
+        dir: tempfile::TempDir,
+        uid: u32,
+    }
+
+    impl T {
+        fn new() -> Self {
+            T {
+                dir: tempfile::tempdir().unwrap(),
+                uid: 1000,
+            }
+        }
+        fn root() -> Self {
+            T { uid: 0, ..T::new() }
+        }
+        fn world(&self) -> World {
+            World {
+                paths: Paths {
+                    conf: self.dir.path().join("pwpolicy.conf"),
+                    pwquality: Some(self.dir.path().join("pwquality.conf")),
+                },
+                real_uid: self.uid,
+                lookup_user: alice,
+                hostname: Some("bastion".into()),
+                passwd_file: self.dir.path().join("passwd"),
+            }
+        }
+        fn run(&self, h: &mut FakeHandle, flags: Flags, args: &[&str]) -> PamCode {
+            let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+            chauthtok(h, flags, &args, &self.world())
+        }
+        fn update(&self, h: &mut FakeHandle, args: &[&str]) -> PamCode {
+            self.run(h, Flags(pam_ffi::sys::PAM_UPDATE_AUTHTOK), args)
+        }
+    }
+
+    fn handle(replies: &[&str]) -> FakeHandle {
+        FakeHandle::new("alice", "passwd", replies.iter().map(|r| FakeReply::from(*r)))
+    }
+
+    fn errors(h: &FakeHandle) -> Vec<&str> {
+        h.shown
+            .iter()
+            .filter_map(|s| match s {
+                Shown::Error(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn infos(h: &FakeHandle) -> Vec<&str> {
+        h.shown
+            .iter()
+            .filter_map(|s| match s {
+                Shown::Info(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn given_prelim_check_then_success_without_prompting() {
+        let t = T::new();
+        let mut h = handle(&[]);
+        assert_eq!(
+            t.run(&mut h, Flags(pam_ffi::sys::PAM_PRELIM_CHECK), GUIDE),
+            PamCode::Success
+        );
+        assert!(h.shown.is_empty());
+    }
+
+    #[test]
+    fn given_strong_password_then_accepted_and_left_in_authtok() {
+        let t = T::new();
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, GUIDE), PamCode::Success);
+        assert_eq!(h.prompts(), vec!["New password: ", "Retype new password: "]);
+        assert_eq!(h.authtok.as_ref().map(|s| s.as_bytes()), Some(STRONG.as_bytes()));
+    }
+
+    #[test]
+    fn given_weak_then_strong_password_then_bad_password_message_and_second_prompt() {
+        let t = T::new();
+        let mut h = handle(&["short1A!", STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, GUIDE), PamCode::Success);
+        let e = errors(&h);
+        assert!(e[0].starts_with("BAD PASSWORD: is too short\n"), "{e:?}");
+        assert_eq!(h.prompts().len(), 3);
+    }
+
+    #[test]
+    fn given_retry_exhausted_then_maxtries_when_retry_above_one() {
+        let t = T::new();
+        let mut h = handle(&["Password123!", "P@ssw0rd2024", "Summer2024!"]);
+        assert_eq!(t.update(&mut h, GUIDE), PamCode::MaxTries);
+        assert_eq!(errors(&h).len(), 3);
+        assert!(h.authtok.is_none());
+    }
+
+    #[test]
+    fn given_single_try_then_authtok_err() {
+        let t = T::new();
+        let mut h = handle(&["weak"]);
+        assert_eq!(t.update(&mut h, &["retry=1"]), PamCode::AuthtokErr);
+    }
+
+    #[test]
+    fn given_mismatched_retype_then_sorry_and_reprompt() {
+        let t = T::new();
+        let mut h = handle(&[STRONG, "other", STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, GUIDE), PamCode::Success);
+        assert_eq!(errors(&h), vec!["Sorry, passwords do not match."]);
+    }
+
+    #[test]
+    fn given_empty_reply_then_no_password_supplied() {
+        let t = T::new();
+        let mut h = FakeHandle::new("alice", "passwd", [FakeReply::Null, FakeReply::from("")]);
+        assert_eq!(t.update(&mut h, &["retry=2"]), PamCode::MaxTries);
+        assert_eq!(errors(&h), vec!["No password supplied", "No password supplied"]);
+    }
+
+    #[test]
+    fn given_conversation_failure_then_its_code_is_returned() {
+        let t = T::new();
+        let mut h = FakeHandle::new("alice", "passwd", [FakeReply::Fail(PamCode::ConvErr)]);
+        assert_eq!(t.update(&mut h, GUIDE), PamCode::ConvErr);
+    }
+
+    #[test]
+    fn given_authtok_type_then_prompts_name_it() {
+        let t = T::new();
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &["authtok_type=UNIX"]), PamCode::Success);
+        assert_eq!(
+            h.prompts(),
+            vec!["New UNIX password: ", "Retype new UNIX password: "]
+        );
+    }
+
+    #[test]
+    fn given_unknown_options_then_each_logged_and_service_err() {
+        let t = T::new();
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(
+            t.update(&mut h, &["minlen=10", "frobnicate", "difok=x"]),
+            PamCode::ServiceErr
+        );
+        let logs = h.log_lines();
+        assert_eq!(logs.len(), 2);
+        assert!(logs[0].text.contains("frobnicate") && logs[1].text.contains("difok"));
+        assert!(h.shown.is_empty());
+        let mut h = handle(&[]);
+        assert_eq!(
+            t.run(&mut h, Flags(pam_ffi::sys::PAM_PRELIM_CHECK), &["bogus"]),
+            PamCode::ServiceErr
+        );
+    }
+
+    #[test]
+    fn given_root_then_weak_password_only_warned() {
+        let t = T::root();
+        let mut h = handle(&["weak", "weak"]);
+        assert_eq!(t.update(&mut h, GUIDE), PamCode::Success);
+        assert!(errors(&h)[0].starts_with("BAD PASSWORD: "));
+        assert!(infos(&h)
+            .iter()
+            .any(|i| i.starts_with("Warning only:") && i.contains("root")));
+        assert!(h.authtok.is_some());
+    }
+
+    #[test]
+    fn given_root_with_enforce_for_root_then_refused() {
+        let t = T::root();
+        let mut h = handle(&["weak"]);
+        assert_eq!(t.update(&mut h, &["enforce_for_root"]), PamCode::AuthtokErr);
+    }
+
+    #[test]
+    fn given_root_and_expired_password_then_policy_enforced() {
+        let t = T::root();
+        let mut h = handle(&["weak"]);
+        let flags = Flags(pam_ffi::sys::PAM_UPDATE_AUTHTOK | pam_ffi::sys::PAM_CHANGE_EXPIRED_AUTHTOK);
+        assert_eq!(t.run(&mut h, flags, &[]), PamCode::AuthtokErr);
+    }
+
+    #[test]
+    fn given_enforcing_zero_then_everyone_is_only_warned() {
+        let t = T::new();
+        let mut h = handle(&["weak", "weak"]);
+        assert_eq!(t.update(&mut h, &["enforcing=0"]), PamCode::Success);
+        assert!(infos(&h).iter().any(|i| i.contains("enforcing=0")));
+    }
+
+    #[test]
+    fn given_root_then_overlong_password_is_still_refused() {
+        let t = T::root();
+        let long = "x".repeat(300);
+        let mut h = handle(&[&long]);
+        assert_eq!(t.update(&mut h, &[]), PamCode::AuthtokErr);
+        assert!(errors(&h)[0].starts_with("BAD PASSWORD: is too long"));
+    }
+
+    #[test]
+    fn given_use_authtok_then_stacked_password_checked_without_prompt() {
+        let t = T::new();
+        let mut h = handle(&[]);
+        h.authtok = Some(Secret::from(STRONG));
+        assert_eq!(t.update(&mut h, &["use_authtok"]), PamCode::Success);
+        assert!(h.prompts().is_empty());
+        let mut h = handle(&[]);
+        h.authtok = Some(Secret::from("weak"));
+        assert_eq!(t.update(&mut h, &["use_first_pass"]), PamCode::AuthtokErr);
+        let mut h = handle(&[]);
+        assert_eq!(t.update(&mut h, &["use_authtok"]), PamCode::AuthtokErr);
+    }
+
+    #[test]
+    fn given_try_first_pass_then_stacked_password_used_else_prompted() {
+        let t = T::new();
+        let mut h = handle(&[]);
+        h.authtok = Some(Secret::from(STRONG));
+        assert_eq!(t.update(&mut h, &["try_first_pass"]), PamCode::Success);
+        assert!(h.prompts().is_empty());
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &["try_first_pass"]), PamCode::Success);
+        assert_eq!(h.prompts().len(), 2);
+    }
+
+    #[test]
+    fn given_old_password_then_similar_new_one_refused() {
+        let t = T::new();
+        let mut h = handle(&["Vq8#mT2!rZw9xLq"]);
+        h.old_authtok = Some(Secret::from(STRONG));
+        assert_eq!(t.update(&mut h, &["difok=3"]), PamCode::AuthtokErr);
+        assert!(errors(&h)[0].starts_with("BAD PASSWORD: is too similar to the old one"));
+    }
+
+    #[test]
+    fn given_gecoscheck_then_real_name_from_passwd_refused() {
+        let t = T::new();
+        let mut h = handle(&["Qz#Smithers7!k"]);
+        assert_eq!(t.update(&mut h, &["gecoscheck"]), PamCode::AuthtokErr);
+        assert!(errors(&h)[0].contains("real name"));
+    }
+
+    #[test]
+    fn given_hostname_then_it_is_a_context_word() {
+        let t = T::new();
+        let mut h = handle(&["bastion"]);
+        assert_eq!(t.update(&mut h, &["minlen=6"]), PamCode::AuthtokErr);
+    }
+
+    #[test]
+    fn given_show_policy_then_policy_shown_before_first_prompt() {
+        let t = T::new();
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &["show_policy", "minlen=12"]), PamCode::Success);
+        match &h.shown[0] {
+            Shown::Info(text) => assert!(text.starts_with("Password policy:") && text.contains("12")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_silent_flag_then_no_messages_shown() {
+        let t = T::new();
+        let mut h = handle(&["weak"]);
+        h.flags = Flags(pam_ffi::sys::PAM_SILENT);
+        assert_eq!(t.update(&mut h, &[]), PamCode::AuthtokErr);
+        assert!(errors(&h).is_empty());
+    }
+
+    #[test]
+    fn given_local_users_only_and_remote_user_then_checks_skipped() {
+        let t = T::new();
+        std::fs::write(t.dir.path().join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let mut h = handle(&["weak", "weak"]);
+        assert_eq!(t.update(&mut h, &["local_users_only"]), PamCode::Success);
+        std::fs::write(
+            t.dir.path().join("passwd"),
+            "alice:x:1000:1000::/home/alice:/bin/sh\n",
+        )
+        .unwrap();
+        let mut h = handle(&["weak"]);
+        assert_eq!(t.update(&mut h, &["local_users_only"]), PamCode::AuthtokErr);
+    }
+
+    #[test]
+    fn given_pwquality_conf_then_its_keys_apply_and_args_override() {
+        let t = T::new();
+        let conf = t.dir.path().join("pwquality.conf");
+        std::fs::write(&conf, "minlen = 20\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut h = handle(&[STRONG]);
+        assert_eq!(t.update(&mut h, &[]), PamCode::AuthtokErr);
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &["minlen=12"]), PamCode::Success);
+    }
+
+    #[test]
+    fn given_logs_then_they_never_contain_the_password() {
+        let t = T::new();
+        let mut h = handle(&["Password123!"]);
+        t.update(&mut h, &["retry=1", "debug"]);
+        assert!(h.log_lines().iter().all(|l| !l.text.contains("Password123!")));
+        assert!(h.log_lines().iter().any(|l| l.text.contains("user=alice")));
+    }
 }

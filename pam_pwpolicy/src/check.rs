@@ -1,0 +1,843 @@
+//! The check pipeline: bytes in, [`Verdict`] out. It validates and bounds the input (empty, UTF-8,
+//! `maxlen`), normalizes with NFKC, then runs the rules in pam_cracklib's order (same as old, palindrome,
+//! case changes only, too similar, too simple, rotated, classes, repeats, sequences, user name) followed
+//! by pam_pwquality's and our additions (GECOS, bad words, dictionary word, whole-password `commoncheck`,
+//! zxcvbn score).
+//!
+//! Every failing rule is reported (the CLI lists them all; the module shows the first, as pam_cracklib
+//! does), each with a user-facing reason, one line of guidance and, where the rule is numeric, the margin
+//! by which the password missed. Pure: no I/O, no logging, no panics; the cost is bounded by `maxlen` and
+//! by [`crate::strength`]'s cap on what zxcvbn sees.
+
+use crate::policy::Policy;
+use crate::rules::{self, Class};
+use crate::strength::{self, Strength};
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
+/// Code points of a password, wiped when dropped.
+type Chars = Zeroizing<Vec<char>>;
+
+/// Who is changing the password, and where: the words a password must not be built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Login name.
+    pub user: Option<String>,
+    /// GECOS field (full name, office, ...).
+    pub gecos: Option<String>,
+    /// Host name.
+    pub hostname: Option<String>,
+    /// PAM service (`passwd`, `sshd`, ...).
+    pub service: Option<String>,
+}
+
+impl Context {
+    /// Lowercased context words for zxcvbn and the blocklist: user, GECOS words, host name (and its first
+    /// label), service, plus the policy's bad words.
+    pub fn words(&self, policy: &Policy) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |w: &str| {
+            let w = w.trim().to_lowercase();
+            if !w.is_empty() && !out.contains(&w) {
+                out.push(w);
+            }
+        };
+        if let Some(u) = &self.user {
+            push(u);
+        }
+        for w in gecos_words(self.gecos.as_deref().unwrap_or_default(), 1) {
+            push(&w);
+        }
+        if let Some(h) = &self.hostname {
+            push(h);
+            if let Some(first) = h.split('.').next() {
+                push(first);
+            }
+        }
+        if let Some(s) = &self.service {
+            push(s);
+        }
+        for b in &policy.badwords {
+            push(b);
+        }
+        out
+    }
+}
+
+/// Words of a GECOS field with at least `min` code points (split on spaces, commas and dots).
+pub fn gecos_words(gecos: &str, min: usize) -> Vec<String> {
+    gecos
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+        .filter(|w| w.chars().count() >= min)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A rule that can refuse a password. [`Rule::name`] is the option that controls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Nothing was typed.
+    Empty,
+    /// Not UTF-8.
+    Utf8,
+    /// Longer than `maxlen`.
+    Maxlen,
+    /// Identical to the old password.
+    Same,
+    /// Reads the same backwards.
+    Palindrome,
+    /// Only the case of letters changed.
+    Case,
+    /// Fewer than `difok` edits from the old password.
+    Difok,
+    /// Fewer digits than `dcredit < 0` requires.
+    Dcredit,
+    /// Fewer uppercase letters than `ucredit < 0` requires.
+    Ucredit,
+    /// Fewer lowercase letters than `lcredit < 0` requires.
+    Lcredit,
+    /// Fewer other characters than `ocredit < 0` requires.
+    Ocredit,
+    /// Shorter than `minlen` after credits.
+    Minlen,
+    /// Too many characters of one class in a row.
+    Maxclassrepeat,
+    /// A rotation (or a piece) of the old password.
+    Rotated,
+    /// Too few character classes.
+    Minclass,
+    /// Too many identical characters in a row.
+    Maxrepeat,
+    /// Too long a monotonic sequence.
+    Maxsequence,
+    /// Contains the user name.
+    Usercheck,
+    /// Shares a substring with the user name.
+    Usersubstr,
+    /// Contains a word of the GECOS field.
+    Gecoscheck,
+    /// Contains a forbidden word.
+    Badwords,
+    /// Based on a single dictionary word.
+    Dictcheck,
+    /// The whole password is a common password, a context word, or a pure repeat/sequence.
+    Commoncheck,
+    /// zxcvbn score below `minscore`.
+    Minscore,
+}
+
+impl Rule {
+    /// The option that controls this rule (also its name in `pwpolicy check --json`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Empty => "empty",
+            Rule::Utf8 => "utf8",
+            Rule::Maxlen => "maxlen",
+            Rule::Same => "same",
+            Rule::Palindrome => "palindrome",
+            Rule::Case => "case",
+            Rule::Difok => "difok",
+            Rule::Dcredit => "dcredit",
+            Rule::Ucredit => "ucredit",
+            Rule::Lcredit => "lcredit",
+            Rule::Ocredit => "ocredit",
+            Rule::Minlen => "minlen",
+            Rule::Maxclassrepeat => "maxclassrepeat",
+            Rule::Rotated => "rotated",
+            Rule::Minclass => "minclass",
+            Rule::Maxrepeat => "maxrepeat",
+            Rule::Maxsequence => "maxsequence",
+            Rule::Usercheck => "usercheck",
+            Rule::Usersubstr => "usersubstr",
+            Rule::Gecoscheck => "gecoscheck",
+            Rule::Badwords => "badwords",
+            Rule::Dictcheck => "dictcheck",
+            Rule::Commoncheck => "commoncheck",
+            Rule::Minscore => "minscore",
+        }
+    }
+
+    /// Rules that are enforced even where the policy only warns (root, `enforcing=0`): an input the module
+    /// cannot check is never accepted.
+    pub fn is_hard(self) -> bool {
+        matches!(self, Rule::Empty | Rule::Utf8 | Rule::Maxlen)
+    }
+}
+
+/// Why a password was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reason {
+    /// The rule.
+    pub rule: Rule,
+    /// Shown after `BAD PASSWORD: ` (pam_cracklib's wording where it has one).
+    pub message: String,
+    /// One line telling the user what to do instead.
+    pub guidance: String,
+    /// By how much the password missed a numeric rule (characters, edits, score points).
+    pub margin: Option<i64>,
+}
+
+/// The result of checking one password.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Failing rules, in check order. Empty: accepted.
+    pub reasons: Vec<Reason>,
+    /// zxcvbn's estimate (absent when the input could not be checked at all).
+    pub strength: Option<Strength>,
+    /// Length in code points after NFKC (0 when not checked).
+    pub length: usize,
+}
+
+impl Verdict {
+    /// No rule failed.
+    pub fn ok(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// The first reason, which the module shows.
+    pub fn first(&self) -> Option<&Reason> {
+        self.reasons.first()
+    }
+
+    /// A rule that is never waived (empty, not UTF-8, too long) failed.
+    pub fn hard_failure(&self) -> bool {
+        self.reasons.iter().any(|r| r.rule.is_hard())
+    }
+}
+
+fn reason(rule: Rule, message: &str, guidance: String, margin: Option<i64>) -> Reason {
+    Reason {
+        rule,
+        message: message.to_owned(),
+        guidance,
+        margin,
+    }
+}
+
+fn n64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// NFKC of `bytes` as code points, refusing what cannot be checked.
+fn normalize(bytes: &[u8], maxlen: usize) -> Result<Chars, Reason> {
+    if bytes.is_empty() {
+        return Err(reason(
+            Rule::Empty,
+            "No password supplied",
+            "Type a new password.".to_owned(),
+            None,
+        ));
+    }
+    let too_long = |len: usize| {
+        reason(
+            Rule::Maxlen,
+            "is too long",
+            format!("Use at most {maxlen} characters."),
+            Some(n64(len.saturating_sub(maxlen))),
+        )
+    };
+    // A code point takes at most 4 bytes: anything longer cannot fit, whatever it decodes to.
+    if bytes.len() > maxlen.saturating_mul(4) {
+        return Err(too_long(bytes.len() / 4));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        reason(
+            Rule::Utf8,
+            "is not valid UTF-8 text",
+            "Use characters your terminal sends as UTF-8.".to_owned(),
+            None,
+        )
+    })?;
+    let raw_len = text.chars().count();
+    if raw_len > maxlen {
+        return Err(too_long(raw_len));
+    }
+    let norm: Chars = Zeroizing::new(text.nfkc().collect());
+    if norm.len() > maxlen {
+        return Err(too_long(norm.len()));
+    }
+    Ok(norm)
+}
+
+/// Checks `new` against `policy`. `old` is the current password when the stack knows it.
+pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> Verdict {
+    let maxlen = usize::try_from(policy.maxlen).unwrap_or(usize::MAX);
+    let new = match normalize(new, maxlen) {
+        Ok(n) => n,
+        Err(r) => {
+            return Verdict {
+                reasons: vec![r],
+                strength: None,
+                length: 0,
+            }
+        }
+    };
+    // The old password is only compared with; bound it so the edit distance stays cheap.
+    let old: Option<Chars> = old
+        .filter(|o| !o.is_empty())
+        .and_then(|o| std::str::from_utf8(o).ok())
+        .map(|o| Zeroizing::new(o.nfkc().take(crate::policy::MAXLEN_LIMIT as usize).collect()));
+    let mut out = Vec::new();
+    let new_lower: Chars = Zeroizing::new(rules::lower(&new));
+    let old_lower: Option<Chars> = old.as_deref().map(|o| Zeroizing::new(rules::lower(o)));
+
+    if let Some(old) = &old {
+        if *old == new {
+            out.push(reason(
+                Rule::Same,
+                "is the same as the old one",
+                "Choose a password you have not used before.".to_owned(),
+                None,
+            ));
+        }
+    }
+    if rules::is_palindrome(&new_lower) {
+        out.push(reason(
+            Rule::Palindrome,
+            "is a palindrome",
+            "Do not use text that reads the same backwards.".to_owned(),
+            None,
+        ));
+    }
+    if let (Some(old), Some(old_lower)) = (&old, &old_lower) {
+        if *old != new && *old_lower == new_lower {
+            out.push(reason(
+                Rule::Case,
+                "case changes only",
+                "Change more than the case of letters.".to_owned(),
+                None,
+            ));
+        }
+        if let Some(d) = rules::too_similar(old_lower, &new_lower, policy.difok) {
+            let need = usize::try_from(policy.difok).unwrap_or(usize::MAX);
+            out.push(reason(
+                Rule::Difok,
+                "is too similar to the old one",
+                format!(
+                    "Change at least {} from your old password (or make it twice as long).",
+                    plural(need, "character", "characters")
+                ),
+                Some(n64(need.saturating_sub(d))),
+            ));
+        }
+    }
+
+    let simple = rules::simple(
+        &new,
+        policy.effective_minlen(),
+        [
+            (Class::Digit, policy.dcredit),
+            (Class::Upper, policy.ucredit),
+            (Class::Lower, policy.lcredit),
+            (Class::Other, policy.ocredit),
+        ],
+    );
+    for (class, n) in &simple.missing {
+        let (rule, what) = match class {
+            Class::Digit => (Rule::Dcredit, ("digit", "digits")),
+            Class::Upper => (Rule::Ucredit, ("uppercase letter", "uppercase letters")),
+            Class::Lower => (Rule::Lcredit, ("lowercase letter", "lowercase letters")),
+            Class::Other => (
+                Rule::Ocredit,
+                ("other character (like ! or %)", "other characters (like ! or %)"),
+            ),
+        };
+        out.push(reason(
+            rule,
+            "is too simple",
+            format!("Add at least {} more.", plural(*n, what.0, what.1)),
+            Some(n64(*n)),
+        ));
+    }
+    if simple.short_by > 0 {
+        let shortest = policy.shortest_possible();
+        let guidance = if u32::try_from(simple.needed).unwrap_or(u32::MAX) > shortest {
+            format!(
+                "Use at least {} characters (or mix in more kinds of characters: then {shortest} can be enough).",
+                simple.needed
+            )
+        } else {
+            format!("Use at least {} characters.", simple.needed)
+        };
+        out.push(reason(
+            Rule::Minlen,
+            "is too short",
+            guidance,
+            Some(n64(simple.short_by)),
+        ));
+    }
+    if policy.maxclassrepeat > 0 {
+        let run = rules::longest_class_run(&new);
+        let max = usize::try_from(policy.maxclassrepeat).unwrap_or(usize::MAX);
+        if run > max {
+            out.push(reason(
+                Rule::Maxclassrepeat,
+                "contains too many characters of the same class consecutively",
+                format!("Mix kinds of characters: at most {max} of one kind in a row."),
+                Some(n64(run - max)),
+            ));
+        }
+    }
+    if let Some(old_lower) = &old_lower {
+        if old_lower.as_slice() != new_lower.as_slice() && rules::is_rotated(old_lower, &new_lower) {
+            out.push(reason(
+                Rule::Rotated,
+                "is rotated",
+                "Do not reuse your old password shifted around or in part.".to_owned(),
+                None,
+            ));
+        }
+    }
+    if policy.minclass > 0 {
+        let have = rules::Counts::of(&new).classes();
+        let need = usize::try_from(policy.minclass).unwrap_or(4);
+        if have < need {
+            out.push(reason(
+                Rule::Minclass,
+                "not enough character classes",
+                format!(
+                    "Use at least {need} of: digits, uppercase letters, lowercase letters, other characters."
+                ),
+                Some(n64(need - have)),
+            ));
+        }
+    }
+    if policy.maxrepeat > 0 {
+        let run = rules::longest_repeat(&new);
+        let max = usize::try_from(policy.maxrepeat).unwrap_or(usize::MAX);
+        if run > max {
+            out.push(reason(
+                Rule::Maxrepeat,
+                "contains too many same characters consecutively",
+                format!(
+                    "Do not repeat a character more than {} in a row.",
+                    plural(max, "time", "times")
+                ),
+                Some(n64(run - max)),
+            ));
+        }
+    }
+    if policy.maxsequence > 0 {
+        let run = rules::longest_sequence(&new);
+        let max = usize::try_from(policy.maxsequence).unwrap_or(usize::MAX);
+        if run > max {
+            out.push(reason(
+                Rule::Maxsequence,
+                "contains too long of a monotonic character sequence",
+                format!("Avoid runs like 12345 or abcde longer than {max}."),
+                Some(n64(run - max)),
+            ));
+        }
+    }
+    if let Some(user) = ctx.user.as_deref() {
+        let user_lower: Vec<char> = user.to_lowercase().chars().collect();
+        let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= 4);
+        if applies && rules::contains_either_way(&new_lower, &user_lower) {
+            out.push(reason(
+                Rule::Usercheck,
+                "contains the user name in some form",
+                "Do not include your user name, forwards or backwards.".to_owned(),
+                None,
+            ));
+        } else if policy.usersubstr > 0 {
+            let n = usize::try_from(policy.usersubstr).unwrap_or(usize::MAX);
+            if rules::shares_substring(&new_lower, &user_lower, n) {
+                out.push(reason(
+                    Rule::Usersubstr,
+                    "contains the user name in some form",
+                    format!("Do not include {n} or more characters in a row from your user name."),
+                    None,
+                ));
+            }
+        }
+    }
+    if policy.gecoscheck {
+        let words = gecos_words(ctx.gecos.as_deref().unwrap_or_default(), 4);
+        if words.iter().any(|w| {
+            let w: Vec<char> = w.chars().collect();
+            rules::contains_either_way(&new_lower, &w)
+        }) {
+            out.push(reason(
+                Rule::Gecoscheck,
+                "contains words from the real name of the user in some form",
+                "Do not include your name or other account details.".to_owned(),
+                None,
+            ));
+        }
+    }
+    if policy.badwords.iter().any(|w| {
+        let w: Vec<char> = w.to_lowercase().chars().collect();
+        rules::contains_either_way(&new_lower, &w)
+    }) {
+        out.push(reason(
+            Rule::Badwords,
+            "contains forbidden words",
+            "Do not include words the administrator forbids (such as the company or host name).".to_owned(),
+            None,
+        ));
+    }
+
+    let context = ctx.words(policy);
+    let text: Zeroizing<String> = Zeroizing::new(new.iter().collect());
+    let strength = strength::estimate(&text, &context);
+    if policy.dictcheck && strength.longest_word >= 4 && strength.longest_word * 5 >= new.len() * 3 {
+        out.push(reason(
+            Rule::Dictcheck,
+            "is based on a dictionary word",
+            "Do not build it around one word; use several unrelated words instead.".to_owned(),
+            None,
+        ));
+    }
+    if policy.commoncheck {
+        let lower_text: Zeroizing<String> = Zeroizing::new(new_lower.iter().collect());
+        let trivial = new.len() >= 2
+            && (rules::longest_repeat(&new) == new.len() || rules::longest_sequence(&new) == new.len());
+        if strength.whole_is_common || context.contains(&lower_text) || trivial {
+            out.push(reason(
+                Rule::Commoncheck,
+                "is a commonly used password",
+                "Choose something that is not on lists of common passwords.".to_owned(),
+                None,
+            ));
+        }
+    }
+    if policy.minscore > 0 && strength.score < policy.minscore {
+        let mut guidance = String::new();
+        if let Some(w) = &strength.warning {
+            guidance.push_str(w);
+            guidance.push(' ');
+        }
+        guidance.push_str(
+            strength
+                .suggestion
+                .as_deref()
+                .unwrap_or("Add another word or two; uncommon words are better."),
+        );
+        out.push(reason(
+            Rule::Minscore,
+            "is too easy to guess",
+            guidance,
+            Some(i64::from(policy.minscore) - i64::from(strength.score)),
+        ));
+    }
+    Verdict {
+        reasons: out,
+        length: new.len(),
+        strength: Some(strength),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Value;
+
+    fn policy(args: &[&str]) -> Policy {
+        let mut p = Policy::default();
+        for a in args {
+            let (k, v) = match a.split_once('=') {
+                Some((k, v)) => (k, Value::Text(v.to_owned())),
+                None => (*a, Value::Flag),
+            };
+            p.apply(k, &v).unwrap();
+        }
+        p
+    }
+
+    fn guide() -> Policy {
+        policy(crate::GUIDE_ARGS)
+    }
+
+    fn ctx(user: &str) -> Context {
+        Context {
+            user: Some(user.to_owned()),
+            gecos: Some("Alice Smithers,Room 12".to_owned()),
+            hostname: Some("bastion.example.org".to_owned()),
+            service: Some("passwd".to_owned()),
+        }
+    }
+
+    fn rules_of(p: &Policy, new: &str, old: Option<&str>) -> Vec<Rule> {
+        check(p, new.as_bytes(), old.map(str::as_bytes), &ctx("alice"))
+            .reasons
+            .iter()
+            .map(|r| r.rule)
+            .collect()
+    }
+
+    #[track_caller]
+    fn first_rule(p: &Policy, new: &str, old: Option<&str>) -> Rule {
+        let v = check(p, new.as_bytes(), old.map(str::as_bytes), &ctx("alice"));
+        v.first()
+            .map(|r| r.rule)
+            .unwrap_or_else(|| panic!("{new} accepted"))
+    }
+
+    const STRONG: &str = "Vq8#mT2!rZw9xLp";
+
+    #[test]
+    fn given_strong_random_password_then_accepted_under_guide_options() {
+        let v = check(&guide(), STRONG.as_bytes(), Some(b"Old-Pass-4567"), &ctx("alice"));
+        assert!(v.ok(), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn given_empty_password_then_refused_as_not_supplied() {
+        assert_eq!(first_rule(&guide(), "", None), Rule::Empty);
+    }
+
+    #[test]
+    fn given_non_utf8_password_then_refused() {
+        let v = check(&guide(), b"ab\xffcd", None, &ctx("alice"));
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Utf8));
+    }
+
+    #[test]
+    fn given_password_over_maxlen_then_refused_with_margin() {
+        let p = policy(&["maxlen=64"]);
+        let long = "a1B!".repeat(17);
+        let v = check(&p, long.as_bytes(), None, &ctx("alice"));
+        let r = v.first().unwrap();
+        assert_eq!((r.rule, r.margin), (Rule::Maxlen, Some(4)));
+        let huge = vec![b'x'; 100_000];
+        assert_eq!(
+            first_rule(&p, std::str::from_utf8(&huge).unwrap(), None),
+            Rule::Maxlen
+        );
+    }
+
+    #[test]
+    fn given_same_password_as_old_then_refused_first() {
+        assert_eq!(first_rule(&guide(), STRONG, Some(STRONG)), Rule::Same);
+    }
+
+    #[test]
+    fn given_palindrome_then_refused() {
+        assert_eq!(first_rule(&guide(), "Ab1!xyzzyx!1bA", None), Rule::Palindrome);
+    }
+
+    #[test]
+    fn given_case_change_of_old_then_refused() {
+        assert_eq!(
+            first_rule(&guide(), &STRONG.to_uppercase(), Some(STRONG)),
+            Rule::Case
+        );
+    }
+
+    #[test]
+    fn given_small_edit_of_old_then_too_similar_with_margin() {
+        let v = check(
+            &guide(),
+            b"Vq8#mT2!rZw9xLq",
+            Some(STRONG.as_bytes()),
+            &ctx("alice"),
+        );
+        let r = v.first().unwrap();
+        assert_eq!((r.rule, r.margin), (Rule::Difok, Some(2)));
+        assert_eq!(r.message, "is too similar to the old one");
+    }
+
+    #[test]
+    fn given_new_twice_as_long_as_old_then_difok_skipped() {
+        let rules = rules_of(&guide(), "Kz4!Kz4!wq9#LmQ2", Some("Kz4!Kz4!"));
+        assert!(!rules.contains(&Rule::Difok), "{rules:?}");
+    }
+
+    #[test]
+    fn given_missing_required_classes_then_each_credit_reported() {
+        assert_eq!(
+            rules_of(&guide(), "vq8mt2rzw9xlpq", None)
+                .into_iter()
+                .filter(|r| matches!(r, Rule::Ucredit | Rule::Ocredit))
+                .count(),
+            2
+        );
+        assert_eq!(first_rule(&guide(), "VQ8#MT2!RZW9XLP", None), Rule::Lcredit);
+        assert_eq!(first_rule(&guide(), "Vq#mT!rZw%xLpKj", None), Rule::Dcredit);
+    }
+
+    #[test]
+    fn given_short_password_then_too_short_with_margin() {
+        let v = check(&guide(), b"Vq8#mT2!", None, &ctx("alice"));
+        let r = v.first().unwrap();
+        assert_eq!((r.rule, r.margin), (Rule::Minlen, Some(2)));
+    }
+
+    #[test]
+    fn given_positive_credits_then_short_mixed_password_meets_minlen() {
+        let p = policy(&[
+            "minlen=12",
+            "dcredit=1",
+            "ucredit=1",
+            "lcredit=1",
+            "ocredit=1",
+            "minscore=0",
+            "dictcheck=0",
+        ]);
+        assert!(!rules_of(&p, "Kq7#vbnz", None).contains(&Rule::Minlen));
+        assert!(rules_of(&p, "kqwvbnzt", None).contains(&Rule::Minlen));
+    }
+
+    #[test]
+    fn given_code_points_then_length_counts_them_not_bytes() {
+        let p = policy(&["minlen=8", "minscore=0", "dictcheck=0"]);
+        // 7 Cyrillic letters = 14 bytes, still too short.
+        assert!(rules_of(&p, "жщфыхйц", None).contains(&Rule::Minlen));
+    }
+
+    #[test]
+    fn given_fullwidth_text_then_nfkc_normalizes_before_rules() {
+        let p = policy(&["minscore=0", "dictcheck=0"]);
+        // Fullwidth "alice" normalizes to ASCII and is caught by the user name check.
+        assert!(rules_of(&p, "ａｌｉｃｅ-Qz7#kw", None).contains(&Rule::Usercheck));
+    }
+
+    #[test]
+    fn given_class_run_then_maxclassrepeat_refuses() {
+        let p = policy(&["maxclassrepeat=3"]);
+        assert!(rules_of(&p, "Vq8#mtzkT2!rZw9xLp", None).contains(&Rule::Maxclassrepeat));
+    }
+
+    #[test]
+    fn given_rotated_old_password_then_refused() {
+        let p = policy(&["difok=0", "minscore=0", "dictcheck=0"]);
+        assert_eq!(first_rule(&p, "2!rZw9xLpVq8#mT", Some(STRONG)), Rule::Rotated);
+    }
+
+    #[test]
+    fn given_minclass_then_too_few_classes_refused_with_margin() {
+        let p = policy(&["minclass=3"]);
+        let v = check(&p, b"correcthorsebatterystaple", None, &ctx("alice"));
+        let r = v.reasons.iter().find(|r| r.rule == Rule::Minclass).unwrap();
+        assert_eq!(r.margin, Some(2));
+    }
+
+    #[test]
+    fn given_repeated_characters_then_maxrepeat_refuses() {
+        let p = policy(&["maxrepeat=2"]);
+        assert!(rules_of(&p, "Vq8#mmmT2!rZw9", None).contains(&Rule::Maxrepeat));
+        assert!(!rules_of(&p, "Vq8#mmT2!rZw9", None).contains(&Rule::Maxrepeat));
+    }
+
+    #[test]
+    fn given_monotonic_sequence_then_maxsequence_refuses() {
+        let p = policy(&["maxsequence=3"]);
+        assert!(rules_of(&p, "Vq#1234Tz!rw", None).contains(&Rule::Maxsequence));
+        assert!(rules_of(&p, "Vq#fedcTz!rw", None).contains(&Rule::Maxsequence));
+    }
+
+    #[test]
+    fn given_password_with_username_then_refused() {
+        assert_eq!(first_rule(&guide(), "Xalice#42Zq", None), Rule::Usercheck);
+        assert_eq!(first_rule(&guide(), "Xecila#42Zq", None), Rule::Usercheck);
+    }
+
+    #[test]
+    fn given_short_username_then_usercheck_skips_but_reject_username_does_not() {
+        let c = Context {
+            user: Some("bob".into()),
+            ..Context::default()
+        };
+        let p = policy(&["minscore=0", "dictcheck=0", "commoncheck=0"]);
+        let has = |p: &Policy| {
+            check(p, b"Qz#bob77Wk", None, &c)
+                .reasons
+                .iter()
+                .any(|r| r.rule == Rule::Usercheck)
+        };
+        assert!(!has(&p));
+        assert!(has(&policy(&["reject_username", "minscore=0", "dictcheck=0"])));
+    }
+
+    #[test]
+    fn given_usersubstr_then_pieces_of_the_name_refused() {
+        let p = policy(&["usersubstr=3", "usercheck=0"]);
+        assert!(rules_of(&p, "Qz#lic77Wk!p", None).contains(&Rule::Usersubstr));
+    }
+
+    #[test]
+    fn given_gecoscheck_then_real_name_words_refused() {
+        let p = policy(&["gecoscheck"]);
+        assert!(rules_of(&p, "Qz#srehtims7!", None).contains(&Rule::Gecoscheck));
+        assert!(!rules_of(&guide(), "Qz#srehtims7!", None).contains(&Rule::Gecoscheck));
+    }
+
+    #[test]
+    fn given_badwords_then_they_are_refused_in_any_case() {
+        let p = policy(&["badwords=acme globex"]);
+        assert!(rules_of(&p, "Vq8#GLOBEXzT2!", None).contains(&Rule::Badwords));
+    }
+
+    #[test]
+    fn given_breach_shaped_passwords_then_guide_options_refuse_them() {
+        for pw in ["Password123!", "P@ssw0rd2024", "Summer2024!", "1qaz2wsx3edc"] {
+            let v = check(&guide(), pw.as_bytes(), None, &ctx("alice"));
+            assert!(!v.ok(), "{pw} accepted");
+        }
+    }
+
+    #[test]
+    fn given_dictionary_word_password_then_dictcheck_refuses() {
+        let p = policy(&["minscore=0"]);
+        assert!(rules_of(&p, "Elephant42", None).contains(&Rule::Dictcheck));
+        let p = policy(&["minscore=0", "dictcheck=0"]);
+        assert!(!rules_of(&p, "Elephant42", None).contains(&Rule::Dictcheck));
+    }
+
+    #[test]
+    fn given_whole_common_or_context_password_then_commoncheck_refuses() {
+        let p = policy(&["minscore=0", "dictcheck=0"]);
+        assert!(rules_of(&p, "password1", None).contains(&Rule::Commoncheck));
+        assert!(rules_of(&p, "bastion", None).contains(&Rule::Commoncheck));
+        assert!(rules_of(&p, "aaaaaaaaaaaaaaaa", None).contains(&Rule::Commoncheck));
+        assert!(
+            rules_of(&p, "123456789012", None).contains(&Rule::Commoncheck)
+                || rules_of(&p, "123456789", None).contains(&Rule::Commoncheck)
+        );
+    }
+
+    #[test]
+    fn given_weak_non_english_password_then_length_and_class_rules_refuse_it() {
+        // zxcvbn has no Russian dictionary: the guide's class rules and the NIST length catch it.
+        assert!(!check(&guide(), "пароль123".as_bytes(), None, &ctx("ivan")).ok());
+        let mut nist = Policy::default();
+        nist.apply_preset(crate::policy::Preset::Nist, false);
+        let v = check(&nist, "пароль123".as_bytes(), None, &ctx("ivan"));
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Minlen));
+    }
+
+    #[test]
+    fn given_guessable_password_then_minscore_refuses_with_margin() {
+        let p = policy(&["dictcheck=0", "commoncheck=0"]);
+        let v = check(&p, b"monkey2024", None, &ctx("alice"));
+        let r = v.reasons.iter().find(|r| r.rule == Rule::Minscore).unwrap();
+        assert!(r.margin.unwrap() >= 1);
+        assert!(!r.guidance.is_empty());
+    }
+
+    #[test]
+    fn given_nist_preset_then_long_passphrase_without_classes_accepted() {
+        let mut p = Policy::default();
+        p.apply_preset(crate::policy::Preset::Nist, false);
+        assert!(check(&p, b"quiet otter juggles purple anvils", None, &ctx("alice")).ok());
+        assert!(rules_of(&p, "Vq8#mT2!rZw9", None).contains(&Rule::Minlen));
+    }
+
+    #[test]
+    fn given_failures_then_rules_follow_cracklib_order() {
+        let v = check(&guide(), b"abba", Some(b"abba"), &ctx("alice"));
+        let order: Vec<Rule> = v.reasons.iter().map(|r| r.rule).collect();
+        let pos = |r: Rule| order.iter().position(|x| *x == r).unwrap();
+        assert!(pos(Rule::Same) < pos(Rule::Palindrome));
+        assert!(pos(Rule::Palindrome) < pos(Rule::Ucredit));
+        assert!(pos(Rule::Ucredit) < pos(Rule::Minlen));
+    }
+}
