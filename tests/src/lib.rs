@@ -88,7 +88,10 @@ pub fn module_path(crate_name: &str) -> PathBuf {
         .map(|(_, p)| p);
     match newest {
         Some(p) => p,
-        None => panic!("{name} not built in {}: run `cargo build --workspace` (tests/run-all does)", dir.display()),
+        None => panic!(
+            "{name} not built in {}: run `cargo build --workspace` (tests/run-all does)",
+            dir.display()
+        ),
     }
 }
 
