@@ -95,6 +95,11 @@ fn run(pamh: &mut LibPam, _flags: Flags, args: &[String]) -> PamCode {
                     return e;
                 }
             }
+            "set_old_authtok" => {
+                if let Err(e) = pamh.set_old_authtok(&Secret::from(value)) {
+                    return e;
+                }
+            }
             "return" => match PamCode::from_name(value) {
                 Some(c) => code = c,
                 None => return PamCode::ServiceErr,
