@@ -6,3 +6,9 @@
 
 #[cfg(feature = "module")]
 pub mod module;
+
+pub mod args;
+pub mod otp;
+pub mod secret_file;
+pub mod store;
+pub mod verify;
