@@ -1,0 +1,813 @@
+//! The secret file on disk: the only file I/O of pam_totp. It owns opening the file defensively (no symlink
+//! followed, no hang on a FIFO, checks on the open descriptor), an exclusive lock held across the caller's
+//! read-verify-write, and the atomic, crash-safe replacement of the file. It works on raw bytes and must not
+//! know the file format (that is `secret_file`), decide anything about codes, or switch user ids (the caller
+//! wraps these calls in `pam_ffi::os::FsIdGuard`). The constraint that shaped it: pam_google_authenticator
+//! has no lock, so parallel logins accept one code several times; a lock is useless if it sits on an inode
+//! that a writer has already renamed away, so every waiter re-checks, once it holds the lock, that the path
+//! still names the inode it locked, and starts again on the new file if not.
+//!
+//! # Protocol
+//!
+//! - [`Store::open_locked`] opens the path with `O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC`, checks
+//!   the descriptor (regular file, owner, mode within `allowed_perm`, size), takes an exclusive `flock` (polled
+//!   until [`Policy::lock_timeout`]), then compares the path's current device and inode with the descriptor's:
+//!   if the file was replaced meanwhile it drops everything and starts again on the new file. Only then it
+//!   reads the bytes (bounded) and checks them (not empty, not too large, no NUL byte).
+//! - [`Locked::replace`] writes a new file next to the old one (unique name, `O_EXCL|O_NOFOLLOW`), locks
+//!   it, restores the original owner and permission bits, writes, `fsync`s, renames it over the path and
+//!   `fsync`s the directory. The new inode is locked *before* it becomes visible, so a process that opens the
+//!   new file waits for us, and one that waited on the old inode sees, after the re-check, that it must start
+//!   again. The [`Locked`] then stands for the new file and can be replaced again.
+//! - A crash at any instant leaves the old or the new file, never a torn or empty one. A killed writer can
+//!   leave its temporary file (`<name>~totp.<pid>.<hex>`) behind; the next successful `replace` of the same
+//!   file deletes such leftovers while it holds the lock (no cooperating writer can be between create and
+//!   rename then). google-authenticator's own `<name>~` is never touched and does not get in the way.
+//!
+//! # Decisions
+//!
+//! - Mode: `replace` keeps the original permission bits (`mode & 0o777`, which passed the `allowed_perm`
+//!   check), rather than forcing 0400 as google-authenticator does; special bits are dropped. Owner and group
+//!   are restored with `fchown` when the new file did not get them already; if that is not permitted the
+//!   replacement fails ([`StoreError::OwnerNotPreserved`]) rather than leave a file the next login refuses.
+//! - Mode check: `mode & 0o7777 & !allowed_perm` must be 0, so setuid/setgid/sticky bits are refused unless
+//!   allowed (google-authenticator checks `03777`).
+//! - Only the last path component is protected against symlinks (`O_NOFOLLOW`); the directories above are
+//!   resolved with the rights of the caller's filesystem uid, so a user can only redirect to places they can
+//!   write anyway.
+//! - The directory must be readable to be `fsync`ed; if it cannot be opened, `replace` fails before writing
+//!   anything (the caller must not accept a code whose use may not have been recorded). A filesystem that
+//!   answers `EINVAL`/`EOPNOTSUPP` to a directory `fsync` (it has nothing to sync) is accepted.
+//! - Waiting for the lock is bounded ([`StoreError::LockTimeout`]): a user holding a lock on their own file
+//!   must not pin an sshd process.
+
+use std::collections::hash_map::RandomState;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::{self, File, Metadata, OpenOptions, Permissions};
+use std::hash::BuildHasher;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Size limit of the C module (64 KiB); also our default.
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024;
+/// Default `allowed_perm` of the C module.
+pub const DEFAULT_ALLOWED_PERM: u32 = 0o600;
+/// Default bound on waiting for the lock (including restarts after concurrent replacements).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Marker between the file name and the unique part of our temporary files: `<name>~totp.<pid>.<hex>`.
+const TEMP_MARKER: &str = "~totp.";
+/// Attempts at finding an unused temporary name before giving up.
+const TEMP_ATTEMPTS: u32 = 16;
+/// Directory entries looked at when sweeping leftover temporary files (bounds the cost in huge directories).
+const SWEEP_LIMIT: usize = 4096;
+/// Longest pause between two attempts at taking the lock.
+const MAX_LOCK_PAUSE: Duration = Duration::from_millis(5);
+
+/// What a secret file must satisfy before its bytes are handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Required owner uid; `None` skips the check (`no_strict_owner`).
+    pub expected_owner: Option<u32>,
+    /// Most permissive mode accepted (`allowed_perm=`); any other bit set in `mode & 0o7777` is refused.
+    pub allowed_perm: u32,
+    /// Largest accepted size in bytes (the file must also hold at least one byte).
+    pub max_size: u64,
+    /// How long [`Store::open_locked`] may wait for the lock, restarts included.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            expected_owner: None,
+            allowed_perm: DEFAULT_ALLOWED_PERM,
+            max_size: DEFAULT_MAX_SIZE,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+}
+
+/// Every way opening or replacing a secret file can fail. `Display` names the path and the reason, for the
+/// admin's log; none of them ever contains file content.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The file does not exist (a path component is missing): the module maps this, and only this, to
+    /// `nullok`.
+    NotFound {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// The last component is a symbolic link (`ELOOP` from `O_NOFOLLOW`); it was not followed.
+    Symlink {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// Not a regular file (directory, FIFO, socket, device).
+    NotRegular {
+        /// The path asked for.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// Owned by someone else than the expected user.
+    BadOwner {
+        /// The path asked for.
+        path: PathBuf,
+        /// The file's uid.
+        found: u32,
+        /// The uid required by the policy.
+        expected: u32,
+    },
+    /// Permission bits beyond `allowed_perm`.
+    BadMode {
+        /// The path asked for.
+        path: PathBuf,
+        /// The file's `mode & 0o7777`.
+        mode: u32,
+        /// The policy's `allowed_perm`.
+        allowed: u32,
+    },
+    /// Zero bytes long.
+    Empty {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// Longer than the policy's `max_size`.
+    TooLarge {
+        /// The path asked for.
+        path: PathBuf,
+        /// The size seen (from `fstat`, or `max + 1` if the file grew while being read).
+        size: u64,
+        /// The policy's `max_size`.
+        max: u64,
+    },
+    /// Contains a NUL byte (the format is text; the C module refuses this too).
+    ContainsNul {
+        /// The path asked for.
+        path: PathBuf,
+        /// Offset of the first NUL byte.
+        offset: usize,
+    },
+    /// The lock could not be taken before [`Policy::lock_timeout`].
+    LockTimeout {
+        /// The path asked for.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// `replace` was given content that `open_locked` would refuse (empty, too large, NUL byte); nothing
+    /// was written.
+    RefusedContent {
+        /// The path asked for.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
+    /// While we held the lock, the path stopped naming the file we locked: a writer that does not take the
+    /// lock replaced it. Nothing was written.
+    ReplacedUnderLock {
+        /// The path asked for.
+        path: PathBuf,
+    },
+    /// The new file could not be given the original owner and group; nothing was renamed.
+    OwnerNotPreserved {
+        /// The path asked for.
+        path: PathBuf,
+        /// The owner to restore.
+        uid: u32,
+        /// The group to restore.
+        gid: u32,
+        /// What `fchown` said.
+        source: io::Error,
+    },
+    /// Any other system call failed; `op` says which step. Write errors (`ENOSPC`, `EROFS`, `EACCES`, ...)
+    /// arrive here unchanged in `source`.
+    Io {
+        /// The path asked for.
+        path: PathBuf,
+        /// The step that failed, e.g. `"opening"`, `"writing the temporary file"`.
+        op: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+impl StoreError {
+    /// The path the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            StoreError::NotFound { path }
+            | StoreError::Symlink { path }
+            | StoreError::NotRegular { path, .. }
+            | StoreError::BadOwner { path, .. }
+            | StoreError::BadMode { path, .. }
+            | StoreError::Empty { path }
+            | StoreError::TooLarge { path, .. }
+            | StoreError::ContainsNul { path, .. }
+            | StoreError::LockTimeout { path, .. }
+            | StoreError::RefusedContent { path, .. }
+            | StoreError::ReplacedUnderLock { path }
+            | StoreError::OwnerNotPreserved { path, .. }
+            | StoreError::Io { path, .. } => path,
+        }
+    }
+
+    /// The underlying system error, if there is one (to tell `ENOSPC` or `EROFS` apart, say).
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            StoreError::OwnerNotPreserved { source, .. } | StoreError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    fn io(path: &Path, op: &'static str, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "secret file \"{}\": ", self.path().display())?;
+        match self {
+            StoreError::NotFound { .. } => write!(f, "does not exist"),
+            StoreError::Symlink { .. } => write!(f, "is a symbolic link (refused, not followed)"),
+            StoreError::NotRegular { kind, .. } => write!(f, "is not a regular file but a {kind}"),
+            StoreError::BadOwner { found, expected, .. } => {
+                write!(f, "is owned by uid {found}, must be owned by uid {expected}")
+            }
+            StoreError::BadMode { mode, allowed, .. } => {
+                write!(f, "permissions {mode:04o} are more permissive than {allowed:04o}")
+            }
+            StoreError::Empty { .. } => write!(f, "is empty"),
+            StoreError::TooLarge { size, max, .. } => {
+                write!(f, "is {size} bytes long, more than the limit of {max}")
+            }
+            StoreError::ContainsNul { offset, .. } => write!(f, "contains a NUL byte at offset {offset}"),
+            StoreError::LockTimeout { waited, .. } => {
+                write!(f, "could not be locked within {} ms", waited.as_millis())
+            }
+            StoreError::RefusedContent { reason, .. } => {
+                write!(f, "not rewritten: the new content {reason}")
+            }
+            StoreError::ReplacedUnderLock { .. } => {
+                write!(
+                    f,
+                    "not rewritten: replaced by a process that does not take the lock"
+                )
+            }
+            StoreError::OwnerNotPreserved { uid, gid, source, .. } => {
+                write!(
+                    f,
+                    "not rewritten: cannot give the new file owner {uid}:{gid}: {source}"
+                )
+            }
+            StoreError::Io { op, source, .. } => write!(f, "{op} failed: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::OwnerNotPreserved { source, .. } | StoreError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Entry point for the file operations (a namespace; it holds no state).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Store;
+
+impl Store {
+    /// Opens `path`, checks it against `policy`, takes the exclusive lock on the inode the path names and
+    /// reads the bytes. The lock is held until the [`Locked`] is dropped (or, after [`Locked::replace`], moves
+    /// to the new file). See the module documentation for the protocol.
+    pub fn open_locked(path: impl AsRef<Path>, policy: &Policy) -> Result<Locked, StoreError> {
+        let path = path.as_ref();
+        let start = Instant::now();
+        // Clamped so that the deadline cannot overflow; an hour is far beyond any login timeout.
+        let deadline = start
+            .checked_add(policy.lock_timeout.min(Duration::from_secs(3600)))
+            .unwrap_or(start);
+        loop {
+            let (file, meta) = open_checked(path, policy)?;
+            if !lock_until(&file, deadline).map_err(|e| StoreError::io(path, "locking", e))? {
+                return Err(StoreError::LockTimeout {
+                    path: path.to_path_buf(),
+                    waited: start.elapsed(),
+                });
+            }
+            if names_inode(path, &meta).map_err(|e| StoreError::io(path, "re-checking after locking", e))? {
+                let bytes = read_checked(&file, &meta, path, policy)?;
+                return Ok(Locked {
+                    path: path.to_path_buf(),
+                    policy: *policy,
+                    file,
+                    ident: Ident::of(&meta),
+                    bytes,
+                });
+            }
+            // Replaced (or removed) between our open and our lock: this lock protects nothing.
+            drop(file);
+            if Instant::now() >= deadline {
+                return Err(StoreError::LockTimeout {
+                    path: path.to_path_buf(),
+                    waited: start.elapsed(),
+                });
+            }
+        }
+    }
+}
+
+/// What we remember of the locked inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ident {
+    dev: u64,
+    ino: u64,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
+impl Ident {
+    fn of(meta: &Metadata) -> Ident {
+        Ident {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode(),
+        }
+    }
+}
+
+/// A secret file's content, read under an exclusive lock that is held as long as this value lives.
+pub struct Locked {
+    path: PathBuf,
+    policy: Policy,
+    /// The descriptor holding the `flock`; always the inode the path names (while writers cooperate).
+    file: File,
+    ident: Ident,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Locked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the content: it holds the shared secret.
+        f.debug_struct("Locked")
+            .field("path", &self.path)
+            .field("dev", &self.ident.dev)
+            .field("ino", &self.ident.ino)
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Locked {
+    /// The file's content as read under the lock (or as last written by [`Locked::replace`]).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The path this file was opened by.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Owner uid and gid of the file.
+    pub fn owner(&self) -> (u32, u32) {
+        (self.ident.uid, self.ident.gid)
+    }
+
+    /// Permission bits of the file (`mode & 0o7777`).
+    pub fn mode(&self) -> u32 {
+        self.ident.mode & 0o7777
+    }
+
+    /// Atomically replaces the file with `new_bytes` while the lock is held, then holds the lock on the new
+    /// file. On `Err` before the rename nothing changed (old file in place, still locked, temporary file
+    /// removed). The one `Err` after the rename is a failed `fsync` of the directory: the new content is in
+    /// place and this value stands for it, but it may not survive a crash, so the caller must treat the
+    /// update as not recorded.
+    pub fn replace(&mut self, new_bytes: &[u8]) -> Result<(), StoreError> {
+        check_content(new_bytes, self.policy.max_size).map_err(|reason| StoreError::RefusedContent {
+            path: self.path.clone(),
+            reason,
+        })?;
+        let path = self.path.clone();
+        let path = path.as_path();
+        let name = path.file_name().ok_or_else(|| {
+            StoreError::io(
+                path,
+                "naming the temporary file",
+                io::ErrorKind::InvalidInput.into(),
+            )
+        })?;
+        let dir_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // Opened first: if the directory cannot be synced, fail before writing anything.
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+            .open(dir_path)
+            .map_err(|e| StoreError::io(path, "opening the directory", e))?;
+
+        sweep_stale_temps(dir_path, name);
+        let (temp_path, temp) = create_temp(dir_path, name).map_err(|e| match e {
+            Some(e) => StoreError::io(path, "creating the temporary file", e),
+            None => StoreError::io(
+                path,
+                "finding an unused temporary name",
+                io::ErrorKind::AlreadyExists.into(),
+            ),
+        })?;
+        let guard = TempGuard { path: temp_path };
+        let new_ident = self.fill_temp(&temp, new_bytes)?;
+
+        // We hold the lock, so only a writer that ignores it can have moved the path meanwhile.
+        if !names_ident(path, &self.ident)
+            .map_err(|e| StoreError::io(path, "re-checking before renaming", e))?
+        {
+            return Err(StoreError::ReplacedUnderLock {
+                path: path.to_path_buf(),
+            });
+        }
+        fs::rename(&guard.path, path).map_err(|e| StoreError::io(path, "renaming over the file", e))?;
+        guard.disarm();
+
+        // From here the path names the new inode, which we already hold locked.
+        let old_file = std::mem::replace(&mut self.file, temp);
+        let mut old_bytes = std::mem::replace(&mut self.bytes, new_bytes.to_vec());
+        wipe(&mut old_bytes);
+        self.ident = new_ident;
+        let synced = sync_dir(&dir);
+        // Waiters on the old inode may go now: after their re-check they will queue on the new file.
+        drop(old_file);
+        synced.map_err(|e| StoreError::io(path, "syncing the directory", e))
+    }
+
+    /// Locks the fresh temporary file, gives it the original owner and permission bits, writes and syncs it.
+    fn fill_temp(&self, temp: &File, new_bytes: &[u8]) -> Result<Ident, StoreError> {
+        let path = self.path.as_path();
+        // Nobody else can know this inode yet; the lock makes it ours before it becomes visible.
+        match temp.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::io(
+                    path,
+                    "locking the temporary file",
+                    io::ErrorKind::WouldBlock.into(),
+                ))
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(StoreError::io(path, "locking the temporary file", e))
+            }
+        }
+        let meta = temp
+            .metadata()
+            .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
+        let (uid, gid) = (self.ident.uid, self.ident.gid);
+        if meta.uid() != uid || meta.gid() != gid {
+            std::os::unix::fs::fchown(temp, Some(uid), Some(gid)).map_err(|source| {
+                StoreError::OwnerNotPreserved {
+                    path: path.to_path_buf(),
+                    uid,
+                    gid,
+                    source,
+                }
+            })?;
+        }
+        let perm = self.ident.mode & 0o777;
+        temp.set_permissions(Permissions::from_mode(perm))
+            .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
+        let mut writer = temp;
+        writer
+            .write_all(new_bytes)
+            .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+        temp.sync_all()
+            .map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
+        let meta = temp
+            .metadata()
+            .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
+        Ok(Ident::of(&meta))
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        wipe(&mut self.bytes);
+    }
+}
+
+/// Best-effort wipe of a buffer that held the secret (the parsed secret lives in zeroizing types).
+fn wipe(buf: &mut Vec<u8>) {
+    buf.fill(0);
+    std::hint::black_box(&mut *buf);
+}
+
+/// Opens without following a final symlink and without blocking on a FIFO, then checks the descriptor.
+fn open_checked(path: &Path, policy: &Policy) -> Result<(File, Metadata), StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => StoreError::NotFound {
+                path: path.to_path_buf(),
+            },
+            Some(libc::ELOOP) => StoreError::Symlink {
+                path: path.to_path_buf(),
+            },
+            _ => StoreError::io(path, "opening", e),
+        })?;
+    let meta = file.metadata().map_err(|e| StoreError::io(path, "fstat", e))?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_dir() {
+            "directory"
+        } else if ft.is_fifo() {
+            "FIFO"
+        } else if ft.is_socket() {
+            "socket"
+        } else if ft.is_char_device() {
+            "character device"
+        } else if ft.is_block_device() {
+            "block device"
+        } else {
+            "special file"
+        };
+        return Err(StoreError::NotRegular {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
+    if let Some(expected) = policy.expected_owner {
+        if meta.uid() != expected {
+            return Err(StoreError::BadOwner {
+                path: path.to_path_buf(),
+                found: meta.uid(),
+                expected,
+            });
+        }
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & !policy.allowed_perm != 0 {
+        return Err(StoreError::BadMode {
+            path: path.to_path_buf(),
+            mode,
+            allowed: policy.allowed_perm,
+        });
+    }
+    if meta.len() == 0 {
+        return Err(StoreError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.len() > policy.max_size {
+        return Err(StoreError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            max: policy.max_size,
+        });
+    }
+    Ok((file, meta))
+}
+
+/// Reads at most `max_size + 1` bytes and checks what was actually read (the file may differ from `fstat`
+/// if a writer that ignores the lock is at work).
+fn read_checked(file: &File, meta: &Metadata, path: &Path, policy: &Policy) -> Result<Vec<u8>, StoreError> {
+    let limit = policy.max_size.saturating_add(1);
+    // Sized once from fstat so that the secret is not copied around by reallocation in the usual case.
+    let cap = usize::try_from(meta.len().min(limit)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(cap.saturating_add(1));
+    let mut reader = file.take(limit);
+    if let Err(e) = reader.read_to_end(&mut bytes) {
+        wipe(&mut bytes);
+        return Err(StoreError::io(path, "reading", e));
+    }
+    match check_content(&bytes, policy.max_size) {
+        Ok(()) => Ok(bytes),
+        Err(_) => {
+            let err = if bytes.is_empty() {
+                StoreError::Empty {
+                    path: path.to_path_buf(),
+                }
+            } else if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+                StoreError::ContainsNul {
+                    path: path.to_path_buf(),
+                    offset,
+                }
+            } else {
+                StoreError::TooLarge {
+                    path: path.to_path_buf(),
+                    size: limit,
+                    max: policy.max_size,
+                }
+            };
+            wipe(&mut bytes);
+            Err(err)
+        }
+    }
+}
+
+/// The content rules shared by reading and writing.
+fn check_content(bytes: &[u8], max_size: u64) -> Result<(), &'static str> {
+    if bytes.is_empty() {
+        return Err("is empty");
+    }
+    if u64::try_from(bytes.len()).map_or(true, |n| n > max_size) {
+        return Err("is larger than the size limit");
+    }
+    if bytes.contains(&0) {
+        return Err("contains a NUL byte");
+    }
+    Ok(())
+}
+
+/// Takes the exclusive lock, polling until `deadline` (`Ok(false)` then). Polling rather than a blocking
+/// `flock` keeps the wait bounded without signals or threads.
+fn lock_until(file: &File, deadline: Instant) -> io::Result<bool> {
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(MAX_LOCK_PAUSE);
+    }
+}
+
+/// Whether `path` (not following a final symlink) still names the inode of `meta`. A missing path is
+/// `Ok(false)`: the caller starts again and gets `NotFound` from the open.
+fn names_inode(path: &Path, meta: &Metadata) -> io::Result<bool> {
+    names_ident(path, &Ident::of(meta))
+}
+
+fn names_ident(path: &Path, ident: &Ident) -> io::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(now) => Ok(now.dev() == ident.dev && now.ino() == ident.ino),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `fsync` of the directory, so that the rename itself is durable. Filesystems that cannot sync a
+/// directory say `EINVAL` (or `EOPNOTSUPP`); there is nothing more to do on those.
+fn sync_dir(dir: &File) -> io::Result<()> {
+    match dir.sync_all() {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => Ok(()),
+        other => other,
+    }
+}
+
+/// Removes the temporary file on every path that does not end in a successful rename.
+struct TempGuard {
+    path: PathBuf,
+}
+
+impl TempGuard {
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        // Nothing more can be done if this fails; the next successful replace sweeps it.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// `<name>~totp.` as bytes: the prefix of our temporary files for this secret file.
+fn temp_prefix(name: &OsStr) -> OsString {
+    let mut prefix = name.to_os_string();
+    prefix.push(TEMP_MARKER);
+    prefix
+}
+
+/// A unique-enough suffix; uniqueness is enforced by `O_EXCL` anyway.
+fn temp_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let noise = RandomState::new().hash_one(n) ^ nanos;
+    format!("{}.{:x}", std::process::id(), noise)
+}
+
+/// Creates `<dir>/<name>~totp.<pid>.<hex>` with `O_CREAT|O_EXCL|O_NOFOLLOW`, trying other names if one
+/// exists. `Err(None)`: every name tried existed.
+fn create_temp(dir: &Path, name: &OsStr) -> Result<(PathBuf, File), Option<io::Error>> {
+    let prefix = temp_prefix(name);
+    for _ in 0..TEMP_ATTEMPTS {
+        let mut file_name = prefix.clone();
+        file_name.push(temp_suffix());
+        let temp_path = dir.join(file_name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&temp_path)
+        {
+            Ok(file) => return Ok((temp_path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Some(e)),
+        }
+    }
+    Err(None)
+}
+
+/// Whether `entry` is one of our temporary files for `name`: `<name>~totp.<digits>.<hex digits>`.
+fn is_our_temp(entry: &OsStr, prefix: &OsStr) -> bool {
+    let Some(rest) = entry.as_bytes().strip_prefix(prefix.as_bytes()) else {
+        return false;
+    };
+    let mut parts = rest.splitn(2, |&b| b == b'.');
+    let (Some(pid), Some(hex)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    !pid.is_empty()
+        && pid.iter().all(u8::is_ascii_digit)
+        && !hex.is_empty()
+        && hex.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Deletes temporary files left by writers that died between creating and renaming them. Called only while
+/// holding the lock on the file the path names: every cooperating writer creates its temporary file under
+/// that lock and renames or removes it before letting go, so whatever matches now is a leftover. Best
+/// effort: an unreadable directory or a failed unlink is ignored.
+fn sweep_stale_temps(dir: &Path, name: &OsStr) {
+    let prefix = temp_prefix(name);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.take(SWEEP_LIMIT).flatten() {
+        if is_our_temp(&entry.file_name(), &prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_match_only_our_own_pattern() {
+        let prefix = temp_prefix(OsStr::new(".google_authenticator"));
+        assert!(is_our_temp(
+            OsStr::new(".google_authenticator~totp.123.ab12"),
+            &prefix
+        ));
+        assert!(!is_our_temp(OsStr::new(".google_authenticator~"), &prefix));
+        assert!(!is_our_temp(
+            OsStr::new(".google_authenticator~totp.123"),
+            &prefix
+        ));
+        assert!(!is_our_temp(
+            OsStr::new(".google_authenticator~totp.x.ab"),
+            &prefix
+        ));
+        assert!(!is_our_temp(
+            OsStr::new(".google_authenticator~totp.1.2~totp.3.4"),
+            &prefix
+        ));
+        assert!(!is_our_temp(OsStr::new("other~totp.123.ab12"), &prefix));
+        let mut fresh = prefix.clone();
+        fresh.push(temp_suffix());
+        assert!(is_our_temp(&fresh, &prefix));
+    }
+
+    #[test]
+    fn content_rules_are_the_same_for_reading_and_writing() {
+        assert_eq!(check_content(b"", 10), Err("is empty"));
+        assert_eq!(check_content(b"a\0b", 10), Err("contains a NUL byte"));
+        assert_eq!(
+            check_content(&[b'a'; 11], 10),
+            Err("is larger than the size limit")
+        );
+        assert_eq!(check_content(&[0xff, 0xfe, b'\n'], 10), Ok(()));
+    }
+}
