@@ -33,7 +33,7 @@ struct Opts {
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("odd-length hex: {s}"));
     }
     (0..s.len())
@@ -173,7 +173,7 @@ fn main() -> ExitCode {
             eprintln!("pamh: error: writing output: {e}");
             return ExitCode::from(2);
         }
-        if o.rss_every != 0 && (i + 1) % o.rss_every == 0 {
+        if o.rss_every != 0 && (i + 1).is_multiple_of(o.rss_every) {
             let _ = writeln!(out, "rss_kb\t{}\t{}", i + 1, rss_kb());
         }
     }

@@ -1,0 +1,452 @@
+//! pam_totp through real libpam: the built `.so`, loaded by `pamh` with `pam_start_confdir`, against secret
+//! files in temporary directories. Each test is one row of the outcome table or one module option.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use pam_ffi::PamCode;
+use pam_harness::{module_path, Harness, Op, LOG_AUTHPRIV};
+use pam_totp::otp::{Algorithm, Digits, Otp};
+use pam_totp::secret_file::decode_secret;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
+
+fn me() -> String {
+    pam_ffi::os::user_by_uid(pam_ffi::os::effective_uid())
+        .expect("current user in passwd")
+        .name
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn totp_at(t: u64) -> String {
+    let key = decode_secret(SECRET).unwrap();
+    let otp = Otp::new(&key, Algorithm::default(), Digits::default()).unwrap();
+    format!("{:06}", otp.totp(t, std::num::NonZeroU64::new(30).unwrap()))
+}
+
+fn hotp(counter: u64) -> String {
+    let key = decode_secret(SECRET).unwrap();
+    let otp = Otp::new(&key, Algorithm::default(), Digits::default()).unwrap();
+    format!("{:06}", otp.hotp(counter))
+}
+
+/// A harness with a secret file for the current user at `<root>/<user>.ga` (mode 0400) and the service
+/// `totp` running pam_totp with `secret=<root>/${USER}.ga` plus `args`.
+fn setup(body: &str, args: &str) -> (Harness, PathBuf) {
+    let h = Harness::new();
+    let path = h.root().join(format!("{}.ga", me()));
+    write_secret(&path, body);
+    service(&h, args);
+    (h, path)
+}
+
+fn service(h: &Harness, args: &str) {
+    let line = format!(
+        "auth required {} secret={}/${{USER}}.ga {args}\n",
+        module_path("pam_totp").display(),
+        h.root().display()
+    );
+    h.service("totp", &line);
+}
+
+fn write_secret(path: &Path, body: &str) {
+    let _ = fs::remove_file(path);
+    fs::write(path, body).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o400)).unwrap();
+}
+
+fn totp_file(extra: &str) -> String {
+    format!("{SECRET}\n\" WINDOW_SIZE 3\n{extra}\" TOTP_AUTH\n45681685\n92711506\n")
+}
+
+#[test]
+fn given_the_right_code_then_success_and_an_accepted_log_line() {
+    let (h, _) = setup(&totp_file(""), "");
+    let o = h
+        .run("totp")
+        .user(&me())
+        .item("rhost", "192.0.2.7")
+        .reply(&totp_at(now()))
+        .go();
+    o.assert_code(PamCode::Success);
+    assert_eq!(o.prompts(), vec!["Verification code: "]);
+    assert!(
+        o.events.iter().all(|e| e.style == "prompt_hidden"),
+        "{:?}",
+        o.events
+    );
+    let line = o
+        .logs
+        .iter()
+        .find(|l| l.text.contains("accepted"))
+        .expect("accepted line");
+    assert_eq!(line.facility, LOG_AUTHPRIV);
+    assert!(
+        line.text
+            .contains(&format!("accepted user={} rhost=192.0.2.7 via=totp", me())),
+        "{}",
+        line.text
+    );
+    assert!(!line.text.contains(&totp_at(now())), "a code was logged");
+    assert!(o.stderr.is_empty());
+}
+
+#[test]
+fn given_a_wrong_code_then_auth_err_and_a_refused_log_line() {
+    let (h, _) = setup(&totp_file(""), "noskewadj");
+    let wrong = if totp_at(now()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let o = h.run("totp").user(&me()).reply(wrong).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.logged("reason=wrong-code"), "{:#?}", o.logs);
+    for junk in ["", "12345", "1234567", "abcdef", "12345678901234567890"] {
+        h.run("totp")
+            .user(&me())
+            .reply(junk)
+            .go()
+            .assert_code(PamCode::AuthErr);
+    }
+}
+
+#[test]
+fn given_reused_code_under_disallow_reuse_then_second_login_fails() {
+    let (h, path) = setup(&totp_file("\" DISALLOW_REUSE\n"), "");
+    let code = totp_at(now());
+    h.run("totp")
+        .user(&me())
+        .reply(&code)
+        .go()
+        .assert_code(PamCode::Success);
+    let o = h.run("totp").user(&me()).reply(&code).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.logged("reason=replayed"), "{:#?}", o.logs);
+    let body = fs::read_to_string(&path).unwrap();
+    assert!(
+        body.lines().any(|l| l.starts_with("\" DISALLOW_REUSE ")),
+        "{body}"
+    );
+}
+
+#[test]
+fn given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file() {
+    let (h, path) = setup(&totp_file(""), "");
+    let o = h.run("totp").user(&me()).reply("45681685").go();
+    o.assert_code(PamCode::Success);
+    assert!(o.logged("via=scratch"));
+    assert_eq!(
+        o.messages().len(),
+        1,
+        "one scratch code left should be announced: {:?}",
+        o.events
+    );
+    h.run("totp")
+        .user(&me())
+        .reply("45681685")
+        .go()
+        .assert_code(PamCode::AuthErr);
+    let body = fs::read_to_string(&path).unwrap();
+    assert!(!body.contains("45681685") && body.contains("92711506"), "{body}");
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o400);
+}
+
+#[test]
+fn given_no_secret_file_and_nullok_then_ignore_without_prompt() {
+    // PAM_IGNORE is only visible through the stack: the next module decides. (A stack where every module
+    // ignores is PAM_PERM_DENIED in libpam.)
+    let h = Harness::new();
+    h.service(
+        "totp",
+        &format!(
+            "auth [success=ok ignore=ignore default=die] {} secret={}/${{USER}}.ga nullok\nauth required {} info=next-module-ran\n",
+            module_path("pam_totp").display(),
+            h.root().display(),
+            module_path("pam_fixture").display()
+        ),
+    );
+    let o = h.run("totp").user(&me()).go();
+    o.assert_code(PamCode::Success);
+    assert!(o.prompts().is_empty());
+    assert_eq!(o.messages(), vec!["next-module-ran"]);
+    assert!(o.logged("reason=no-secret-file nullok"));
+    // The same stack with a file present does not ignore: a wrong code dies there.
+    write_secret(&h.root().join(format!("{}.ga", me())), &totp_file(""));
+    let o = h.run("totp").user(&me()).reply("000000").go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.messages().is_empty());
+}
+
+#[test]
+fn given_no_secret_file_without_nullok_then_prompted_and_refused_like_an_unknown_user() {
+    let h = Harness::new();
+    service(&h, "");
+    let unenrolled = h.run("totp").user(&me()).reply("123456").go();
+    unenrolled.assert_code(PamCode::AuthErr);
+    let unknown = h.run("totp").user("no-such-user-zz9").reply("123456").go();
+    unknown.assert_code(PamCode::AuthErr);
+    // Same prompt, same messages: nothing tells the two apart.
+    assert_eq!(unenrolled.events, unknown.events);
+    assert_eq!(unenrolled.prompts(), vec!["Verification code: "]);
+    assert!(unenrolled.logged("reason=not-enrolled"));
+    assert!(unknown.logged("reason=unknown-user"));
+}
+
+#[test]
+fn given_bad_module_arguments_then_service_err_naming_each() {
+    let h = Harness::new();
+    service(&h, "bogus_option allowed_perm=0999 grace_period=soon");
+    let o = h.run("totp").user(&me()).reply("123456").go();
+    o.assert_code(PamCode::ServiceErr);
+    assert!(o.prompts().is_empty());
+    let line = o
+        .logs
+        .iter()
+        .find(|l| l.text.contains("invalid module arguments"))
+        .expect("logged");
+    for bad in ["bogus_option", "allowed_perm=0999", "grace_period=soon"] {
+        assert!(line.text.contains(bad), "{bad} not named in {}", line.text);
+    }
+    assert_eq!(line.severity, 3);
+}
+
+#[test]
+fn given_hostile_secret_files_then_refused_with_a_specific_log_line() {
+    let h = Harness::new();
+    service(&h, "");
+    let path = h.root().join(format!("{}.ga", me()));
+    let real = h.root().join("real.ga");
+    let code = totp_at(now());
+
+    // A symlink is not followed.
+    write_secret(&real, &totp_file(""));
+    symlink(&real, &path).unwrap();
+    let o = h.run("totp").user(&me()).reply(&code).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(
+        o.logged("is a symbolic link (refused, not followed)"),
+        "{:#?}",
+        o.logs
+    );
+    fs::remove_file(&path).unwrap();
+
+    // World-readable.
+    write_secret(&path, &totp_file(""));
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let o = h.run("totp").user(&me()).reply(&code).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(
+        o.logs
+            .iter()
+            .any(|l| l.severity == 3 && l.text.contains(path.to_str().unwrap())),
+        "{:#?}",
+        o.logs
+    );
+
+    // A FIFO must not hang.
+    fs::remove_file(&path).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    h.run("totp")
+        .user(&me())
+        .reply(&code)
+        .go()
+        .assert_code(PamCode::AuthErr);
+    fs::remove_file(&path).unwrap();
+
+    // Empty, NUL byte, garbage, directory.
+    for body in [
+        "",
+        "QGPSWMNUD3U2N7TS\0\n\" TOTP_AUTH\n",
+        "\u{1}\u{2}not base32!!\n\" TOTP_AUTH\n",
+    ] {
+        write_secret(&path, body);
+        let o = h.run("totp").user(&me()).reply(&code).go();
+        o.assert_code(PamCode::AuthErr);
+        assert!(
+            o.logs.iter().any(|l| l.severity == 3),
+            "no error logged for {body:?}: {:#?}",
+            o.logs
+        );
+        fs::remove_file(&path).unwrap();
+    }
+    fs::create_dir(&path).unwrap();
+    h.run("totp")
+        .user(&me())
+        .reply(&code)
+        .go()
+        .assert_code(PamCode::AuthErr);
+}
+
+#[test]
+fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_without_prompt() {
+    let (h, _) = setup(&totp_file("\" RATE_LIMIT 3 30\n"), "noskewadj");
+    for _ in 0..3 {
+        h.run("totp")
+            .user(&me())
+            .reply("000001")
+            .go()
+            .assert_code(PamCode::AuthErr);
+    }
+    let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.prompts().is_empty(), "{:?}", o.events);
+    assert!(
+        o.messages().iter().any(|m| m.contains("Try again in")),
+        "{:?}",
+        o.events
+    );
+    assert!(o.logged("reason=rate-limited"));
+}
+
+#[test]
+fn given_hotp_then_the_counter_advances_and_used_codes_fail() {
+    let (h, path) = setup(&format!("{SECRET}\n\" HOTP_COUNTER 1\n\" WINDOW_SIZE 3\n"), "");
+    h.run("totp")
+        .user(&me())
+        .reply(&hotp(2))
+        .go()
+        .assert_code(PamCode::Success);
+    assert!(fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 3"));
+    // A used code fails, and (without no_increment_hotp) the miss advances the counter to 4.
+    h.run("totp")
+        .user(&me())
+        .reply(&hotp(2))
+        .go()
+        .assert_code(PamCode::AuthErr);
+    assert!(fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 4"));
+    h.run("totp")
+        .user(&me())
+        .reply(&hotp(3))
+        .go()
+        .assert_code(PamCode::AuthErr);
+    let o = h.run("totp").user(&me()).reply(&hotp(6)).go();
+    o.assert_code(PamCode::Success);
+    assert!(o.logged("via=hotp"));
+}
+
+#[test]
+fn given_forward_pass_then_the_password_goes_on_to_the_next_module() {
+    let h = Harness::new();
+    let path = h.root().join(format!("{}.ga", me()));
+    write_secret(&path, &totp_file(""));
+    let f = module_path("pam_fixture");
+    h.service(
+        "totp",
+        &format!(
+            "auth required {} secret={}/${{USER}}.ga forward_pass\nauth required {} show_authtok\n",
+            module_path("pam_totp").display(),
+            h.root().display(),
+            f.display()
+        ),
+    );
+    let o = h
+        .run("totp")
+        .user(&me())
+        .reply(&format!("hunter2{}", totp_at(now())))
+        .go();
+    o.assert_code(PamCode::Success);
+    assert_eq!(o.prompts(), vec!["Password & verification code: "]);
+    assert_eq!(o.messages(), vec!["authtok=hunter2"]);
+}
+
+#[test]
+fn given_use_first_pass_then_the_code_comes_from_the_stack_without_a_prompt() {
+    let h = Harness::new();
+    let path = h.root().join(format!("{}.ga", me()));
+    write_secret(&path, &totp_file(""));
+    let code = totp_at(now());
+    h.service(
+        "totp",
+        &format!(
+            "auth required {} set_authtok={code}\nauth required {} secret={}/${{USER}}.ga use_first_pass\n",
+            module_path("pam_fixture").display(),
+            module_path("pam_totp").display(),
+            h.root().display()
+        ),
+    );
+    let o = h.run("totp").user(&me()).go();
+    o.assert_code(PamCode::Success);
+    assert!(o.prompts().is_empty());
+}
+
+#[test]
+fn given_echo_and_a_custom_prompt_then_the_prompt_is_shown_with_echo() {
+    let (h, _) = setup(
+        &totp_file(""),
+        "echo_verification_code [authtok_prompt=Your OTP: ]",
+    );
+    let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    o.assert_code(PamCode::Success);
+    assert_eq!(o.events[0].style, "prompt_echo");
+    assert_eq!(o.prompts(), vec!["Your OTP: "]);
+}
+
+#[test]
+fn given_grace_period_then_the_same_rhost_skips_the_code_and_another_does_not() {
+    let (h, _) = setup(&totp_file(""), "grace_period=3600");
+    h.run("totp")
+        .user(&me())
+        .item("rhost", "198.51.100.9")
+        .reply(&totp_at(now()))
+        .go()
+        .assert_code(PamCode::Success);
+    let again = h.run("totp").user(&me()).item("rhost", "198.51.100.9").go();
+    again.assert_code(PamCode::Success);
+    assert!(again.prompts().is_empty());
+    assert!(again.logged("via=grace-period"));
+    let other = h
+        .run("totp")
+        .user(&me())
+        .item("rhost", "203.0.113.5")
+        .reply("000000")
+        .go();
+    other.assert_code(PamCode::AuthErr);
+}
+
+#[test]
+fn given_pam_silent_then_the_rate_limit_message_is_not_shown() {
+    let (h, _) = setup(&totp_file("\" RATE_LIMIT 1 30\n"), "noskewadj");
+    h.run("totp")
+        .user(&me())
+        .reply("000001")
+        .go()
+        .assert_code(PamCode::AuthErr);
+    let o = h.run("totp").user(&me()).flag("silent").go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.messages().is_empty());
+}
+
+#[test]
+fn given_setcred_then_success() {
+    let (h, _) = setup(&totp_file(""), "");
+    let o = h
+        .run("totp")
+        .user(&me())
+        .reply(&totp_at(now()))
+        .op(Op::Authenticate)
+        .op(Op::Setcred)
+        .go();
+    assert_eq!(
+        o.results.iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![PamCode::Success, PamCode::Success]
+    );
+}
