@@ -279,7 +279,10 @@ fn given_old_authtok_set_by_one_module_then_chauthtok_runs_with_it() {
     // old-password rules (difok, rotation) through real libpam.
     let h = Harness::new();
     let f = fixture();
-    h.service("svc", &format!("password required {f} set_old_authtok=old-Pass1 set_authtok=x show_authtok\n"));
+    h.service(
+        "svc",
+        &format!("password required {f} set_old_authtok=old-Pass1 set_authtok=x show_authtok\n"),
+    );
     let o = h.run("svc").user("alice").op(Op::Chauthtok).go();
     o.assert_code(PamCode::Success);
     assert!(o.messages().contains(&"authtok=x"), "{:?}", o.events);
