@@ -436,8 +436,74 @@ up=0
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { up=1; break; }; sleep 0.05; done
 [ "$up" = 1 ] || { echo "scenarios.sh: sshd did not come up:" >&2; cat "$SSHD_LOG" >&2; exit 2; }
 
+# ------------------------------------------------------------------ the README demo (E2E_DEMO=1)
+# The same sandbox, narrated: enroll a user (QR code and scratch codes shown), log in over ssh with key +
+# a computed code, see the replay refused, then change a password through pam_pwpolicy + pam_unix.
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '   %s\n' "$@"; }
+demo_step() { # demo_step NAME COMMAND...: counts like a scenario
+    if "${@:2}"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); echo "FAIL demo step $1"; fi
+}
+demo_enroll() {
+    local home f; home=$(getent passwd "$U" | cut -d: -f6); f=$home/.google_authenticator
+    rm -f "$f"
+    if [ -n "${TOTP_ENROLL:-}" ] && [ -x "$TOTP_ENROLL" ]; then
+        show "\$ totp-enroll -t -d -u -f -C -e 5 -Q UTF8 -l '$U@sandbox' -i Demo   (run as $U)"
+        runuser -u "$U" -- "$TOTP_ENROLL" -t -d -u -f -C -e 5 -Q UTF8 -l "$U@sandbox" -i Demo -s "$f"
+    else
+        show "\$ google-authenticator -t -d -u -f -C -e 5 -Q UTF8 -l '$U@sandbox' -i Demo   (run as $U; totp-enroll not built)"
+        runuser -u "$U" -- google-authenticator -t -d -u -w 3 -f -C -e 5 -Q UTF8 -l "$U@sandbox" -i Demo -s "$f"
+    fi
+    [ -s "$f" ]
+}
+demo() {
+    say "The sandbox: a private /etc, /run and network namespace; sshd $(/usr/sbin/sshd -V 2>&1 | head -c 40) on 127.0.0.1:$PORT"
+    show "sshd_config: UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods publickey,keyboard-interactive"
+    printf '%s\n' "$GUIDE_AUTH" 'account required pam_unix.so' 'session required pam_permit.so' >/etc/pam.d/sshd
+    show "/etc/pam.d/sshd:" && sed 's/^/      /' /etc/pam.d/sshd
+
+    say "1. $U enrolls: QR code for the phone, scratch codes for emergencies"
+    demo_step enroll demo_enroll
+
+    say "2. $U logs in with key + the current code (computed here with oathtool, as the phone would)"
+    local c; c=$(code "$U")
+    show "\$ ssh $U@127.0.0.1 'echo hello from \$(id -un)'    # answers 'Verification code:' with $c"
+    mark; login "$U" "$c" 'echo hello from $(id -un)'
+    show "-> $OUT"
+    demo_step login [ "$RC" = 0 ]
+    show "module log: $(since "$SYSLOG" "$SYS_MARK" | grep -Eo 'pam_totp\([^)]*\): .*' | tail -n1)"
+
+    say "3. An attacker replays the same code (DISALLOW_REUSE): refused"
+    mark; login "$U" "$c" true
+    show "-> ssh exit status $RC (refused)"
+    demo_step replay [ "$RC" != 0 ]
+    show "module log: $(since "$SYSLOG" "$SYS_MARK" | grep -Eo 'pam_totp\([^)]*\): .*' | tail -n1)"
+
+    say "4. $UP changes a password through the guide's line (pam_pwpolicy, then pam_unix)"
+    set_initial_password
+    write_common_password
+    show "/etc/pam.d/common-password:" && sed 's/^/      /' /etc/pam.d/common-password
+    show "\$ passwd   # as $UP, new password: '$PW_WEAK'"
+    local tr h0; h0=$(shadow_hash "$UP")
+    tr=$(expect "$HERE/chpw.exp" "$UP" "$PW0" "$PW_WEAK" 2>&1)
+    grep -E 'BAD PASSWORD|[Gg]uid|[Tt]ry|passwd:' <<<"$tr" | tr -d '\r' | sort -u | sed 's/^/      /'
+    demo_step weak-refused [ "$(shadow_hash "$UP")" = "$h0" ]
+    show "\$ passwd   # as $UP, new password: '$PW_STRONG'"
+    tr=$(expect "$HERE/chpw.exp" "$UP" "$PW0" "$PW_STRONG" 2>&1)
+    grep -E 'passwd:' <<<"$tr" | tr -d '\r' | sed 's/^/      /'
+    demo_step strong-accepted [ "$(shadow_hash "$UP")" != "$h0" ]
+    say "Done: the sandbox (users, sshd, /etc copy) disappears with the namespace."
+}
+
 echo "# TOTP_MODULE=$TOTP_MODULE"
 echo "# PWPOLICY_MODULE=$PWPOLICY_MODULE"
+if [ "${E2E_DEMO:-0}" = 1 ]; then
+    demo
+    [ -z "${E2E_RESULTS:-}" ] || echo "$PASSED $FAILED" >"$E2E_RESULTS"
+    [ "${E2E_SUMMARY:-1}" = 0 ] || echo "demo: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit
+fi
 scenario right-code-logs-in s_right_code
 scenario wrong-code-refused s_wrong_code
 scenario key-alone-refused s_key_alone
