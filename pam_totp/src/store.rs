@@ -435,7 +435,7 @@ impl Locked {
                 io::ErrorKind::AlreadyExists.into(),
             ),
         })?;
-        let guard = TempGuard { path: temp_path };
+        let guard = TempGuard::new(temp_path);
         let new_ident = self.fill_temp(&temp, new_bytes)?;
 
         // We hold the lock, so only a writer that ignores it can have moved the path meanwhile.
@@ -683,18 +683,27 @@ fn sync_dir(dir: &File) -> io::Result<()> {
 /// Removes the temporary file on every path that does not end in a successful rename.
 struct TempGuard {
     path: PathBuf,
+    armed: bool,
 }
 
 impl TempGuard {
-    fn disarm(self) {
-        std::mem::forget(self);
+    fn new(path: PathBuf) -> Self {
+        TempGuard { path, armed: true }
+    }
+
+    /// The rename succeeded: keep the file. (Not `mem::forget`, which would leak the path's buffer on every
+    /// rewrite — found by the memcheck test.)
+    fn disarm(mut self) {
+        self.armed = false;
     }
 }
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
-        // Nothing more can be done if this fails; the next successful replace sweeps it.
-        let _ = fs::remove_file(&self.path);
+        if self.armed {
+            // Nothing more can be done if this fails; the next successful replace sweeps it.
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
