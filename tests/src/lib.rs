@@ -18,7 +18,7 @@
 use pam_ffi::PamCode;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// Path of the test-only syslog shim built by build.rs.
 pub const SYSLOG_SHIM: &str = env!("PAMH_SYSLOG_SHIM");
@@ -160,6 +160,7 @@ impl Harness {
             repeat: 1,
             rss_every: 0,
             env: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 }
@@ -219,6 +220,7 @@ pub struct Run<'h> {
     repeat: u64,
     rss_every: u64,
     env: Vec<(String, String)>,
+    wrapper: Vec<String>,
 }
 
 impl Run<'_> {
@@ -278,13 +280,39 @@ impl Run<'_> {
         self
     }
 
+    /// Fakes the wall clock of pamh (and so of the modules) with libfaketime: the clock starts at `unix_time`
+    /// when pamh starts and runs on from there. The monotonic clock is left alone (lock timeouts).
+    ///
+    /// libfaketime's `FAKETIME=@...` takes a date, not a Unix time; this converts (in UTC, with `TZ=UTC`).
+    #[track_caller]
+    pub fn fake_time(self, unix_time: u64) -> Self {
+        let lib = faketime_lib();
+        self.env("LD_PRELOAD", lib.to_str().expect("libfaketime path is UTF-8"))
+            .env("FAKETIME", &format!("@{}", utc_date_time(unix_time)))
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .env("TZ", "UTC")
+    }
+    /// Runs pamh under a wrapper command, e.g. `["flock", "-s", "/tmp/barrier"]` so that many processes
+    /// start together when a lock is released.
+    pub fn via(mut self, wrapper: &[&str]) -> Self {
+        self.wrapper = wrapper.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
     /// The command line this run would execute (without the environment).
     pub fn command(&self) -> Command {
         self.command_in(self.harness.root())
     }
 
     fn command_in(&self, scratch: &Path) -> Command {
-        let mut cmd = Command::new(pamh_path());
+        let mut cmd = match self.wrapper.split_first() {
+            None => Command::new(pamh_path()),
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(pamh_path());
+                c
+            }
+        };
         cmd.arg("--confdir")
             .arg(self.harness.confdir())
             .arg("--service")
@@ -335,6 +363,12 @@ impl Run<'_> {
     /// Runs pamh and collects everything it saw.
     #[track_caller]
     pub fn go(self) -> Outcome {
+        self.spawn().wait()
+    }
+
+    /// Starts pamh and returns at once (for parallel runs, or to kill it part way).
+    #[track_caller]
+    pub fn spawn(self) -> Running {
         let log = tempfile::NamedTempFile::new_in(self.harness.root()).expect("log file");
         let mut cmd = self.command();
         cmd.env("LD_PRELOAD", SYSLOG_SHIM)
@@ -349,12 +383,79 @@ impl Run<'_> {
                 cmd.env(k, v);
             }
         }
-        let out = cmd.output().expect("spawn pamh");
+        let child = cmd.spawn().expect("spawn pamh");
+        Running { child, log }
+    }
+}
+
+/// A pamh process started by [`Run::spawn`].
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Running {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True once the process has exited (it is not reaped: [`Running::wait`] still reports it).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_some()
+    }
+
+    /// Sends SIGKILL (harmless if the process has already exited).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// Waits for the process and collects everything it saw.
+    #[track_caller]
+    pub fn wait(self) -> Outcome {
+        let out = self.child.wait_with_output().expect("wait for pamh");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let logs = fs::read_to_string(log.path()).unwrap_or_default();
+        let logs = fs::read_to_string(self.log.path()).unwrap_or_default();
         Outcome::parse(out.status, &stdout, &stderr, &logs)
     }
+}
+
+/// libfaketime's preload library (package libfaketime).
+#[track_caller]
+pub fn faketime_lib() -> PathBuf {
+    let candidates = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ];
+    match candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
+        Some(p) => p,
+        None => panic!("libfaketime not found in {candidates:?}: install the faketime package"),
+    }
+}
+
+/// `YYYY-MM-DD hh:mm:ss` in UTC for a Unix time (proleptic Gregorian calendar).
+pub fn utc_date_time(unix_time: u64) -> String {
+    let days = unix_time / 86_400;
+    let secs = unix_time % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 fn hex(b: &[u8]) -> String {

@@ -287,3 +287,95 @@ fn given_old_authtok_set_by_one_module_then_chauthtok_runs_with_it() {
     o.assert_code(PamCode::Success);
     assert!(o.messages().contains(&"authtok=x"), "{:?}", o.events);
 }
+
+/// RSS growth (KiB) from the sample after the first tenth to the end.
+fn growth(o: &pam_harness::Outcome) -> u64 {
+    let start = o.rss.get(1).map(|s| s.1).expect("rss samples");
+    let end = o.rss.last().map(|s| s.1).expect("rss samples");
+    end.saturating_sub(start)
+}
+
+#[test]
+fn given_many_password_changes_in_one_process_then_pwpolicy_rss_stays_flat() {
+    // Regression: libpam unloads and reloads a module at every transaction; without `-z nodelete` each
+    // reload rebuilt zxcvbn's statics and stranded the old ones (~90 KiB per transaction).
+    let h = Harness::new();
+    let conf = h.root().join("pwpolicy.conf");
+    std::fs::write(&conf, "").unwrap();
+    h.service(
+        "pw",
+        &format!(
+            "password requisite {} minlen=10 enforce_for_root conf={}\n",
+            module_path("pam_pwpolicy").display(),
+            conf.display()
+        ),
+    );
+    let o = h
+        .run("pw")
+        .user("alice")
+        .op(Op::Chauthtok)
+        .reply("tK7#vq-Lm2zR!xe9")
+        .reply("tK7#vq-Lm2zR!xe9")
+        .repeat(400)
+        .rss_every(20)
+        .go();
+    assert!(
+        o.results.iter().all(|r| r.1 == PamCode::Success),
+        "{:?}",
+        o.results.first()
+    );
+    let g = growth(&o);
+    assert!(
+        g <= 1024,
+        "RSS grew by {g} KiB over 400 password changes: {:?}",
+        o.rss
+    );
+}
+
+#[test]
+fn given_many_logins_in_one_process_then_totp_rss_stays_flat() {
+    let h = Harness::new();
+    let me = pam_ffi::os::user_by_uid(pam_ffi::os::effective_uid())
+        .unwrap()
+        .name;
+    let path = h.root().join(format!("{me}.ga"));
+    std::fs::write(&path, "QGPSWMNUD3U2N7TS42X6HYOWI4\n\" TOTP_AUTH\n").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+    h.service(
+        "totp",
+        &format!(
+            "auth required {} secret={}/${{USER}}.ga noskewadj\n",
+            module_path("pam_totp").display(),
+            h.root().display()
+        ),
+    );
+    let o = h
+        .run("totp")
+        .user(&me)
+        .reply("000000")
+        .repeat(2000)
+        .rss_every(100)
+        .go();
+    assert!(o.results.iter().all(|r| r.1 == PamCode::AuthErr));
+    let g = growth(&o);
+    assert!(g <= 1024, "RSS grew by {g} KiB over 2000 logins: {:?}", o.rss);
+}
+
+#[test]
+fn given_the_built_modules_then_they_are_never_unloaded() {
+    for name in ["pam_totp", "pam_pwpolicy"] {
+        let path = module_path(name);
+        let out = Command::new("readelf")
+            .arg("-d")
+            .arg(&path)
+            .output()
+            .expect("run readelf (binutils)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.lines()
+                .any(|l| l.contains("FLAGS_1") && l.contains("NODELETE")),
+            "{} lacks DF_1_NODELETE:\n{text}",
+            path.display()
+        );
+    }
+}
