@@ -1,0 +1,726 @@
+//! The one flag table of `totp-enroll`, and everything made from it: the parser, `--help`, the man page
+//! (`docs/man/totp-enroll.1`, printed by the hidden `--print-man`) and the bash completion (`--print-completion
+//! bash`). Adding a flag means adding one row to [`FLAGS`]; nothing else lists flags.
+//!
+//! The short flags, long names and ranges are those of the google-authenticator command (1.11), so existing
+//! scripts keep working; the ranges are checked here, with the C tool's messages as the reference for which
+//! inputs are errors. Everything here is pure (no I/O), so the tests can check the table directly.
+
+use std::fmt::Write as _;
+
+/// What a flag sets. One variant per row of [`FLAGS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Id {
+    TimeBased,
+    CounterBased,
+    DisallowReuse,
+    AllowReuse,
+    Force,
+    NoConfirm,
+    Label,
+    Issuer,
+    Quiet,
+    QrMode,
+    RateLimit,
+    RateTime,
+    NoRateLimit,
+    Secret,
+    StepSize,
+    WindowSize,
+    MinimalWindow,
+    EmergencyCodes,
+    Algorithm,
+    Digits,
+    User,
+    Mode,
+    Json,
+    QrSvg,
+    Help,
+    Version,
+    Passwd,
+    LogSocket,
+    PrintMan,
+    PrintCompletion,
+}
+
+/// One row of the flag table.
+#[derive(Debug)]
+pub struct Flag {
+    /// What it sets.
+    pub id: Id,
+    /// The short form, if any (google-authenticator's letter).
+    pub short: Option<char>,
+    /// The long form, without `--`.
+    pub long: &'static str,
+    /// The value's name in help text, when the flag takes a value.
+    pub value: Option<&'static str>,
+    /// The values it accepts, when that is a fixed list (for help and completion).
+    pub choices: &'static [&'static str],
+    /// Whether the value is a file name (for completion).
+    pub file: bool,
+    /// One or two sentences for `--help` and the man page.
+    pub help: &'static str,
+    /// Not shown in `--help`, the man page or completions (tooling and test hooks).
+    pub hidden: bool,
+}
+
+/// A row with no value; the methods below add one.
+const fn flag(id: Id, short: Option<char>, long: &'static str, help: &'static str) -> Flag {
+    Flag {
+        id,
+        short,
+        long,
+        value: None,
+        choices: &[],
+        file: false,
+        help,
+        hidden: false,
+    }
+}
+
+impl Flag {
+    /// Takes a value named `name` in help text.
+    const fn takes(self, name: &'static str) -> Flag {
+        Flag {
+            value: Some(name),
+            ..self
+        }
+    }
+    /// Takes one of `choices`.
+    const fn one_of(self, name: &'static str, choices: &'static [&'static str]) -> Flag {
+        Flag {
+            value: Some(name),
+            choices,
+            ..self
+        }
+    }
+    /// Takes a file name.
+    const fn path(self, name: &'static str) -> Flag {
+        Flag {
+            value: Some(name),
+            file: true,
+            ..self
+        }
+    }
+    /// Left out of `--help`, the man page and completions.
+    const fn hidden(self) -> Flag {
+        Flag { hidden: true, ..self }
+    }
+}
+
+/// Every flag, in the order `--help` shows them.
+pub static FLAGS: &[Flag] = &[
+    flag(Id::TimeBased, Some('t'), "time-based", "Set up time-based (TOTP) verification."),
+    flag(Id::CounterBased, Some('c'), "counter-based", "Set up counter-based (HOTP) verification."),
+    flag(Id::DisallowReuse, Some('d'), "disallow-reuse", "Disallow reuse of previously used TOTP tokens."),
+    flag(Id::AllowReuse, Some('D'), "allow-reuse", "Allow reuse of previously used TOTP tokens."),
+    flag(Id::Force, Some('f'), "force", "Write the secret file without asking, replacing an existing one."),
+    flag(Id::NoConfirm, Some('C'), "no-confirm", "Do not ask for a code from the app before writing the file."),
+    flag(Id::Label, Some('l'), "label", "Account name in the otpauth URI (default: USER@HOSTNAME).").takes("LABEL"),
+    flag(Id::Issuer, Some('i'), "issuer", "Issuer in the otpauth URI (default: HOSTNAME).").takes("ISSUER"),
+    flag(
+        Id::Quiet,
+        Some('q'),
+        "quiet",
+        "Quiet mode: no QR code, URI, secret or scratch codes on the terminal (implies --no-confirm).",
+    ),
+    flag(
+        Id::QrMode,
+        Some('Q'),
+        "qr-mode",
+        "QR code in the terminal: NONE, ANSI (two spaces per module) or UTF8 (half blocks; fits 80x24). \
+         Default: UTF8 in a UTF-8 locale, else ANSI.",
+    )
+    .one_of("MODE", &["NONE", "ANSI", "UTF8"]),
+    flag(
+        Id::RateLimit,
+        Some('r'),
+        "rate-limit",
+        "Allow at most N (1-10) login attempts every M seconds (needs --rate-time).",
+    )
+    .takes("N"),
+    flag(Id::RateTime, Some('R'), "rate-time", "The rate-limit interval M in seconds (15-600; needs --rate-limit).")
+        .takes("M"),
+    flag(Id::NoRateLimit, Some('u'), "no-rate-limit", "Disable rate limiting."),
+    flag(Id::Secret, Some('s'), "secret", "Secret file to write (default: ~/.google_authenticator of the target user).")
+        .path("FILE"),
+    flag(Id::StepSize, Some('S'), "step-size", "TOTP step size in seconds (1-60, default 30).").takes("S"),
+    flag(
+        Id::WindowSize,
+        Some('w'),
+        "window-size",
+        "Number of codes valid at once (1-21; 3 means the previous, current and next code).",
+    )
+    .takes("W"),
+    flag(
+        Id::MinimalWindow,
+        Some('W'),
+        "minimal-window",
+        "Smallest window: 3 codes (previous, current, next) for TOTP, 1 code for HOTP.",
+    ),
+    flag(Id::EmergencyCodes, Some('e'), "emergency-codes", "Number of emergency scratch codes (0-10, default 5).")
+        .takes("N"),
+    flag(
+        Id::Algorithm,
+        None,
+        "algorithm",
+        "HMAC algorithm (default SHA1). Several apps ignore SHA256/SHA512; the confirmation code catches that.",
+    )
+    .one_of("ALG", &["SHA1", "SHA256", "SHA512"]),
+    flag(
+        Id::Digits,
+        None,
+        "digits",
+        "Code length (default 6). SHA256/SHA512 and 7/8 digits work with pam_totp, not pam_google_authenticator.",
+    )
+    .one_of("N", &["6", "7", "8"]),
+    flag(
+        Id::User,
+        None,
+        "user",
+        "Enroll another user (root only): home directory from the account database, file owned by that user.",
+    )
+    .takes("NAME"),
+    flag(
+        Id::Mode,
+        None,
+        "mode",
+        "Permissions of the new file: 0400 (default, as google-authenticator) or 0600.",
+    )
+    .one_of("MODE", &["0400", "0600"]),
+    flag(
+        Id::Json,
+        None,
+        "json",
+        "Print the URI, the scratch codes and the settings as JSON on standard output (prompts go to standard error).",
+    ),
+    flag(
+        Id::QrSvg,
+        None,
+        "qr-svg",
+        "Also write the QR code as an SVG image to FILE (mode 0600; it contains the secret).",
+    )
+    .path("FILE"),
+    flag(Id::Help, Some('h'), "help", "Print this help and exit."),
+    flag(Id::Version, None, "version", "Print the version and exit."),
+    flag(Id::Passwd, None, "passwd-file", "Account database to read instead of /etc/passwd.")
+        .path("FILE")
+        .hidden(),
+    flag(Id::LogSocket, None, "log-socket", "Syslog socket for the audit line instead of /dev/log.")
+        .path("PATH")
+        .hidden(),
+    flag(Id::PrintMan, None, "print-man", "Print the man page (roff) and exit.").hidden(),
+    flag(Id::PrintCompletion, None, "print-completion", "Print the shell completion script and exit.")
+        .one_of("SHELL", &["bash"])
+        .hidden(),
+];
+
+/// The subcommands (first word on the command line), with their help.
+pub static COMMANDS: &[(&str, &str)] = &[
+    (
+        "status",
+        "Show how the secret file is set up and how many scratch codes remain (never the secret).",
+    ),
+    (
+        "new-scratch-codes",
+        "Replace the emergency scratch codes (count from -e, default 5) without changing the secret.",
+    ),
+];
+
+/// What to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Command {
+    /// Create a new secret file.
+    #[default]
+    Enroll,
+    /// `status`.
+    Status,
+    /// `new-scratch-codes`.
+    NewScratchCodes,
+}
+
+/// `-Q`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QrMode {
+    None,
+    Ansi,
+    Utf8,
+}
+
+/// The parsed command line. `None` means "not given" (ask, or the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    pub command: Command,
+    /// `Some(true)` TOTP, `Some(false)` HOTP.
+    pub time_based: Option<bool>,
+    /// `Some(true)` -d, `Some(false)` -D.
+    pub disallow_reuse: Option<bool>,
+    pub force: bool,
+    pub no_confirm: bool,
+    pub label: Option<String>,
+    pub issuer: Option<String>,
+    pub quiet: bool,
+    pub qr_mode: Option<QrMode>,
+    /// `Some(Some((n, m)))` -r/-R, `Some(None)` -u.
+    pub rate_limit: Option<Option<(u32, u32)>>,
+    pub secret: Option<String>,
+    pub step_size: Option<u32>,
+    /// `-w`.
+    pub window_size: Option<u32>,
+    /// `-W`: the smallest window (3 codes for TOTP, 1 for HOTP, as google-authenticator writes).
+    pub minimal_window: bool,
+    pub emergency_codes: Option<u32>,
+    pub algorithm: Option<String>,
+    pub digits: Option<u8>,
+    pub user: Option<String>,
+    pub mode: Option<u32>,
+    pub json: bool,
+    pub qr_svg: Option<String>,
+    pub help: bool,
+    pub version: bool,
+    pub passwd: Option<String>,
+    pub log_socket: Option<String>,
+    pub print_man: bool,
+    pub print_completion: Option<String>,
+}
+
+/// A usage error: the message and a hint, both for the terminal. Exit status 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageError {
+    pub message: String,
+    pub hint: String,
+}
+
+fn usage(message: impl Into<String>, hint: impl Into<String>) -> UsageError {
+    UsageError {
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// `-x` or `--long` as the user would write it.
+pub fn display_name(f: &Flag) -> String {
+    match f.short {
+        Some(c) => format!("-{c}/--{}", f.long),
+        None => format!("--{}", f.long),
+    }
+}
+
+fn number(f: &Flag, value: &str, min: u32, max: u32, what: &str) -> Result<u32, UsageError> {
+    match value.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) && !value.starts_with('+') => Ok(n),
+        _ => Err(usage(
+            format!(
+                "{what} must be between {min} and {max} (got {value:?} for {})",
+                display_name(f)
+            ),
+            format!(
+                "for example {} {}",
+                display_name(f).split('/').next().unwrap_or(""),
+                min.max(1)
+            ),
+        )),
+    }
+}
+
+fn duplicate(f: &Flag) -> UsageError {
+    usage(
+        format!("duplicate option {}", display_name(f)),
+        "give each option once",
+    )
+}
+
+fn conflict(a: &str, b: &str) -> UsageError {
+    usage(
+        format!("{a} and {b} cannot be used together"),
+        "keep only one of them (see --help)",
+    )
+}
+
+/// Parses the command line (without the program name).
+pub fn parse(argv: &[String]) -> Result<Args, UsageError> {
+    let mut args = Args::default();
+    let mut seen: Vec<Id> = Vec::new();
+    let mut i = 0;
+    let mut positional_ok = true;
+    while let Some(arg) = argv.get(i) {
+        i += 1;
+        // The pairs (flag, value) this argument contributes.
+        let mut items: Vec<(&'static Flag, Option<String>)> = Vec::new();
+        if arg == "--" {
+            positional_ok = false;
+            continue;
+        } else if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (long, None),
+            };
+            let f = FLAGS.iter().find(|f| f.long == name).ok_or_else(|| {
+                usage(
+                    format!("unknown option --{name}"),
+                    "run totp-enroll --help for the list of options",
+                )
+            })?;
+            let value = match (f.value, inline) {
+                (Some(_), Some(v)) => Some(v),
+                (Some(_), None) => {
+                    let v = argv.get(i).cloned().ok_or_else(|| missing(f))?;
+                    i += 1;
+                    Some(v)
+                }
+                (None, Some(_)) => {
+                    return Err(usage(
+                        format!("option --{name} takes no value"),
+                        format!("write --{name} alone"),
+                    ))
+                }
+                (None, None) => None,
+            };
+            items.push((f, value));
+        } else if let Some(shorts) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+            for (at, c) in shorts.char_indices() {
+                let f = FLAGS.iter().find(|f| f.short == Some(c)).ok_or_else(|| {
+                    usage(
+                        format!("unknown option -{c}"),
+                        "run totp-enroll --help for the list of options",
+                    )
+                })?;
+                if f.value.is_some() {
+                    let rest = shorts.get(at + c.len_utf8()..).unwrap_or("");
+                    let v = if rest.is_empty() {
+                        let v = argv.get(i).cloned().ok_or_else(|| missing(f))?;
+                        i += 1;
+                        v
+                    } else {
+                        rest.to_owned()
+                    };
+                    items.push((f, Some(v)));
+                    break;
+                }
+                items.push((f, None));
+            }
+        } else {
+            let command = match arg.as_str() {
+                "status" if positional_ok && args.command == Command::Enroll => Command::Status,
+                "new-scratch-codes" if positional_ok && args.command == Command::Enroll => {
+                    Command::NewScratchCodes
+                }
+                _ => {
+                    return Err(usage(
+                        format!("unexpected argument {arg:?}"),
+                        "the only commands are `status` and `new-scratch-codes`; options start with -",
+                    ))
+                }
+            };
+            args.command = command;
+            positional_ok = false;
+            continue;
+        }
+        for (f, value) in items {
+            if seen.contains(&f.id) {
+                return Err(duplicate(f));
+            }
+            seen.push(f.id);
+            apply(&mut args, f, value.unwrap_or_default())?;
+        }
+    }
+    check_combinations(&args, &seen)?;
+    Ok(args)
+}
+
+fn missing(f: &Flag) -> UsageError {
+    usage(
+        format!("option {} needs a value", display_name(f)),
+        format!(
+            "for example --{}={}",
+            f.long,
+            f.choices.first().copied().or(f.value).unwrap_or("VALUE")
+        ),
+    )
+}
+
+fn apply(args: &mut Args, f: &Flag, v: String) -> Result<(), UsageError> {
+    match f.id {
+        Id::TimeBased => args.time_based = Some(true),
+        Id::CounterBased => args.time_based = Some(false),
+        Id::DisallowReuse => args.disallow_reuse = Some(true),
+        Id::AllowReuse => args.disallow_reuse = Some(false),
+        Id::Force => args.force = true,
+        Id::NoConfirm => args.no_confirm = true,
+        Id::Label => args.label = Some(non_empty(f, v)?),
+        Id::Issuer => args.issuer = Some(non_empty(f, v)?),
+        Id::Quiet => args.quiet = true,
+        Id::QrMode => {
+            args.qr_mode = Some(match v.to_ascii_uppercase().as_str() {
+                "NONE" => QrMode::None,
+                "ANSI" => QrMode::Ansi,
+                "UTF8" | "UTF-8" => QrMode::Utf8,
+                _ => return Err(bad_choice(f, &v)),
+            })
+        }
+        Id::RateLimit => {
+            let n = number(f, &v, 1, 10, "the number of attempts")?;
+            let m = match args.rate_limit {
+                Some(Some((_, m))) => m,
+                _ => 0,
+            };
+            args.rate_limit = Some(Some((n, m)));
+        }
+        Id::RateTime => {
+            let m = number(f, &v, 15, 600, "the rate-limit interval")?;
+            let n = match args.rate_limit {
+                Some(Some((n, _))) => n,
+                _ => 0,
+            };
+            args.rate_limit = Some(Some((n, m)));
+        }
+        Id::NoRateLimit => args.rate_limit = Some(None),
+        Id::Secret => args.secret = Some(non_empty(f, v)?),
+        Id::StepSize => args.step_size = Some(number(f, &v, 1, 60, "the step size")?),
+        Id::WindowSize => args.window_size = Some(number(f, &v, 1, 21, "the window size")?),
+        Id::MinimalWindow => args.minimal_window = true,
+        Id::EmergencyCodes => {
+            args.emergency_codes = Some(number(f, &v, 0, 10, "the number of scratch codes")?)
+        }
+        Id::Algorithm => {
+            let name = v.to_ascii_uppercase().replace('-', "");
+            if !f.choices.contains(&name.as_str()) {
+                return Err(bad_choice(f, &v));
+            }
+            args.algorithm = Some(name);
+        }
+        Id::Digits => {
+            if !f.choices.contains(&v.as_str()) {
+                return Err(bad_choice(f, &v));
+            }
+            args.digits = v.parse().ok();
+        }
+        Id::User => args.user = Some(non_empty(f, v)?),
+        Id::Mode => {
+            args.mode = Some(match v.trim_start_matches('0') {
+                "400" => 0o400,
+                "600" => 0o600,
+                _ => return Err(bad_choice(f, &v)),
+            })
+        }
+        Id::Json => args.json = true,
+        Id::QrSvg => args.qr_svg = Some(non_empty(f, v)?),
+        Id::Help => args.help = true,
+        Id::Version => args.version = true,
+        Id::Passwd => args.passwd = Some(non_empty(f, v)?),
+        Id::LogSocket => args.log_socket = Some(non_empty(f, v)?),
+        Id::PrintMan => args.print_man = true,
+        Id::PrintCompletion => {
+            if !f.choices.contains(&v.as_str()) {
+                return Err(bad_choice(f, &v));
+            }
+            args.print_completion = Some(v);
+        }
+    }
+    Ok(())
+}
+
+fn non_empty(f: &Flag, v: String) -> Result<String, UsageError> {
+    if v.is_empty() {
+        return Err(usage(
+            format!("{} needs a non-empty value", display_name(f)),
+            format!("for example --{}={}", f.long, f.value.unwrap_or("VALUE")),
+        ));
+    }
+    Ok(v)
+}
+
+fn bad_choice(f: &Flag, v: &str) -> UsageError {
+    usage(
+        format!("invalid value {v:?} for {}", display_name(f)),
+        format!("use one of: {}", f.choices.join(", ")),
+    )
+}
+
+fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
+    let has = |id: Id| seen.contains(&id);
+    let pairs = [
+        (Id::TimeBased, Id::CounterBased, "-t", "-c"),
+        (Id::DisallowReuse, Id::AllowReuse, "-d", "-D"),
+        (Id::WindowSize, Id::MinimalWindow, "-w", "-W"),
+        (Id::RateLimit, Id::NoRateLimit, "-r", "-u"),
+        (Id::RateTime, Id::NoRateLimit, "-R", "-u"),
+    ];
+    for (a, b, na, nb) in pairs {
+        if has(a) && has(b) {
+            return Err(conflict(na, nb));
+        }
+    }
+    if has(Id::RateLimit) != has(Id::RateTime) {
+        return Err(usage(
+            "-r/--rate-limit and -R/--rate-time must be given together",
+            "for example -r 3 -R 30 (3 attempts every 30 seconds), or -u for no rate limit",
+        ));
+    }
+    if args.time_based == Some(false) && (has(Id::DisallowReuse) || has(Id::AllowReuse)) {
+        return Err(usage(
+            "reuse of tokens (-d/-D) is not a meaningful parameter in counter-based mode",
+            "drop -d/-D, or use -t for time-based codes",
+        ));
+    }
+    if args.command != Command::Enroll {
+        let enroll_only = [
+            Id::TimeBased,
+            Id::CounterBased,
+            Id::DisallowReuse,
+            Id::AllowReuse,
+            Id::NoConfirm,
+            Id::Label,
+            Id::Issuer,
+            Id::QrMode,
+            Id::RateLimit,
+            Id::RateTime,
+            Id::NoRateLimit,
+            Id::StepSize,
+            Id::WindowSize,
+            Id::MinimalWindow,
+            Id::Algorithm,
+            Id::Digits,
+            Id::Mode,
+            Id::QrSvg,
+            Id::Force,
+        ];
+        if let Some(f) = FLAGS.iter().find(|f| enroll_only.contains(&f.id) && has(f.id)) {
+            return Err(usage(
+                format!("{} applies only when enrolling", display_name(f)),
+                "status and new-scratch-codes take -s, --user, --json, -q and (new-scratch-codes) -e",
+            ));
+        }
+        if args.command == Command::Status && has(Id::EmergencyCodes) {
+            return Err(usage(
+                "-e applies only to new-scratch-codes and enrolling",
+                "drop -e",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn visible() -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().filter(|f| !f.hidden)
+}
+
+fn synopsis(f: &Flag) -> String {
+    let mut s = match f.short {
+        Some(c) => format!("-{c}, --{}", f.long),
+        None => format!("    --{}", f.long),
+    };
+    if let Some(v) = f.value {
+        s.push(' ');
+        s.push_str(v);
+    }
+    s
+}
+
+/// `--help`.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "totp-enroll: set up TOTP/HOTP codes for pam_totp (and pam_google_authenticator)\n\n\
+         Usage: totp-enroll [OPTIONS]\n       totp-enroll status [-s FILE] [--user NAME] [--json]\n       \
+         totp-enroll new-scratch-codes [-e N] [-s FILE] [--user NAME] [--json]\n\nCommands:\n",
+    );
+    for (name, help) in COMMANDS {
+        let _ = writeln!(out, "  {name:<28} {help}");
+    }
+    out.push_str("\nOptions:\n");
+    for f in visible() {
+        let _ = writeln!(out, "  {:<28} {}", synopsis(f), f.help);
+    }
+    out.push_str(
+        "\nWithout -t/-c, -d/-D, -w/-W, -r/-R/-u and -f the questions are asked on standard input, in the order \
+         of google-authenticator.\n",
+    );
+    out
+}
+
+fn roff_escape(s: &str) -> String {
+    let s = s.replace('\\', "\\e").replace('-', "\\-");
+    if s.starts_with('.') || s.starts_with('\'') {
+        format!("\\&{s}")
+    } else {
+        s
+    }
+}
+
+/// The man page, in roff. `docs/man/totp-enroll.1` must equal this (a test checks it).
+pub fn man_page() -> String {
+    let mut out = String::new();
+    out.push_str(".\\\" Generated by `totp-enroll --print-man` from the flag table; do not edit.\n");
+    out.push_str(".TH TOTP\\-ENROLL 1 \"\" \"totp-enroll\" \"User Commands\"\n");
+    out.push_str(".SH NAME\ntotp\\-enroll \\- set up one\\-time codes for pam_totp\n");
+    out.push_str(".SH SYNOPSIS\n.B totp\\-enroll\n[\\fIOPTIONS\\fR]\n.br\n.B totp\\-enroll status\n[\\fIOPTIONS\\fR]\n.br\n.B totp\\-enroll new\\-scratch\\-codes\n[\\fIOPTIONS\\fR]\n");
+    out.push_str(
+        ".SH DESCRIPTION\n\
+         totp\\-enroll creates the secret file read by pam_totp and pam_google_authenticator \
+         (by default \\fI~/.google_authenticator\\fR), shows the otpauth URI and a QR code for the \
+         authenticator app, and writes the file only after a code from the app has been verified with exactly \
+         the stored parameters (unless \\fB\\-C\\fR). It accepts every option of google\\-authenticator(1) \
+         with the same meaning. Questions not answered by options are asked on standard input in the order of \
+         google\\-authenticator. Every enrollment is logged to syslog (authpriv) without the secret.\n",
+    );
+    out.push_str(".SH COMMANDS\n");
+    for (name, help) in COMMANDS {
+        let _ = write!(out, ".TP\n.B {}\n{}\n", roff_escape(name), roff_escape(help));
+    }
+    out.push_str(".SH OPTIONS\n");
+    for f in visible() {
+        let mut head = match f.short {
+            Some(c) => format!("\\fB\\-{c}\\fR, \\fB\\-\\-{}\\fR", roff_escape(f.long)),
+            None => format!("\\fB\\-\\-{}\\fR", roff_escape(f.long)),
+        };
+        if let Some(v) = f.value {
+            let _ = write!(head, " \\fI{}\\fR", roff_escape(v));
+        }
+        let _ = write!(out, ".TP\n{head}\n{}\n", roff_escape(f.help));
+    }
+    out.push_str(
+        ".SH EXIT STATUS\n0 on success, 1 on a runtime error, 2 on a usage error.\n\
+         .SH FILES\n.TP\n\\fI~/.google_authenticator\\fR\nThe secret file (see docs/secret\\-file\\-format.md).\n\
+         .SH SEE ALSO\ngoogle\\-authenticator(1), pam_totp(8), oathtool(1)\n",
+    );
+    out
+}
+
+/// The bash completion script.
+pub fn bash_completion() -> String {
+    let mut words: Vec<String> = COMMANDS.iter().map(|(n, _)| (*n).to_owned()).collect();
+    let mut cases = String::new();
+    for f in visible() {
+        words.push(format!("--{}", f.long));
+        if let Some(c) = f.short {
+            words.push(format!("-{c}"));
+        }
+        if f.value.is_none() {
+            continue;
+        }
+        let mut names = format!("--{}", f.long);
+        if let Some(c) = f.short {
+            let _ = write!(names, "|-{c}");
+        }
+        let action = if f.file {
+            "COMPREPLY=($(compgen -f -- \"$cur\")); return".to_owned()
+        } else if f.long == "user" {
+            "COMPREPLY=($(compgen -u -- \"$cur\")); return".to_owned()
+        } else if !f.choices.is_empty() {
+            format!(
+                "COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return",
+                f.choices.join(" ")
+            )
+        } else {
+            "return".to_owned()
+        };
+        let _ = writeln!(cases, "        {names}) {action} ;;");
+    }
+    format!(
+        "# bash completion for totp-enroll. Generated by `totp-enroll --print-completion bash`; do not edit.\n\
+         _totp_enroll() {{\n    local cur prev\n    cur=\"${{COMP_WORDS[COMP_CWORD]}}\"\n    \
+         prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\"\n    case \"$prev\" in\n{cases}    esac\n    \
+         COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))\n}}\ncomplete -F _totp_enroll totp-enroll\n",
+        words.join(" ")
+    )
+}

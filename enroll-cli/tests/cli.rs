@@ -1,0 +1,732 @@
+//! The command line as a specification: every google-authenticator flag (short and long) means what it means
+//! there and writes the same file layout as the real `google-authenticator`; every range and combination the C
+//! tool refuses is a usage error here (exit 2, `error:` + `hint:`); the man page and bash completion committed
+//! in the repository are exactly what the flag table generates; overwrite refusal, JSON, the audit line,
+//! `status`, `new-scratch-codes` and admin enrollment for another user.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Command;
+
+const QUIET: &[&str] = &["-f", "-C", "-q", "-Q", "NONE"];
+
+/// Runs totp-enroll non-interactively, writing `dir/f`.
+fn enroll(dir: &Path, flags: &[&str]) -> Run {
+    let path = dir.join("f");
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend_from_slice(&["-s", path.to_str().unwrap()]);
+    run_in(dir, &args, "")
+}
+
+#[test]
+fn given_google_authenticator_flags_then_the_file_has_the_same_options_as_the_c_tool_writes() {
+    let sets: &[&[&str]] = &[
+        &["-t", "-d", "-r", "3", "-R", "30", "-w", "3"],
+        &["-t", "-D", "-u", "-W", "-S", "60"],
+        &["-t", "-d", "-u", "-w", "17", "-e", "1"],
+        &["-c", "-u", "-W", "-e", "0"],
+        &["-c", "-r", "10", "-R", "600", "-w", "21", "-e", "10"],
+        &["-t", "-D", "-r", "1", "-R", "15", "-w", "1", "-S", "1"],
+        &[
+            "--time-based",
+            "--disallow-reuse",
+            "--rate-limit=3",
+            "--rate-time",
+            "30",
+            "--window-size=5",
+            "--step-size=45",
+            "--emergency-codes=7",
+        ],
+        &["--counter-based", "--no-rate-limit", "--minimal-window"],
+    ];
+    for flags in sets {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, theirs) = (dir.path().join("ours"), dir.path().join("theirs"));
+        let mut args = flags.to_vec();
+        args.extend_from_slice(QUIET);
+        run_in(
+            dir.path(),
+            &[&args[..], &["-s", ours.to_str().unwrap()]].concat(),
+            "",
+        )
+        .ok();
+        output(
+            Command::new("google-authenticator")
+                .args(&args)
+                .arg("-s")
+                .arg(&theirs),
+        );
+        assert_eq!(option_lines(&ours), option_lines(&theirs), "flags {flags:?}");
+        assert_eq!(
+            scratch_lines(&ours).len(),
+            scratch_lines(&theirs).len(),
+            "flags {flags:?}"
+        );
+        assert_eq!(secret_of(&ours).len(), 32, "160-bit secret, 32 base32 characters");
+        assert_eq!(fs::metadata(&ours).unwrap().permissions().mode() & 0o777, 0o400);
+        for code in scratch_lines(&ours) {
+            assert!(code.as_bytes()[0] != b'0', "scratch code {code}");
+        }
+    }
+}
+
+#[test]
+fn given_out_of_range_values_then_usage_errors_as_in_the_c_tool() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-t", "-r", "0", "-R", "30"], "between 1 and 10"),
+        (&["-t", "-r", "11", "-R", "30"], "between 1 and 10"),
+        (&["-t", "-r", "x", "-R", "30"], "between 1 and 10"),
+        (&["-t", "-r", "3", "-R", "14"], "between 15 and 600"),
+        (&["-t", "-r", "3", "-R", "601"], "between 15 and 600"),
+        (&["-t", "-S", "0"], "between 1 and 60"),
+        (&["-t", "-S", "61"], "between 1 and 60"),
+        (&["-t", "-w", "0"], "between 1 and 21"),
+        (&["-t", "-w", "22"], "between 1 and 21"),
+        (&["-t", "-e", "11"], "between 0 and 10"),
+        (&["-t", "-e", "-1"], "between 0 and 10"),
+        (&["--step-size=99"], "between 1 and 60"),
+        (&["-t", "-d", "-D"], "-d and -D"),
+        (&["-t", "-u", "-r", "3", "-R", "30"], "-r and -u"),
+        (&["-t", "-u", "-R", "30"], "-R and -u"),
+        (&["-t", "-r", "3"], "must be given together"),
+        (&["-t", "-R", "30"], "must be given together"),
+        (&["-t", "-c"], "-t and -c"),
+        (&["-t", "-t"], "duplicate option -t"),
+        (&["-t", "-w", "3", "-W"], "-w and -W"),
+        (&["-c", "-d"], "counter-based"),
+        (&["-c", "-D"], "counter-based"),
+        (&["-Q", "FOO"], "invalid value \"FOO\""),
+        (&["--algorithm", "MD5"], "invalid value \"MD5\""),
+        (&["--digits", "9"], "invalid value \"9\""),
+        (&["--digits", "5"], "invalid value \"5\""),
+        (&["--mode", "0644"], "invalid value \"0644\""),
+        (&["-x"], "unknown option -x"),
+        (&["--bogus"], "unknown option --bogus"),
+        (&["-s"], "needs a value"),
+        (&["--label"], "needs a value"),
+        (&["--label="], "non-empty"),
+        (&["--force=yes"], "takes no value"),
+        (&["frobnicate"], "unexpected argument"),
+        (&["status", "-t"], "applies only when enrolling"),
+        (&["status", "-e", "3"], "-e applies only"),
+    ];
+    for (args, needle) in cases {
+        let r = run(args);
+        assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
+        r.usage_error(needle);
+    }
+}
+
+#[test]
+fn given_boundary_values_then_they_are_accepted() {
+    for flags in [
+        &["-t", "-D", "-r", "1", "-R", "15", "-S", "1", "-w", "1", "-e", "0"][..],
+        &[
+            "-t", "-D", "-r", "10", "-R", "600", "-S", "60", "-w", "21", "-e", "10",
+        ],
+        &["-tDu", "-w21", "-S60"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        enroll(dir.path(), &[flags, QUIET].concat()).ok();
+    }
+}
+
+#[test]
+fn given_each_flag_then_it_has_its_google_authenticator_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    let base = ["-f", "-C", "-u", "-W", "-Q", "NONE"];
+    // -t / -c
+    let r = enroll(dir.path(), &[&base[..], &["-t", "-D"]].concat()).ok();
+    assert!(r.uri().starts_with("otpauth://totp/"));
+    assert!(r.uri().ends_with("&period=30"), "{}", r.uri());
+    assert_eq!(option_lines(&f), ["\" WINDOW_SIZE 3", "\" TOTP_AUTH"]);
+    let r = enroll(dir.path(), &[&base[..], &["-c"]].concat()).ok();
+    assert!(
+        r.uri().starts_with("otpauth://hotp/") && r.uri().ends_with("&counter=1"),
+        "{}",
+        r.uri()
+    );
+    assert_eq!(option_lines(&f), ["\" WINDOW_SIZE 1", "\" HOTP_COUNTER 1"]);
+    // -d
+    enroll(dir.path(), &[&base[..], &["-t", "-d"]].concat()).ok();
+    assert!(option_lines(&f).contains(&"\" DISALLOW_REUSE".to_owned()));
+    // -S, -l, -i: period and an issuer-prefixed, percent-encoded label
+    let r = enroll(
+        dir.path(),
+        &[
+            &base[..],
+            &[
+                "-t",
+                "-D",
+                "-S",
+                "60",
+                "-l",
+                "alice@Application Server",
+                "-i",
+                "Ex Co",
+            ],
+        ]
+        .concat(),
+    )
+    .ok();
+    assert_eq!(
+        r.uri(),
+        format!(
+            "otpauth://totp/Ex%20Co:alice%40Application%20Server?secret={}&issuer=Ex%20Co&algorithm=SHA1&digits=6&period=60",
+            secret_of(&f)
+        )
+    );
+    assert!(option_lines(&f).contains(&"\" STEP_SIZE 60".to_owned()));
+    // the secret is printed (for typing it in), the scratch codes too
+    assert!(r
+        .stdout
+        .contains(&format!("Your new secret key is: {}", secret_of(&f))));
+    for c in scratch_lines(&f) {
+        assert!(r.stdout.contains(&format!("  {c}\n")));
+    }
+    // --algorithm / --digits reach the URI and the file
+    let r = enroll(
+        dir.path(),
+        &[&base[..], &["-t", "-D", "--algorithm", "sha256", "--digits=8"]].concat(),
+    )
+    .ok();
+    assert!(
+        r.uri().contains("&algorithm=SHA256&digits=8&period=30"),
+        "{}",
+        r.uri()
+    );
+    let opts = option_lines(&f);
+    assert!(opts.contains(&"\" ALGORITHM SHA256".to_owned()) && opts.contains(&"\" DIGITS 8".to_owned()));
+    // -q: nothing on stdout
+    let r = enroll(dir.path(), &[&base[..], &["-t", "-D", "-q"]].concat()).ok();
+    assert_eq!(r.stdout, "");
+    // -Q NONE: URI but no QR; ANSI: colour cells; UTF8: half blocks
+    let r = enroll(dir.path(), &[&base[..], &["-t", "-D"]].concat()).ok();
+    assert!(!r.stdout.contains('\x1b'));
+    let r = enroll(dir.path(), &["-f", "-C", "-u", "-W", "-t", "-D", "-Q", "ANSI"]).ok();
+    assert!(r.stdout.contains("\x1b[40m  ") && !r.stdout.contains('▀'));
+    let r = enroll(
+        dir.path(),
+        &["-f", "-C", "-u", "-W", "-t", "-D", "--qr-mode=utf8"],
+    )
+    .ok();
+    assert!(r.stdout.contains('▀') || r.stdout.contains('▄'));
+    // -e
+    enroll(dir.path(), &[&base[..], &["-t", "-D", "-e", "10"]].concat()).ok();
+    assert_eq!(scratch_lines(&f).len(), 10);
+    // --mode 0600
+    enroll(dir.path(), &[&base[..], &["-t", "-D", "--mode", "0600"]].concat()).ok();
+    assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    // -s default: $HOME/.google_authenticator
+    run_in(dir.path(), &[&base[..], &["-t", "-D"]].concat(), "").ok();
+    assert!(dir.path().join(".google_authenticator").exists());
+}
+
+#[test]
+fn help_version_man_page_and_completion_come_from_one_table() {
+    let help = run(&["--help"]).ok().stdout;
+    assert_eq!(run(&["-h"]).ok().stdout, help);
+    assert_eq!(
+        run(&["--version"]).ok().stdout,
+        format!("totp-enroll {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let man = run(&["--print-man"]).ok().stdout;
+    let completion = run(&["--print-completion", "bash"]).ok().stdout;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(
+        fs::read_to_string(root.join("../docs/man/totp-enroll.1")).unwrap(),
+        man,
+        "docs/man/totp-enroll.1 is stale: run `totp-enroll --print-man > docs/man/totp-enroll.1`"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("completions/totp-enroll.bash")).unwrap(),
+        completion,
+        "completions/totp-enroll.bash is stale: run `totp-enroll --print-completion bash > ...`"
+    );
+    // Every flag google-authenticator has, and ours, in all three.
+    let flags = [
+        ("-t", "time-based"),
+        ("-c", "counter-based"),
+        ("-d", "disallow-reuse"),
+        ("-D", "allow-reuse"),
+        ("-f", "force"),
+        ("-C", "no-confirm"),
+        ("-l", "label"),
+        ("-i", "issuer"),
+        ("-q", "quiet"),
+        ("-Q", "qr-mode"),
+        ("-r", "rate-limit"),
+        ("-R", "rate-time"),
+        ("-u", "no-rate-limit"),
+        ("-s", "secret"),
+        ("-S", "step-size"),
+        ("-w", "window-size"),
+        ("-W", "minimal-window"),
+        ("-e", "emergency-codes"),
+        ("-h", "help"),
+        ("", "version"),
+        ("", "algorithm"),
+        ("", "digits"),
+        ("", "user"),
+        ("", "json"),
+        ("", "qr-svg"),
+        ("", "mode"),
+    ];
+    // The words the completion offers: the last `compgen -W "..."` list.
+    let words: Vec<&str> = completion
+        .rsplit("compgen -W \"")
+        .next()
+        .and_then(|w| w.split('"').next())
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    for (short, long) in flags {
+        assert!(help.contains(&format!("--{long}")), "--{long} not in --help");
+        assert!(
+            man.contains(&format!("\\-\\-{}", long.replace('-', "\\-"))),
+            "--{long} not in the man page"
+        );
+        assert!(
+            words.contains(&format!("--{long}").as_str()),
+            "--{long} not in the completion"
+        );
+        if !short.is_empty() {
+            assert!(
+                help.contains(&format!("{short}, --{long}")),
+                "{short} not in --help"
+            );
+            assert!(
+                man.contains(&format!("\\fB\\{short}\\fR")),
+                "{short} not in the man page"
+            );
+            assert!(words.contains(&short), "{short} not in the completion");
+        }
+    }
+    assert!(
+        !help.contains("passwd-file") && !man.contains("print\\-man"),
+        "hidden flags stay hidden"
+    );
+    // The completion script is valid bash.
+    let status = Command::new("bash")
+        .arg("-n")
+        .arg(root.join("completions/totp-enroll.bash"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn given_an_existing_file_then_it_is_replaced_only_with_force_or_a_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    fs::write(&f, "OLDSECRET\n").unwrap();
+    let flags = [
+        "-t",
+        "-D",
+        "-u",
+        "-W",
+        "-C",
+        "-Q",
+        "NONE",
+        "-s",
+        f.to_str().unwrap(),
+    ];
+    // No answer: refused, unchanged.
+    run_in(dir.path(), &flags, "").error_shape("no answer");
+    assert_eq!(fs::read_to_string(&f).unwrap(), "OLDSECRET\n");
+    // "n": not written.
+    let r = run_in(dir.path(), &flags, "n\n").ok();
+    assert!(r.stdout.contains(&format!(
+        "Do you want me to update your \"{}\" file? (y/n) ",
+        f.display()
+    )));
+    assert_eq!(fs::read_to_string(&f).unwrap(), "OLDSECRET\n");
+    // An unclear answer is asked again; "y" writes.
+    run_in(dir.path(), &flags, "maybe\ny\n").ok();
+    assert_ne!(secret_of(&f), "OLDSECRET");
+    // -f: written without asking.
+    let before = secret_of(&f);
+    let r = run_in(dir.path(), &[&flags[..], &["-f"]].concat(), "").ok();
+    assert!(!r.stdout.contains("Do you want me to update"));
+    assert_ne!(secret_of(&f), before);
+}
+
+#[test]
+fn given_a_stale_tilde_file_then_enrollment_still_works_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join(".google_authenticator~");
+    fs::write(&stale, "stale").unwrap();
+    run_in(dir.path(), &["-t", "-D", "-u", "-W", "-f", "-C", "-q"], "").ok();
+    assert!(dir.path().join(".google_authenticator").exists());
+    assert_eq!(fs::read_to_string(&stale).unwrap(), "stale");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+}
+
+#[test]
+fn given_piped_codes_then_a_wrong_code_is_refused_and_minus_one_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    let flags = [
+        "-t",
+        "-D",
+        "-u",
+        "-W",
+        "-f",
+        "-Q",
+        "NONE",
+        "-s",
+        f.to_str().unwrap(),
+    ];
+    // End of input while a code is expected: nothing written.
+    run_in(dir.path(), &flags, "123\n").error_shape("no code");
+    assert!(!f.exists());
+    let r = run_in(dir.path(), &flags, "000000\nabc\n-1\n").ok();
+    assert_eq!(r.stdout.matches("Code incorrect").count(), 2, "{}", r.stdout);
+    assert!(r.stdout.contains("Code confirmation skipped"));
+    assert!(f.exists());
+}
+
+#[test]
+fn json_output_carries_the_uri_and_the_scratch_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    let r = enroll(
+        dir.path(),
+        &["-t", "-d", "-r", "3", "-R", "30", "-w", "3", "-f", "-C", "--json"],
+    )
+    .ok();
+    let line = r.stdout.trim();
+    assert_eq!(r.stdout.lines().count(), 1, "only JSON on stdout: {}", r.stdout);
+    assert!(line.starts_with('{') && line.ends_with('}'));
+    let uri = format!(
+        "\"uri\":\"otpauth://totp/{host}:root%40{host}?secret={}&issuer={host}&algorithm=SHA1&digits=6&period=30\"",
+        secret_of(&f),
+        host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim()
+    );
+    let me = output(Command::new("id").arg("-un"));
+    if me == "root" {
+        assert!(line.contains(&uri), "{line}\n{uri}");
+    }
+    let codes: Vec<String> = scratch_lines(&f).iter().map(|c| format!("\"{c}\"")).collect();
+    assert!(
+        line.contains(&format!("\"scratch_codes\":[{}]", codes.join(","))),
+        "{line}"
+    );
+    assert!(line.contains("\"rate_limit\":{\"attempts\":3,\"interval\":30}"));
+    assert!(line.contains("\"disallow_reuse\":true"));
+}
+
+#[test]
+fn every_enrollment_sends_an_authpriv_audit_line_without_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("log");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let f = dir.path().join("f");
+    let r = enroll(
+        dir.path(),
+        &[
+            "-t",
+            "-d",
+            "-u",
+            "-W",
+            "-f",
+            "-C",
+            "-q",
+            "--log-socket",
+            sock_path.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let mut buf = [0u8; 2048];
+    let n = sock.recv(&mut buf).unwrap();
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        line.starts_with("<86>totp-enroll["),
+        "facility authpriv (10), severity info (6): {line}"
+    );
+    assert!(
+        line.contains("enrolled user=") && line.contains(&format!("file={}", f.display())),
+        "{line}"
+    );
+    let secret = secret_of(&f);
+    assert!(
+        !line.contains(&secret) && !line.contains(&secret[..8]),
+        "secret in the audit line: {line}"
+    );
+    for c in scratch_lines(&f) {
+        assert!(!line.contains(&c), "scratch code in the audit line");
+    }
+    // new-scratch-codes is audited too.
+    run_in(
+        dir.path(),
+        &[
+            "new-scratch-codes",
+            "-q",
+            "-s",
+            f.to_str().unwrap(),
+            "--log-socket",
+            sock_path.to_str().unwrap(),
+        ],
+        "",
+    )
+    .ok();
+    let n = sock.recv(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("new scratch codes user="));
+    // No syslog socket: the file is written, and the missing audit line is a warning, not silence.
+    let r = enroll(
+        dir.path(),
+        &[
+            "-t",
+            "-d",
+            "-u",
+            "-W",
+            "-f",
+            "-C",
+            "-q",
+            "--log-socket",
+            dir.path().join("none").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(
+        r.stderr
+            .contains("totp-enroll: warning: the audit line was not logged"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn status_shows_the_setup_and_never_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(
+        dir.path(),
+        &[
+            "-t", "-d", "-r", "3", "-R", "30", "-w", "5", "-S", "60", "-e", "4", "-f", "-C", "-q",
+        ],
+    )
+    .ok();
+    let s = run_in(dir.path(), &["status", "-s", f.to_str().unwrap()], "")
+        .ok()
+        .stdout;
+    for want in [
+        "type: totp (period 60 s)",
+        "algorithm: SHA1, digits: 6",
+        "window: 5 codes",
+        "reuse: disallowed",
+        "rate limit: 3 attempts per 60 s",
+        "scratch codes left: 4",
+        "mode 0400",
+    ] {
+        if want.starts_with("rate") {
+            assert!(s.contains("rate limit: 3 attempts per 30 s"), "{s}");
+        } else {
+            assert!(s.contains(want), "{want:?} not in {s}");
+        }
+    }
+    let secret = secret_of(&f);
+    assert!(!s.contains(&secret[..8]));
+    let j = run_in(dir.path(), &["status", "--json", "-s", f.to_str().unwrap()], "")
+        .ok()
+        .stdout;
+    assert!(
+        j.contains("\"scratch_codes_left\":4") && j.contains("\"period\":60"),
+        "{j}"
+    );
+    assert!(!j.contains(&secret[..8]));
+    // A symbolic link is not followed (root must not read another user's file through a user's link).
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&f, &link).unwrap();
+    for cmd in ["status", "new-scratch-codes"] {
+        let r = run_in(dir.path(), &[cmd, "-s", link.to_str().unwrap()], "");
+        assert_eq!(r.status, 1);
+        r.error_shape("is a symbolic link");
+    }
+    assert_eq!(scratch_lines(&f).len(), 4);
+    // No file: an error with a hint, exit 1.
+    let r = run_in(
+        dir.path(),
+        &["status", "-s", dir.path().join("none").to_str().unwrap()],
+        "",
+    );
+    assert_eq!(r.status, 1);
+    r.error_shape("no secret file");
+}
+
+#[test]
+fn new_scratch_codes_replaces_only_the_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(
+        dir.path(),
+        &[
+            "-t", "-d", "-r", "3", "-R", "30", "-w", "3", "-f", "-C", "-q", "--mode", "0600",
+        ],
+    )
+    .ok();
+    let (secret, options, codes) = (secret_of(&f), option_lines(&f), scratch_lines(&f));
+    let r = run_in(
+        dir.path(),
+        &["new-scratch-codes", "-e", "3", "-s", f.to_str().unwrap()],
+        "",
+    )
+    .ok();
+    assert_eq!(secret_of(&f), secret);
+    assert_eq!(option_lines(&f), options);
+    let new = scratch_lines(&f);
+    assert_eq!(new.len(), 3);
+    assert!(new.iter().all(|c| !codes.contains(c)));
+    for c in &new {
+        assert!(r.stdout.contains(c.as_str()));
+    }
+    assert_eq!(
+        fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "mode kept"
+    );
+    let j = run_in(
+        dir.path(),
+        &["new-scratch-codes", "--json", "-s", f.to_str().unwrap()],
+        "",
+    )
+    .ok()
+    .stdout;
+    assert!(
+        j.contains(&format!("\"scratch_codes\":[\"{}\"", scratch_lines(&f)[0])),
+        "{j}"
+    );
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")) == "0"
+}
+
+#[test]
+fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let passwd = dir.path().join("passwd");
+    fs::write(
+        &passwd,
+        format!(
+            "root:x:0:0:root:/root:/bin/bash\nbroken line\nenrolltest:x:65534:65533:Throwaway:{}:/bin/sh\n",
+            home.display()
+        ),
+    )
+    .unwrap();
+    // Runs totp-enroll with the throwaway account database and `args` (split on spaces).
+    let admin = |args: &str| {
+        let line = format!("--passwd-file {} {args}", passwd.display());
+        run_in(dir.path(), &line.split_whitespace().collect::<Vec<_>>(), "")
+    };
+    let r = admin("--user enrolltest -t -d -u -W -f -C -Q NONE").ok();
+    assert!(
+        r.uri().contains(":enrolltest%40"),
+        "label names the target user: {}",
+        r.uri()
+    );
+    let f = home.join(".google_authenticator");
+    let meta = fs::metadata(&f).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65533));
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o400);
+    assert!(
+        !dir.path().join(".google_authenticator").exists(),
+        "not in the caller's home"
+    );
+    // --mode 0600 and -s with --user: still chowned.
+    let g = dir.path().join("elsewhere");
+    admin(&format!(
+        "--user enrolltest -t -D -u -W -f -C -q --mode 0600 -s {}",
+        g.display()
+    ))
+    .ok();
+    let meta = fs::metadata(&g).unwrap();
+    assert_eq!((meta.uid(), meta.permissions().mode() & 0o7777), (65534, 0o600));
+    // status and new-scratch-codes for that user keep the owner.
+    let s = admin("status --user enrolltest").ok().stdout;
+    assert!(s.contains("owner: enrolltest, mode 0400"), "{s}");
+    admin("new-scratch-codes -q --user enrolltest").ok();
+    assert_eq!(fs::metadata(&f).unwrap().uid(), 65534);
+    // An unknown user is an error.
+    admin("--user nosuchuser -t").error_shape("no user");
+}
+
+#[test]
+fn a_non_root_caller_cannot_enroll_another_user_but_can_enroll_themselves() {
+    if !is_root() {
+        eprintln!("skipped: needs root to drop to uid 65534");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own");
+    fs::create_dir(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(65534), Some(65534)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin())
+            .args(args)
+            .current_dir("/")
+            .env("HOME", &own)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let target = dir.path().join("victim");
+    let (code, err) = as_nobody(&[
+        "--user",
+        "root",
+        "-t",
+        "-D",
+        "-u",
+        "-W",
+        "-f",
+        "-C",
+        "-q",
+        "-s",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("totp-enroll: error: only root can enroll another user"),
+        "{err}"
+    );
+    assert!(err.contains("totp-enroll: hint: "), "{err}");
+    assert!(!target.exists());
+    let (code, err) = as_nobody(&["-t", "-D", "-u", "-W", "-f", "-C", "-q"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        fs::metadata(own.join(".google_authenticator")).unwrap().uid(),
+        65534
+    );
+}
