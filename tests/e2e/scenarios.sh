@@ -41,9 +41,11 @@ for c in /usr/sbin/sshd ssh ssh-keygen sshpass expect oathtool google-authentica
 done
 
 # ------------------------------------------------------------------ enrolment (one function)
-# enroll USER [policy flags]: writes ~USER/.google_authenticator, 0400, owned by USER.
-# Policy flags default to "-D -u" (TOTP, reuse allowed, no rate limit); pass e.g. "-d -u" or "-D -r 3 -R 30".
-# Today the real google-authenticator CLI writes the file; totp-enroll (same flags) will replace it here.
+# enroll USER [policy flags]: writes ~USER/.google_authenticator, 0400, owned by USER, with the CLI named by
+# $TOTP_ENROLL (the project's totp-enroll; `google-authenticator` for the upstream CLI: same flags), run as
+# USER. Policy flags default to "-D -u" (TOTP, reuse allowed, no rate limit); e.g. "-d -u" or "-D -r 3 -R 30";
+# "-c ..." for counter based (HOTP).
+TOTP_ENROLL=${TOTP_ENROLL:-google-authenticator}
 enroll() {
     local user=$1 home f; shift
     [ $# -gt 0 ] || set -- -D -u
@@ -51,10 +53,10 @@ enroll() {
     f=$home/.google_authenticator
     rm -f "$f"
     local mode=-t
-    [ "$1" != -c ] || { mode=-c; shift; }   # -c: counter based (HOTP), e.g. "enroll U -c -u"
-    google-authenticator "$mode" "$@" -w 3 -e 5 -f -C -q -Q NONE -s "$f" </dev/null >/dev/null 2>&1 && [ -s "$f" ] \
-        || { echo "# enroll: google-authenticator failed for $user" >&2; return 1; }
-    chown "$user:" "$f" && chmod 400 "$f"
+    [ "$1" != -c ] || { mode=-c; shift; }
+    runuser -u "$user" -- "$TOTP_ENROLL" "$mode" "$@" -w 3 -e 5 -f -C -q -Q NONE -s "$f" </dev/null >"$T/enroll.out" 2>&1 \
+        && [ -s "$f" ] || { echo "# enroll: $TOTP_ENROLL failed for $user: $(head -c 300 "$T/enroll.out")" >&2; return 1; }
+    [ "$(stat -c '%U %a' "$f")" = "$user 400" ] || { echo "# enroll: $f is $(stat -c '%U %a' "$f"), not $user 400" >&2; return 1; }
 }
 unenroll() { rm -f "$(getent passwd "$1" | cut -d: -f6)/.google_authenticator"; }
 secret_file() { echo "$(getent passwd "$1" | cut -d: -f6)/.google_authenticator"; }
@@ -447,9 +449,9 @@ demo_step() { # demo_step NAME COMMAND...: counts like a scenario
 demo_enroll() {
     local home f; home=$(getent passwd "$U" | cut -d: -f6); f=$home/.google_authenticator
     rm -f "$f"
-    if [ -n "${TOTP_ENROLL:-}" ] && [ -x "$TOTP_ENROLL" ]; then
-        show "\$ totp-enroll -t -d -u -f -C -e 5 -Q UTF8 -l '$U@sandbox' -i Demo   (run as $U)"
-        runuser -u "$U" -- "$TOTP_ENROLL" -t -d -u -f -C -e 5 -Q UTF8 -l "$U@sandbox" -i Demo -s "$f"
+    if [ "$TOTP_ENROLL" != google-authenticator ]; then
+        show "\$ totp-enroll -t -d -u -w 3 -f -C -e 5 -Q UTF8 -l '$U@sandbox' -i Demo   (run as $U)"
+        runuser -u "$U" -- "$TOTP_ENROLL" -t -d -u -w 3 -f -C -e 5 -Q UTF8 -l "$U@sandbox" -i Demo -s "$f"
     else
         show "\$ google-authenticator -t -d -u -f -C -e 5 -Q UTF8 -l '$U@sandbox' -i Demo   (run as $U; totp-enroll not built)"
         runuser -u "$U" -- google-authenticator -t -d -u -w 3 -f -C -e 5 -Q UTF8 -l "$U@sandbox" -i Demo -s "$f"
