@@ -15,6 +15,9 @@ use crate::strength::{self, Strength};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
+/// Shortest bad word searched for inside a password (pam_pwquality's `PWQ_MIN_WORD_LENGTH`).
+const MIN_WORD: usize = 4;
+
 /// Code points of a password, wiped when dropped.
 type Chars = Zeroizing<Vec<char>>;
 
@@ -287,7 +290,11 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
         .map(|o| Zeroizing::new(o.nfkc().take(crate::policy::MAXLEN_LIMIT as usize).collect()));
     let mut out = Vec::new();
     let new_lower: Chars = Zeroizing::new(rules::lower(&new));
-    let old_lower: Option<Chars> = old.as_deref().map(|o| Zeroizing::new(rules::lower(o)));
+    // pam_pwquality: `difok=0` turns off every comparison with the old password except "the same".
+    let old_lower: Option<Chars> = old
+        .as_deref()
+        .filter(|_| policy.difok > 0)
+        .map(|o| Zeroizing::new(rules::lower(o)));
 
     if let Some(old) = &old {
         if *old == new {
@@ -439,7 +446,7 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
     }
     if let Some(user) = ctx.user.as_deref() {
         let user_lower: Vec<char> = user.to_lowercase().chars().collect();
-        let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= 4);
+        let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= MIN_WORD);
         if applies && rules::contains_either_way(&new_lower, &user_lower) {
             out.push(reason(
                 Rule::Usercheck,
@@ -449,7 +456,7 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
             ));
         } else if policy.usersubstr > 0 {
             let n = usize::try_from(policy.usersubstr).unwrap_or(usize::MAX);
-            if rules::shares_substring(&new_lower, &user_lower, n) {
+            if rules::shares_substring_either_way(&new_lower, &user_lower, n) {
                 out.push(reason(
                     Rule::Usersubstr,
                     "contains the user name in some form",
@@ -473,9 +480,11 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
             ));
         }
     }
+    // As pam_pwquality: words shorter than 4 code points are not searched for (they would refuse far too
+    // much); they still count as context words for the whole-password and strength checks below.
     if policy.badwords.iter().any(|w| {
         let w: Vec<char> = w.to_lowercase().chars().collect();
-        rules::contains_either_way(&new_lower, &w)
+        w.len() >= MIN_WORD && rules::contains_either_way(&new_lower, &w)
     }) {
         out.push(reason(
             Rule::Badwords,
@@ -485,6 +494,14 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
         ));
     }
 
+    if !(policy.dictcheck || policy.commoncheck || policy.minscore > 0) {
+        // Nothing below needs the estimate: do not pay zxcvbn's first-call cost for nothing.
+        return Verdict {
+            reasons: out,
+            length: new.len(),
+            strength: None,
+        };
+    }
     let context = ctx.words(policy);
     let text: Zeroizing<String> = Zeroizing::new(new.iter().collect());
     let strength = strength::estimate(&text, &context);
@@ -708,8 +725,42 @@ mod tests {
 
     #[test]
     fn given_rotated_old_password_then_refused() {
-        let p = policy(&["difok=0", "minscore=0", "dictcheck=0"]);
+        let p = policy(&["difok=1", "minscore=0", "dictcheck=0"]);
         assert_eq!(first_rule(&p, "2!rZw9xLpVq8#mT", Some(STRONG)), Rule::Rotated);
+    }
+
+    #[test]
+    fn given_difok_zero_then_only_the_same_password_is_compared_as_pwquality() {
+        let p = policy(&["difok=0", "minscore=0", "dictcheck=0", "commoncheck=0"]);
+        assert!(rules_of(&p, "2!rZw9xLpVq8#mT", Some(STRONG)).is_empty());
+        assert!(rules_of(&p, &STRONG.to_lowercase(), Some(STRONG)).is_empty());
+        assert_eq!(first_rule(&p, STRONG, Some(STRONG)), Rule::Same);
+    }
+
+    #[test]
+    fn given_usersubstr_then_reversed_pieces_are_refused_too() {
+        let c = Context {
+            user: Some("alexander".into()),
+            ..Context::default()
+        };
+        let p = policy(&["usersubstr=4", "minscore=0", "dictcheck=0", "commoncheck=0"]);
+        let v = check(&p, b"qqrednaqq1", None, &c);
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Usersubstr));
+    }
+
+    #[test]
+    fn given_badword_shorter_than_four_then_not_searched_as_pwquality() {
+        let p = policy(&["badwords=big acme", "minscore=0", "dictcheck=0", "commoncheck=0"]);
+        assert!(rules_of(&p, "xxbigxx12", None).is_empty());
+        assert!(rules_of(&p, "xxemcaxx1", None).contains(&Rule::Badwords));
+    }
+
+    #[test]
+    fn given_no_estimate_needed_then_zxcvbn_is_not_run() {
+        let p = policy(&["minscore=0", "dictcheck=0", "commoncheck=0"]);
+        assert!(check(&p, STRONG.as_bytes(), None, &ctx("alice"))
+            .strength
+            .is_none());
     }
 
     #[test]

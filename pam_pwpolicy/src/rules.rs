@@ -181,6 +181,11 @@ pub fn shares_substring(hay: &[char], word: &[char], n: usize) -> bool {
     n > 0 && word.len() >= n && word.windows(n).any(|w| contains(hay, w))
 }
 
+/// As [`shares_substring`], also looking for each piece reversed (pam_pwquality's `usersubstr`).
+pub fn shares_substring_either_way(hay: &[char], word: &[char], n: usize) -> bool {
+    n > 0 && word.len() >= n && word.windows(n).any(|w| contains_either_way(hay, w))
+}
+
 /// Longest run of one identical code point.
 pub fn longest_repeat(s: &[char]) -> usize {
     longest_run(s, |a, b| a == b)
