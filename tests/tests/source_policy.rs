@@ -26,7 +26,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if p.is_dir() {
-            if name.starts_with("target") || name.starts_with('.') || name == "corpus" || name == "artifacts"
+            // vendor/ holds patched third-party crates (vendor/*/PATCHED.md): dependencies, not our code.
+            if name.starts_with("target")
+                || name.starts_with('.')
+                || name == "corpus"
+                || name == "artifacts"
+                || name == "vendor"
             {
                 continue;
             }
