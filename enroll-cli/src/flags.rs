@@ -225,6 +225,11 @@ pub static COMMANDS: &[(&str, &str)] = &[
         "new-scratch-codes",
         "Replace the emergency scratch codes (count from -e, default 5) without changing the secret.",
     ),
+    (
+        "doctor",
+        "Check sshd, the PAM stacks, a user's secret file and the clock for mistakes that lock admins out or let \
+         attackers in (`totp-enroll doctor --help`).",
+    ),
 ];
 
 /// What to do.

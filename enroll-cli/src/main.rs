@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod doctor;
 mod flags;
 mod qr;
 mod system;
@@ -53,6 +54,10 @@ fn io_fail(what: &str, path: &Path, e: &io::Error) -> Error {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    // `doctor` has its own options (see doctor/mod.rs); everything else goes through the flag table.
+    if argv.first().map(String::as_str) == Some("doctor") {
+        return doctor::run(argv.get(1..).unwrap_or_default());
+    }
     match run(&argv) {
         Ok(code) => code,
         Err(Error::Usage(u)) => {
