@@ -183,19 +183,46 @@ fn given_the_dockerfile_then_it_runs_the_same_scenario_script_as_the_namespace_r
     // drifting: the entry point must exec the one scenario script, and what it builds must exist.
     let root = workspace();
     let dockerfile = fs::read_to_string(root.join("tests/e2e/Dockerfile")).expect("tests/e2e/Dockerfile");
-    let entry = fs::read_to_string(root.join("tests/e2e/container-entrypoint")).expect("container-entrypoint");
+    let entry =
+        fs::read_to_string(root.join("tests/e2e/container-entrypoint")).expect("container-entrypoint");
     let runner = fs::read_to_string(root.join("tests/e2e/run")).expect("tests/e2e/run");
-    assert!(entry.contains("exec /e2e/scenarios.sh"), "the entry point must run scenarios.sh");
-    assert!(runner.contains("scenarios.sh"), "the namespace runner must run scenarios.sh");
-    assert!(dockerfile.contains("COPY tests/e2e /e2e") && dockerfile.contains("ENTRYPOINT [\"/e2e/container-entrypoint\"]"));
-    assert!(dockerfile.contains("--locked"), "the container must build what Cargo.lock says");
+    assert!(
+        entry.contains("exec /e2e/scenarios.sh"),
+        "the entry point must run scenarios.sh"
+    );
+    assert!(
+        runner.contains("scenarios.sh"),
+        "the namespace runner must run scenarios.sh"
+    );
+    assert!(
+        dockerfile.contains("COPY tests/e2e /e2e")
+            && dockerfile.contains("ENTRYPOINT [\"/e2e/container-entrypoint\"]")
+    );
+    assert!(
+        dockerfile.contains("--locked"),
+        "the container must build what Cargo.lock says"
+    );
     for package in ["pam_totp", "pam_pwpolicy", "totp-enroll"] {
-        assert!(dockerfile.contains(&format!("-p {package}")), "{package} not built in the Dockerfile");
+        assert!(
+            dockerfile.contains(&format!("-p {package}")),
+            "{package} not built in the Dockerfile"
+        );
     }
-    let manifests = ["pam_totp/Cargo.toml", "pam_pwpolicy/Cargo.toml", "enroll-cli/Cargo.toml"];
+    let manifests = [
+        "pam_totp/Cargo.toml",
+        "pam_pwpolicy/Cargo.toml",
+        "enroll-cli/Cargo.toml",
+    ];
     for m in manifests {
         let text = fs::read_to_string(root.join(m)).unwrap();
-        let name = text.lines().find_map(|l| l.strip_prefix("name = ")).unwrap().trim_matches('"');
-        assert!(dockerfile.contains(&format!("-p {name}")), "{m}: package {name} not in the Dockerfile");
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .unwrap()
+            .trim_matches('"');
+        assert!(
+            dockerfile.contains(&format!("-p {name}")),
+            "{m}: package {name} not in the Dockerfile"
+        );
     }
 }
