@@ -219,6 +219,29 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
             return refuse_after_prompt(h, &opts, world, &ctx, "secret-file-unusable");
         }
     };
+    if opts.debug {
+        let mode = match snapshot.mode() {
+            crate::secret_file::Mode::Hotp { .. } => "hotp",
+            crate::secret_file::Mode::Totp => "totp",
+            crate::secret_file::Mode::ScratchOnly => "scratch-only",
+        };
+        h.log(
+            Priority::Debug,
+            &format!(
+                "debug {} secret={} mode={mode} algorithm={} digits={} step={} window={} scratch_codes={} \
+                 disallow_reuse={} rate_limit={}",
+                ctx.who(),
+                target.path,
+                snapshot.algorithm().name(),
+                snapshot.digits().get(),
+                snapshot.step_size(),
+                snapshot.window_size(),
+                snapshot.scratch_codes().count(),
+                snapshot.disallow_reuse().is_some(),
+                snapshot.rate_limit().is_some(),
+            ),
+        );
+    }
     for w in snapshot.warnings() {
         h.log(
             Priority::Warning,
@@ -294,6 +317,18 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
     let rhost = Some(ctx.rhost.as_str()).filter(|r| *r != "-");
     let (verdict, which): (Verdict, Option<usize>) =
         verify::verify_any(&file, world.now, &codes, &opts, rhost);
+    if opts.debug {
+        h.log(
+            Priority::Debug,
+            &format!(
+                "debug {} candidates={} hmac_evaluations={} state_changed={}",
+                ctx.who(),
+                codes.len(),
+                verdict.stats.hmac_evaluations,
+                verdict.updated.is_some()
+            ),
+        );
+    }
     if let Some(updated) = &verdict.updated {
         let guard = FsIdGuard::switch(target.fs_uid, target.fs_gid);
         let written = match guard {

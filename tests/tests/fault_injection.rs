@@ -1,4 +1,4 @@
-//! pam_totp on broken systems (root; run by the `fault` tier of tests/run-all with `--ignored`): the secret
+//! pam_totp on broken systems (root; run by the `root` tier of tests/run-all with `--ignored`): the secret
 //! file's directory on a full tmpfs (ENOSPC), on a read-only bind mount (EROFS), or not writable by the user
 //! (EACCES). Each runs `pamh` inside its own private mount namespace (`unshare --mount`), so nothing is
 //! mounted on the host. The rule checked everywhere: a code whose use cannot be recorded is never accepted
@@ -121,7 +121,7 @@ fn assert_refused_unchanged(o: &Outcome, after: &str, before: &str) {
 }
 
 #[test]
-#[ignore = "root: run by the fault tier (tests/run-all)"]
+#[ignore = "root: run by the root tier (tests/run-all)"]
 fn given_a_full_filesystem_then_a_one_time_code_is_refused_not_replayable() {
     let body = disallow_reuse_file();
     let (o, after) = login_with_fault(Fault::Full, "root", &body, "", &code_now());
@@ -132,7 +132,7 @@ fn given_a_full_filesystem_then_a_one_time_code_is_refused_not_replayable() {
 }
 
 #[test]
-#[ignore = "root: run by the fault tier (tests/run-all)"]
+#[ignore = "root: run by the root tier (tests/run-all)"]
 fn given_allow_readonly_then_a_one_time_code_is_still_refused_when_it_cannot_be_recorded() {
     let body = disallow_reuse_file();
     for fault in [Fault::Full, Fault::ReadOnly] {
@@ -144,7 +144,7 @@ fn given_allow_readonly_then_a_one_time_code_is_still_refused_when_it_cannot_be_
 }
 
 #[test]
-#[ignore = "root: run by the fault tier (tests/run-all)"]
+#[ignore = "root: run by the root tier (tests/run-all)"]
 fn given_a_read_only_filesystem_then_refused_with_a_clear_log_line() {
     let body = disallow_reuse_file();
     let (o, after) = login_with_fault(Fault::ReadOnly, "root", &body, "", &code_now());
@@ -157,7 +157,7 @@ fn given_a_read_only_filesystem_then_refused_with_a_clear_log_line() {
 }
 
 #[test]
-#[ignore = "root: run by the fault tier (tests/run-all)"]
+#[ignore = "root: run by the root tier (tests/run-all)"]
 fn given_allow_readonly_and_reusable_codes_then_a_lost_rate_limit_record_does_not_lock_out() {
     // Reuse is allowed, so accepting cannot enable a replay: allow_readonly lets the login through and the
     // admin log says what was not saved. Without allow_readonly the login is refused.
@@ -173,7 +173,7 @@ fn given_allow_readonly_and_reusable_codes_then_a_lost_rate_limit_record_does_no
 }
 
 #[test]
-#[ignore = "root: run by the fault tier (tests/run-all)"]
+#[ignore = "root: run by the root tier (tests/run-all)"]
 fn given_a_directory_the_user_cannot_write_then_refused_and_the_file_kept() {
     // The module writes with the user's filesystem ids: nobody cannot create the temporary file in a
     // root-owned directory, even though the module runs as root.

@@ -450,3 +450,148 @@ fn given_setcred_then_success() {
         vec![PamCode::Success, PamCode::Success]
     );
 }
+
+#[test]
+fn given_allowed_perm_then_a_group_readable_file_is_accepted_only_when_allowed() {
+    let (h, path) = setup(&totp_file(""), "");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+    let refused = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    refused.assert_code(PamCode::AuthErr);
+    assert!(
+        refused
+            .logs
+            .iter()
+            .any(|l| l.severity == 3 && l.text.contains("0640")),
+        "{:#?}",
+        refused.logs
+    );
+    service(&h, "allowed_perm=0640");
+    h.run("totp")
+        .user(&me())
+        .reply(&totp_at(now()))
+        .go()
+        .assert_code(PamCode::Success);
+}
+
+#[test]
+fn given_debug_then_secret_free_details_are_logged_at_debug_only() {
+    let (h, _) = setup(&totp_file(""), "debug");
+    let code = totp_at(now());
+    let o = h.run("totp").user(&me()).reply(&code).go();
+    o.assert_code(PamCode::Success);
+    let debug: Vec<_> = o.logs.iter().filter(|l| l.severity == 7).collect();
+    assert!(
+        debug
+            .iter()
+            .any(|l| l.text.contains("mode=totp") && l.text.contains("window=3")),
+        "{debug:#?}"
+    );
+    assert!(
+        debug.iter().any(|l| l.text.contains("hmac_evaluations=")),
+        "{debug:#?}"
+    );
+    for l in &o.logs {
+        assert!(
+            !l.text.contains(&code) && !l.text.contains(SECRET) && !l.text.contains("45681685"),
+            "{}",
+            l.text
+        );
+    }
+    let (h, _) = setup(&totp_file(""), "");
+    let quiet = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    assert!(quiet.logs.iter().all(|l| l.severity != 7), "{:#?}", quiet.logs);
+}
+
+#[test]
+fn given_try_first_pass_then_a_valid_stacked_code_is_used_and_otherwise_the_user_is_asked() {
+    let h = Harness::new();
+    let path = h.root().join(format!("{}.ga", me()));
+    write_secret(&path, &totp_file(""));
+    let stack = |authtok: &str| {
+        h.service(
+            "totp",
+            &format!(
+                "auth required {} set_authtok={authtok}\nauth required {} secret={}/${{USER}}.ga try_first_pass\n",
+                module_path("pam_fixture").display(),
+                module_path("pam_totp").display(),
+                h.root().display()
+            ),
+        );
+    };
+    stack(&totp_at(now()));
+    let o = h.run("totp").user(&me()).go();
+    o.assert_code(PamCode::Success);
+    assert!(o.prompts().is_empty(), "{:?}", o.events);
+    stack("not-a-code");
+    let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    o.assert_code(PamCode::Success);
+    assert_eq!(o.prompts(), vec!["Verification code: "]);
+}
+
+#[test]
+fn given_no_increment_hotp_then_a_miss_does_not_advance_the_counter() {
+    let (h, path) = setup(
+        &format!("{SECRET}\n\" HOTP_COUNTER 5\n\" WINDOW_SIZE 3\n"),
+        "no_increment_hotp",
+    );
+    h.run("totp")
+        .user(&me())
+        .reply("000000")
+        .go()
+        .assert_code(PamCode::AuthErr);
+    assert!(
+        fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 5"),
+        "counter moved"
+    );
+    h.run("totp")
+        .user(&me())
+        .reply(&hotp(5))
+        .go()
+        .assert_code(PamCode::Success);
+    assert!(fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 6"));
+}
+
+#[test]
+fn given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_three_codes() {
+    // The phone's clock is 10 steps (5 minutes) ahead. The user tries three times, one step apart (the
+    // server's clock is faked with libfaketime). Without noskewadj the third attempt teaches the module the
+    // skew and succeeds, as in pam_google_authenticator; with noskewadj all three fail.
+    let t = now() / 30 * 30 + 3;
+    let server = |i: u64| t + 30 * i;
+    let phone = |i: u64| totp_at(server(i) + 300);
+    let (h, path) = setup(&totp_file(""), "noskewadj");
+    for i in 0..3 {
+        h.run("totp")
+            .user(&me())
+            .reply(&phone(i))
+            .fake_time(server(i))
+            .go()
+            .assert_code(PamCode::AuthErr);
+    }
+    assert!(!fs::read_to_string(&path).unwrap().contains("TIME_SKEW"));
+    let (h, path) = setup(&totp_file(""), "");
+    let results: Vec<PamCode> = (0..3)
+        .map(|i| {
+            h.run("totp")
+                .user(&me())
+                .reply(&phone(i))
+                .fake_time(server(i))
+                .go()
+                .code()
+        })
+        .collect();
+    let body = fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        results,
+        vec![PamCode::AuthErr, PamCode::AuthErr, PamCode::Success],
+        "{body}"
+    );
+    assert!(body.contains("\" TIME_SKEW 10\n"), "{body}");
+    // The learned skew now applies to every login.
+    h.run("totp")
+        .user(&me())
+        .reply(&phone(4))
+        .fake_time(server(4))
+        .go()
+        .assert_code(PamCode::Success);
+}

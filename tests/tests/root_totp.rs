@@ -1,0 +1,133 @@
+//! pam_totp options that need root to set up (files owned by another account): `user=` and
+//! `no_strict_owner`. Run by the `root` tier of tests/run-all with `--ignored`.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use pam_ffi::PamCode;
+use pam_harness::{module_path, Harness};
+use pam_totp::otp::{Algorithm, Digits, Otp};
+use pam_totp::secret_file::decode_secret;
+use std::fs;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
+
+fn code_now() -> String {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let otp = Otp::new(
+        &decode_secret(SECRET).unwrap(),
+        Algorithm::default(),
+        Digits::default(),
+    )
+    .unwrap();
+    format!("{:06}", otp.totp(t, std::num::NonZeroU64::new(30).unwrap()))
+}
+
+/// A harness whose root is traversable by other users, with `<root>/store/<name>.ga` owned by `owner`.
+fn store_with_file(name: &str, owner: u32, group: u32) -> Harness {
+    assert_eq!(pam_ffi::os::effective_uid(), 0, "these tests need root (chown)");
+    let h = Harness::new();
+    fs::set_permissions(h.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    let store = h.root().join("store");
+    fs::create_dir(&store).unwrap();
+    chown(&store, Some(owner), Some(group)).unwrap();
+    let path = store.join(format!("{name}.ga"));
+    fs::write(&path, format!("{SECRET}\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    chown(&path, Some(owner), Some(group)).unwrap();
+    h
+}
+
+#[test]
+#[ignore = "root: run by the root tier (tests/run-all)"]
+fn given_user_option_then_files_are_read_and_written_as_that_account_and_must_be_owned_by_it() {
+    // A root-owned secret store is the classic use; here the store belongs to `nobody` and root logs in.
+    let nobody = pam_ffi::os::user_by_name("nobody").expect("user nobody");
+    let h = store_with_file("root", nobody.uid, nobody.gid);
+    let line = |extra: &str| {
+        format!(
+            "auth required {} secret={}/store/${{USER}}.ga {extra}\n",
+            module_path("pam_totp").display(),
+            h.root().display()
+        )
+    };
+    // Without user=, the file must belong to the logging-in user (root): refused.
+    h.service("totp", &line(""));
+    let o = h.run("totp").user("root").reply(&code_now()).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(
+        o.logs
+            .iter()
+            .any(|l| l.severity == 3 && l.text.contains("must be owned by uid 0")),
+        "{:#?}",
+        o.logs
+    );
+    // With user=nobody (by name or uid) it is accepted, and the state update is written as nobody.
+    h.service("totp", &line("user=nobody"));
+    h.run("totp")
+        .user("root")
+        .reply(&code_now())
+        .go()
+        .assert_code(PamCode::Success);
+    let path = h.root().join("store/root.ga");
+    let meta = fs::metadata(&path).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        nobody.uid,
+        "owner not preserved"
+    );
+    assert!(
+        fs::read_to_string(&path).unwrap().contains("\" DISALLOW_REUSE "),
+        "state not recorded"
+    );
+    h.service("totp", &line(&format!("user={}", nobody.uid)));
+    let o = h.run("totp").user("root").reply(&code_now()).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.logged("reason=replayed"), "{:#?}", o.logs);
+    // user= with ~ in the path is a configuration error.
+    h.service(
+        "totp",
+        &format!(
+            "auth required {} user=nobody secret=~/.google_authenticator\n",
+            module_path("pam_totp").display()
+        ),
+    );
+    h.run("totp")
+        .user("root")
+        .reply(&code_now())
+        .go()
+        .assert_code(PamCode::ServiceErr);
+}
+
+#[test]
+#[ignore = "root: run by the root tier (tests/run-all)"]
+fn given_no_strict_owner_then_a_foreign_owned_file_is_accepted() {
+    let nobody = pam_ffi::os::user_by_name("nobody").expect("user nobody");
+    let h = store_with_file("root", nobody.uid, nobody.gid);
+    let line = |extra: &str| {
+        format!(
+            "auth required {} secret={}/store/${{USER}}.ga {extra}\n",
+            module_path("pam_totp").display(),
+            h.root().display()
+        )
+    };
+    h.service("totp", &line(""));
+    h.run("totp")
+        .user("root")
+        .reply(&code_now())
+        .go()
+        .assert_code(PamCode::AuthErr);
+    h.service("totp", &line("no_strict_owner"));
+    h.run("totp")
+        .user("root")
+        .reply(&code_now())
+        .go()
+        .assert_code(PamCode::Success);
+}
