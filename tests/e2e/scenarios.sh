@@ -36,7 +36,7 @@ PY=/usr/bin/python3
 PASSED=0
 FAILED=0
 
-for c in /usr/sbin/sshd ssh ssh-keygen sshpass expect oathtool google-authenticator pamtester runuser useradd chpasswd; do
+for c in /usr/sbin/sshd ssh ssh-keygen sshpass expect oathtool google-authenticator pamtester runuser useradd chpasswd sudo; do
     command -v "$c" >/dev/null 2>&1 || { echo "scenarios.sh: missing command: $c" >&2; exit 2; }
 done
 
@@ -375,6 +375,47 @@ s_passwd_strong_accepted() {
     ! pamtester e2e-unix "$UP" authenticate <<<"$PW0" >/dev/null 2>&1 || { why "old password still authenticates"; return 1; }
 }
 
+# sudo with pam_totp as its auth stack: the user confirms sudo with a code instead of a password.
+sudo_as() { # sudo_as USER CODE: `sudo -k -S id -un` as USER, the code answering the PAM prompt on stdin
+    OUT=$(printf '%s\n' "$2" | timeout 20 runuser -u "$1" -- sudo -k -S id -un 2>"$T/sudo.err")
+    RC=$?
+}
+s_sudo_with_totp() {
+    enroll "$U" -d -u || { why "enroll failed"; return 1; }
+    printf '%s\n' "auth required $TOTP_MODULE" '@include common-account' '@include common-session-noninteractive' \
+        >/etc/pam.d/sudo
+    echo "$U ALL=(ALL) ALL" >/etc/sudoers.d/e2e && chmod 440 /etc/sudoers.d/e2e
+    local c; c=$(code "$U")
+    sudo_as "$U" "$c"
+    [ "$RC" = 0 ] && [ "$OUT" = root ] || { why "sudo with the right code failed (rc=$RC): $OUT $(head -c 300 "$T/sudo.err")"; return 1; }
+    grep -q 'Verification code' "$T/sudo.err" || { why "sudo did not show pam_totp's prompt: $(head -c 300 "$T/sudo.err")"; return 1; }
+    log_has sys "$(mod_ok_re "$U")" || { why "no module success line for sudo"; return 1; }
+    sudo_as "$U" "$c"
+    [ "$RC" != 0 ] && [ "$OUT" != root ] || { why "sudo accepted a replayed code"; return 1; }
+    sudo_as "$U" "$(wrong_code "$U")"
+    [ "$RC" != 0 ] || { why "sudo accepted a wrong code"; return 1; }
+}
+
+# The documented fail2ban filter (docs/fail2ban/pam_totp.conf), run with fail2ban-regex over every line the
+# module logged during the scenarios above (converted from raw syslog datagrams to auth.log lines): each
+# refusal with a remote host matches, no success line does.
+s_fail2ban_filter() {
+    local repo filter dir log refused matched
+    repo=$(cd "$HERE/../.." && pwd)
+    filter=${E2E_FAIL2BAN_FILTER:-$repo/docs/fail2ban/pam_totp.conf}
+    [ -f "$filter" ] || { why "no filter at $filter"; return 1; }
+    command -v fail2ban-regex >/dev/null || { why "fail2ban-regex missing (package fail2ban)"; return 1; }
+    dir=$T/fail2ban; mkdir -p "$dir/filter.d"
+    cp /etc/fail2ban/filter.d/common.conf "$filter" "$dir/filter.d/" || { why "fail2ban's common.conf missing"; return 1; }
+    log=$dir/auth.log
+    sed -nE 's/^<[0-9]+>([A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}) (.*pam_totp\(.*)$/\1 e2ehost \2/p' "$SYSLOG" >"$log"
+    refused=$(grep -cE 'pam_totp\([^)]*\): refused user=[^ ]* rhost=[0-9a-fA-F.:]+ ' "$log")
+    [ "$refused" -gt 0 ] && grep -q 'pam_totp([^)]*): accepted' "$log" || { why "the scenarios left no refused/accepted lines to test ($refused)"; return 1; }
+    matched=$(fail2ban-regex "$log" "$dir/filter.d/$(basename "$filter")" 2>&1 | sed -nE 's/^Lines: .* ([0-9]+) matched.*/\1/p')
+    [ "$matched" = "$refused" ] || { why "fail2ban-regex matched ${matched:-?} lines, expected the $refused refusals with a remote host"; return 1; }
+    echo "# fail2ban-regex: $matched of $(wc -l <"$log") pam_totp lines matched (the refusals with a remote host)"
+}
+
 # ------------------------------------------------------------------ set-up
 SSHD_PID=
 SINK_PID=
@@ -392,6 +433,17 @@ if [ ! -S /dev/log ]; then    # a container without a syslog daemon: be the list
     [ -S /dev/log ] || { echo "scenarios.sh: could not start the /dev/log listener" >&2; exit 2; }
 fi
 
+# A module built by cargo is named lib<name>.so; pam_syslog prefixes lines with the module's file name, so
+# copy it under its installed name: logs then read exactly as on a packaged system (pam_totp(sshd:auth): ...).
+mkdir -p -m 0755 "$T/modules"
+for var in TOTP_MODULE PWPOLICY_MODULE; do
+    m=${!var}
+    case "$(basename "$m")" in
+        lib*.so) n=$(basename "$m"); cp "$m" "$T/modules/${n#lib}"; printf -v "$var" '%s' "$T/modules/${n#lib}" ;;
+    esac
+done
+GUIDE_AUTH="auth [success=done new_authtok_reqd=done default=die] $TOTP_MODULE nullok"
+GUIDE_PASSWORD="password requisite $PWPOLICY_MODULE retry=3 minlen=10 difok=3 ucredit=-1 lcredit=-2 dcredit=-1 ocredit=-1"
 mkdir -p -m 0755 /run/sshd "$T/home"
 chmod 755 "$T" "$T/home"
 cp /etc/pam.d/sshd "$T/pam.sshd.stock"
@@ -521,6 +573,10 @@ scenario grace-period s_grace_period
 scenario debian-stock-sshd-stack s_debian_stock_stack
 scenario passwd-weak-refused s_passwd_weak_refused
 scenario passwd-strong-accepted s_passwd_strong_accepted
+scenario sudo-with-totp s_sudo_with_totp
+case "$(basename "$TOTP_MODULE")" in   # the filter is for pam_totp's log format
+    pam_totp.so) scenario fail2ban-filter-matches-refusals s_fail2ban_filter ;;
+esac
 
 [ -z "${E2E_RESULTS:-}" ] || echo "$PASSED $FAILED" >"$E2E_RESULTS"
 [ "${E2E_SUMMARY:-1}" = 0 ] || echo "e2e: $PASSED passed, $FAILED failed"
