@@ -5,9 +5,10 @@
 //!
 //! It must not do I/O, read the clock, log, or talk to the user: the caller passes `now`, persists
 //! [`Verdict::updated`] (under its lock) and maps the outcome through the module's table. Outcomes that are not
-//! successes are values, not errors. Every verification of a code-shaped input costs the same number of HMAC
+//! successes are values, not errors. Every refusal of a code-shaped input costs the same number of HMAC
 //! evaluations whatever the file says (and [`verify_unenrolled`] costs the same), counted in [`Stats`], so the
-//! work done does not tell an attacker whether a user is enrolled or how the file is set up.
+//! work done does not tell an attacker whether a user is enrolled or how the file is set up. An accepted code
+//! is not padded (its owner learns nothing from the time, and the answer says "accepted" anyway).
 
 use std::hint::black_box;
 
@@ -247,7 +248,10 @@ fn check(
         (Mode::Hotp { counter }, Some(code)) => check_hotp(file, &mut ev, counter, code, options),
         (Mode::Totp, Some(code)) => check_totp(file, &mut ev, now, code, options),
     };
-    if code_shaped(input) {
+    // Only refusals are padded: they are what an attacker without a code can observe. An accepted code reveals
+    // nothing its owner does not know, and padding it cost every good login the whole skew scan (~3,000
+    // HMACs, where pam_google_authenticator spends 1 to 3).
+    if code_shaped(input) && !matches!(outcome, Outcome::Accepted { .. }) {
         ev.pad_to(hmac_budget(options));
     }
     let stats = Stats {
@@ -312,7 +316,10 @@ fn rate_limit_after(limit: &RateLimit, now: u64) -> (Vec<u64>, bool) {
 /// Seconds until the oldest of the kept timestamps leaves the interval.
 fn retry_after(limit: &RateLimit, kept: &[u64], now: u64) -> u64 {
     let oldest = kept.first().copied().unwrap_or(now);
-    (oldest + u64::from(limit.interval) + 1)
+    // Saturating: `now` (and so `oldest`) can be anything the caller passes, up to u64::MAX.
+    oldest
+        .saturating_add(u64::from(limit.interval))
+        .saturating_add(1)
         .saturating_sub(now)
         .max(1)
 }
@@ -462,7 +469,12 @@ fn learn_skew(file: &mut SecretFile, tm: u64, skew: i64) -> Outcome {
 
     let consistent = entries.len() == SKEW_ENTRIES
         && entries.windows(2).all(|pair| match pair {
-            [a, b] => b.step > a.step && b.step <= a.step.saturating_add(2) && (a.skew - skew).abs() <= 1,
+            // In i128: an entry read from the file can hold any i64 skew (i64::MIN - 10 overflows).
+            [a, b] => {
+                b.step > a.step
+                    && b.step <= a.step.saturating_add(2)
+                    && (i128::from(a.skew) - i128::from(skew)).abs() <= 1
+            }
             _ => false,
         });
     if consistent {
@@ -983,6 +995,35 @@ mod tests {
         }
     }
 
+    /// Regression: an accepted code used to be padded to the full budget like a refusal, so every good login
+    /// paid the whole ±1500-step skew scan (~3,100 HMACs; pam_google_authenticator spends 1-3) and pam_totp
+    /// was ~18% slower than the C module on the most common path (bench/totp.sh).
+    #[test]
+    fn given_right_code_then_no_padding_hmacs_are_spent() {
+        let window = |v: &Verdict| v.stats.hmac_evaluations;
+        let f = file("\" TOTP_AUTH\n\" DISALLOW_REUSE\n");
+        let v = verify(&f, T, "050548", &opts(), None);
+        assert!(matches!(v.outcome, Outcome::Accepted { via: Via::Totp, .. }));
+        assert_eq!(window(&v), 3, "the default window only");
+        // A replay and a wrong code are still padded to the budget, enrolled or not.
+        let replay = verify(&v.updated.unwrap(), T, "050548", &opts(), None);
+        assert_eq!(replay.outcome, Outcome::Replayed);
+        assert_eq!(window(&replay), hmac_budget(&opts()));
+        assert_eq!(
+            window(&verify(&f, T, "050549", &opts(), None)),
+            hmac_budget(&opts())
+        );
+        let hotp = verify(
+            &file("\" HOTP_COUNTER 1\n\" WINDOW_SIZE 5\n"),
+            T,
+            "293240",
+            &opts(),
+            None,
+        );
+        assert!(matches!(hotp.outcome, Outcome::Accepted { via: Via::Hotp, .. }));
+        assert_eq!(window(&hotp), 5);
+    }
+
     #[test]
     fn given_unenrolled_user_then_even_a_matching_decoy_code_fails() {
         for input in ["000000", "12345678", "", "x"] {
@@ -1151,5 +1192,62 @@ mod tests {
                 );
             }
         }
+    }
+    /// Regression (found by fuzz/totp_verify): `retry_after` added the interval to the oldest kept timestamp
+    /// without saturating, so a `RATE_LIMIT` file checked at a time near u64::MAX panicked ("attempt to add
+    /// with overflow") in `verify` and in `rate_limited` instead of refusing.
+    #[test]
+    fn given_rate_limit_and_now_near_u64_max_then_retry_after_does_not_overflow() {
+        let now = u64::MAX - 5;
+        let f = file(&format!("\" RATE_LIMIT 1 30 {now}\n\" TOTP_AUTH\n"));
+        // The wait is cut short at the end of time (u64::MAX), never wrapped around.
+        assert_eq!(rate_limited(&f, now), Some(5));
+        let v = verify(&f, now, "123456", &opts(), None);
+        assert_eq!(v.outcome, Outcome::RateLimited { retry_after_secs: 5 });
+        assert_eq!(
+            verify(&f, u64::MAX, "123456", &opts(), None).outcome,
+            Outcome::RateLimited { retry_after_secs: 1 }
+        );
+    }
+
+    /// Regression (found by fuzz/totp_verify): skew learning compared a `RESETTING_TIME_SKEW` entry's skew with
+    /// the new one as `(a.skew - skew).abs()` in i64, so an entry from the file with a skew near i64::MIN or
+    /// i64::MAX overflowed: a panic in debug builds; in release the difference wrapped to i64::MIN, whose
+    /// `abs()` is negative, so the entry passed the "stable skew" test and its absurd skew went into the
+    /// adopted average.
+    #[test]
+    fn given_resetting_time_skew_with_extreme_skews_then_skew_learning_does_not_overflow() {
+        for extreme in [i64::MIN, i64::MAX] {
+            let f = file(&format!(
+                "\" TOTP_AUTH\n\" RESETTING_TIME_SKEW {}{extreme:+} {}{extreme:+}\n",
+                STEP - 2,
+                STEP - 1
+            ));
+            for far in [STEP + 10, STEP - 10, STEP] {
+                let v = verify(&f, T, &code_at_step(far), &opts(), None);
+                if far == STEP {
+                    assert!(matches!(v.outcome, Outcome::Accepted { .. }), "{:?}", v.outcome);
+                    continue;
+                }
+                assert_eq!(v.outcome, Outcome::Rejected(RejectReason::SkewLearning));
+                let updated = v.updated.unwrap();
+                assert_eq!(
+                    updated.time_skew(),
+                    0,
+                    "no skew adopted from inconsistent entries"
+                );
+            }
+        }
+        // The release-build variant: a difference of exactly i64::MIN (entry i64::MIN, new skew 0, reached when
+        // TIME_SKEW moves the window away from the real time).
+        let f = file(&format!(
+            "\" TOTP_AUTH\n\" TIME_SKEW 100\n\" RESETTING_TIME_SKEW {}{min:+} {}{min:+}\n",
+            STEP - 2,
+            STEP - 1,
+            min = i64::MIN
+        ));
+        let v = verify(&f, T, &code_at_step(STEP), &opts(), None);
+        assert_eq!(v.outcome, Outcome::Rejected(RejectReason::SkewLearning));
+        assert_eq!(v.updated.unwrap().time_skew(), 100);
     }
 }
