@@ -284,6 +284,9 @@ impl Run<'_> {
     /// when pamh starts and runs on from there. The monotonic clock is left alone (lock timeouts).
     ///
     /// libfaketime's `FAKETIME=@...` takes a date, not a Unix time; this converts (in UTC, with `TZ=UTC`).
+    /// Do not SIGKILL such a run: libfaketime creates `/dev/shm/faketime_{shm,sem}_<pid>` in every process
+    /// and removes them only at a normal exit, so a killed process leaves them on the host (and a later
+    /// process that gets the same pid fails with "shm_open failed: File exists").
     #[track_caller]
     pub fn fake_time(self, unix_time: u64) -> Self {
         let lib = faketime_lib();

@@ -1,0 +1,123 @@
+//! Helpers shared by the pam_totp interop, concurrency and crash tests (`mod totp_common;` in each).
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use pam_harness::{module_path, Harness};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The real pam_google_authenticator (Debian package libpam-google-authenticator).
+pub const GA_MODULE: &str = "/lib/x86_64-linux-gnu/security/pam_google_authenticator.so";
+
+/// The current user (root in CI): secret files are owned by them and named `<root>/<user>.ga`.
+pub fn me() -> String {
+    pam_ffi::os::user_by_uid(pam_ffi::os::effective_uid())
+        .expect("current user in passwd")
+        .name
+}
+
+/// Path of the real module; a missing package is a failure, never a silent skip.
+#[track_caller]
+pub fn ga_module() -> &'static str {
+    assert!(
+        Path::new(GA_MODULE).exists(),
+        "{GA_MODULE} is missing: install libpam-google-authenticator (.ci/apt-packages)"
+    );
+    GA_MODULE
+}
+
+/// A harness with the services `totp` (pam_totp) and `ga` (pam_google_authenticator), both
+/// `auth required <module> secret=<root>/${USER}.ga <args>`, and the secret file path for the current user.
+pub fn two_modules(totp_args: &str, ga_args: &str) -> (Harness, PathBuf) {
+    let h = Harness::new();
+    let secret = format!("secret={}/${{USER}}.ga", h.root().display());
+    h.service(
+        "totp",
+        &format!(
+            "auth required {} {secret} {totp_args}\n",
+            module_path("pam_totp").display()
+        ),
+    );
+    h.service(
+        "ga",
+        &format!("auth required {} {secret} {ga_args}\n", ga_module()),
+    );
+    let path = h.root().join(format!("{}.ga", me()));
+    (h, path)
+}
+
+/// Writes a secret file the way the CLI leaves it: mode 0400, owned by the current user.
+pub fn write_secret(path: &Path, body: &[u8]) {
+    let _ = fs::remove_file(path);
+    fs::write(path, body).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o400)).unwrap();
+}
+
+/// Runs a command and returns its trimmed stdout, failing loudly.
+#[track_caller]
+pub fn output(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `oathtool --totp -b SECRET --now @t` with a step of `step` seconds.
+pub fn oath_totp(secret: &str, t: u64, step: u64) -> String {
+    output(Command::new("oathtool").args([
+        "--totp",
+        "-b",
+        "--now",
+        &format!("@{t}"),
+        "-s",
+        &format!("{step}s"),
+        secret,
+    ]))
+}
+
+/// `oathtool --hotp -b -c N SECRET`.
+pub fn oath_hotp(secret: &str, counter: u64) -> String {
+    output(Command::new("oathtool").args(["--hotp", "-b", "-c", &counter.to_string(), secret]))
+}
+
+/// The secret line of a file.
+pub fn secret_of(body: &str) -> String {
+    body.lines().next().unwrap().to_owned()
+}
+
+/// The value of the first `" KEY` line, if present (`Some("")` for a key without a value).
+pub fn value_of<'a>(body: &'a str, key: &str) -> Option<&'a str> {
+    body.lines().find_map(|l| {
+        let rest = l.strip_prefix("\" ")?.strip_prefix(key)?;
+        if rest.is_empty() {
+            Some("")
+        } else {
+            rest.strip_prefix(' ')
+        }
+    })
+}
+
+/// Scratch codes: 8-digit lines, in order.
+pub fn scratch_codes(body: &str) -> Vec<String> {
+    body.lines()
+        .skip(1)
+        .filter(|l| l.len() == 8 && l.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The timestamps of the `RATE_LIMIT` line.
+pub fn rate_limit_timestamps(body: &str) -> Vec<u64> {
+    value_of(body, "RATE_LIMIT")
+        .map(|v| v.split(' ').skip(2).map(|t| t.parse().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+/// A Unix time 10 seconds into a 30-second step (and into a 60-second one), so that processes that take a
+/// few seconds still see the same step.
+pub const T0: u64 = 1_800_000_010;
