@@ -1,0 +1,219 @@
+//! Benchmark of pam_totp against pam_google_authenticator (issue 3), run by `bench/totp.sh`. Not a test: it
+//! prints medians and ratios measured in ONE run (the machine is shared and noisy; only ratios from the same
+//! run mean anything) and exits 1 when a ratio target is missed, 2 when it cannot run.
+//!
+//! Each sample is one whole `pamh` process (process start, libpam, loading the module, the prompt, the
+//! decision, any rewrite of the secret file), which is what sshd pays per login; both modules run through
+//! the same driver with the same stack shape (`auth required <module> secret=<dir>/${USER}.ga [args]`),
+//! samples interleaved (A B, B A, ...). Cases (N sequential each, default 200):
+//! - right code, reuse allowed (no file write for either module);
+//! - wrong code, default options (both scan ±1500 steps for clock skew, ≈ 3000 HMACs);
+//! - wrong code, `noskewadj`;
+//! - scratch code (the file is rewritten; a fresh file is put in place before each sample, untimed).
+//!
+//! Target: median(pam_totp) / median(pam_google_authenticator) <= 1.0 in every case (the verdict and the
+//! exit status). Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
+//! module's own cost is median - floor.
+//!
+//! Inputs (environment): `PAM_MODULE_DIR` (where `pamh` and `libpam_totp.so` are; default: this binary's
+//! `target/release`), `BENCH_RUNS` (samples per case and module, default 200). The syslog shim of the
+//! harness is preloaded, so nothing is logged to the host. Plain `std::time`, no criterion.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+#[path = "../tests/totp_common/mod.rs"]
+mod totp_common;
+
+use pam_ffi::PamCode;
+use pam_harness::{module_path, Harness};
+use pam_totp::args::Options;
+use pam_totp::otp::{format_code, Otp};
+use pam_totp::secret_file::SecretFile;
+use pam_totp::verify::{verify, Outcome, RejectReason};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use totp_common::{ga_module, me, write_secret, GA_MODULE};
+
+const TARGET_RATIO: f64 = 1.0;
+const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
+const SCRATCH: &str = "45681685";
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn body() -> String {
+    format!("{SECRET}\n\" WINDOW_SIZE 3\n\" TOTP_AUTH\n{SCRATCH}\n92711506\n35367609\n78447767\n")
+}
+
+fn current_code() -> String {
+    let file = SecretFile::parse(body().as_bytes()).unwrap();
+    let otp: Otp = file.otp().unwrap();
+    format_code(otp.totp(now(), file.step_size()), file.digits()).to_string()
+}
+
+/// A 6-digit code that no step within ±1500 (and a margin) of now produces: a wrong code for the whole run
+/// that makes both modules do the full skew scan and record nothing.
+fn wrong_code() -> String {
+    let file = SecretFile::parse(body().as_bytes()).unwrap();
+    (0..1_000_000u32)
+        .map(|n| format!("{:06}", (n * 7919 + 123_456) % 1_000_000))
+        .find(|c| {
+            [0, 600, 3600].iter().all(|d| {
+                let v = verify(&file, now() + d, c, &Options::default(), None);
+                v.outcome == Outcome::Rejected(RejectReason::WrongCode) && v.updated.is_none()
+            })
+        })
+        .unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Case {
+    Right,
+    Wrong,
+    WrongNoSkewAdj,
+    Scratch,
+}
+
+impl Case {
+    fn name(self) -> &'static str {
+        match self {
+            Case::Right => "right code, reuse allowed",
+            Case::Wrong => "wrong code (default: ±1500-step skew scan)",
+            Case::WrongNoSkewAdj => "wrong code, noskewadj",
+            Case::Scratch => "scratch code (file rewritten)",
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// One timed login through `svc` (wall ms); checks the answer so that a broken setup cannot look fast.
+fn sample(h: &Harness, path: &Path, svc: &str, case: Case, wrong: &str) -> Result<f64, String> {
+    let (reply, want) = match (svc, case) {
+        ("permit", _) => (String::new(), PamCode::Success),
+        (_, Case::Right) => (current_code(), PamCode::Success),
+        (_, Case::Wrong | Case::WrongNoSkewAdj) => (wrong.to_owned(), PamCode::AuthErr),
+        (_, Case::Scratch) => {
+            write_secret(path, body().as_bytes());
+            (SCRATCH.to_owned(), PamCode::Success)
+        }
+    };
+    let run = h.run(svc).user(&me()).reply(&reply);
+    let start = Instant::now();
+    let o = run.go();
+    let took = start.elapsed();
+    let got = o.results.last().map(|r| r.1);
+    if !o.status.success() || got != Some(want) {
+        return Err(format!(
+            "{svc}, {}: expected {want:?}, got {got:?}\nlogs: {:#?}\n{}",
+            case.name(),
+            o.logs,
+            o.stderr
+        ));
+    }
+    Ok(ms(took))
+}
+
+fn run() -> Result<bool, String> {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    if !Path::new(GA_MODULE).exists() {
+        return Err(format!(
+            "{GA_MODULE} missing: install libpam-google-authenticator"
+        ));
+    }
+    let totp_so = module_path("pam_totp");
+    println!("pam_totp:                 {}", totp_so.display());
+    println!("pam_google_authenticator: {}", ga_module());
+    println!(
+        "driver: {} (one process per login), N = {runs} per case and module, interleaved with the floor",
+        pam_harness::pamh_path().display()
+    );
+    println!(
+        "floor: pam_permit.so through the same driver; over floor = median - floor (the module's own cost)\n"
+    );
+
+    let h = Harness::new();
+    let path = h.root().join(format!("{}.ga", me()));
+    let secret = format!("secret={}/${{USER}}.ga", h.root().display());
+    let wrong = wrong_code();
+    h.service("permit", "auth required pam_permit.so\n");
+
+    println!(
+        "{:<43} {:>8} {:>8} {:>8} {:>7} | {:>17} | verdict",
+        "case (median ms per login)", "pam_totp", "GA", "floor", "ratio", "over floor T / GA"
+    );
+    let mut all_ok = true;
+    for case in [Case::Right, Case::Wrong, Case::WrongNoSkewAdj, Case::Scratch] {
+        let args = if case == Case::WrongNoSkewAdj {
+            "noskewadj"
+        } else {
+            ""
+        };
+        h.service(
+            "totp",
+            &format!("auth required {} {secret} {args}\n", totp_so.display()),
+        );
+        h.service("ga", &format!("auth required {GA_MODULE} {secret} {args}\n"));
+        write_secret(&path, body().as_bytes());
+        // Warm-up (page cache, dynamic loader), not counted.
+        for svc in ["totp", "ga", "permit"] {
+            sample(&h, &path, svc, case, &wrong)?;
+        }
+        let names = ["totp", "ga", "permit"];
+        let mut by: [Vec<f64>; 3] = Default::default();
+        for i in 0..runs {
+            for k in 0..3 {
+                // Rotate the order so that no module always runs right after another.
+                let which = (i + k) % 3;
+                by[which].push(sample(&h, &path, names[which], case, &wrong)?);
+            }
+        }
+        let [ours, theirs, floor] = by;
+        let (a, b, f) = (median(ours), median(theirs), median(floor));
+        let ratio = a / b;
+        let ok = ratio <= TARGET_RATIO;
+        all_ok &= ok;
+        println!(
+            "{:<43} {a:>8.2} {b:>8.2} {f:>8.2} {ratio:>7.3} | {:>7.2} / {:<7.2} | {}",
+            case.name(),
+            a - f,
+            b - f,
+            if ok { "ok" } else { "MISSED (target <= 1.0)" }
+        );
+    }
+    Ok(all_ok)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => {
+            println!("\nverdict: every ratio is within the target (pam_totp <= pam_google_authenticator)");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("\nverdict: TARGET MISSED in at least one case (see above)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("bench totp: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
