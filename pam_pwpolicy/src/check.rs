@@ -127,6 +127,8 @@ pub enum Rule {
     Commoncheck,
     /// zxcvbn score below `minscore`.
     Minscore,
+    /// In the breached-password blocklist (`blocklist=PATH`), or the list could not be read.
+    Blocklist,
 }
 
 impl Rule {
@@ -157,6 +159,7 @@ impl Rule {
             Rule::Dictcheck => "dictcheck",
             Rule::Commoncheck => "commoncheck",
             Rule::Minscore => "minscore",
+            Rule::Blocklist => "blocklist",
         }
     }
 
@@ -552,6 +555,32 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
     }
 }
 
+/// Looks the typed password up in a breached-password blocklist (its NFKC form, and the typed bytes when
+/// they differ: see [`crate::blocklist::password_keys`]) and adds a [`Rule::Blocklist`] reason on a hit.
+/// Nothing is looked up when a rule that is never waived failed (the input could not be checked). If the
+/// validated file no longer reads back (rewritten in place under a mapping), the password is refused with a
+/// reason saying the check is unavailable: never accepted unchecked.
+pub fn check_blocklist(verdict: &mut Verdict, new: &[u8], list: &crate::blocklist::Blocklist<'_>) {
+    if verdict.hard_failure() {
+        return;
+    }
+    match list.contains_password(new) {
+        Ok(false) => {}
+        Ok(true) => verdict.reasons.push(reason(
+            Rule::Blocklist,
+            crate::blocklist::BREACHED_MESSAGE,
+            crate::blocklist::BREACHED_GUIDANCE.to_owned(),
+            None,
+        )),
+        Err(_) => verdict.reasons.push(reason(
+            Rule::Blocklist,
+            "cannot be checked against the list of breached passwords",
+            "Try again later, or contact your system administrator.".to_owned(),
+            None,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,6 +628,27 @@ mod tests {
     }
 
     const STRONG: &str = "Vq8#mT2!rZw9xLp";
+
+    #[test]
+    fn given_blocklist_then_listed_password_refused_after_the_other_rules_and_others_accepted() {
+        let file = crate::blocklist::build_in_memory(vec![crate::blocklist::key_of_bytes(STRONG.as_bytes())])
+            .unwrap();
+        let list = crate::blocklist::Blocklist::parse(&file).unwrap();
+        let mut v = check(&guide(), STRONG.as_bytes(), None, &ctx("alice"));
+        check_blocklist(&mut v, STRONG.as_bytes(), &list);
+        let r = v.first().unwrap();
+        assert_eq!(
+            (r.rule, r.message.as_str()),
+            (Rule::Blocklist, "it appears in a list of breached passwords")
+        );
+        let mut v = check(&guide(), b"Hx3%pN7^cR5*wKd", None, &ctx("alice"));
+        check_blocklist(&mut v, b"Hx3%pN7^cR5*wKd", &list);
+        assert!(v.ok(), "{:?}", v.reasons);
+        // Not looked up when the input cannot be checked at all.
+        let mut v = check(&guide(), b"", None, &ctx("alice"));
+        check_blocklist(&mut v, b"", &list);
+        assert_eq!(v.reasons.len(), 1);
+    }
 
     #[test]
     fn given_strong_random_password_then_accepted_under_guide_options() {

@@ -2,12 +2,15 @@
 //! options, with zxcvbn guess estimation, NFKC normalization and a NIST SP 800-63B-4 preset.
 //!
 //! The library half holds the pure checking core (no libpam, no `unsafe`): [`policy`] (the options),
-//! [`config`] (where they come from), [`rules`], [`strength`] and [`check`] (the pipeline). The `module`
-//! feature adds the PAM entry point in [`module`]; the `pwpolicy` CLI uses the same core.
+//! [`config`] (where they come from), [`rules`], [`strength`], [`check`] (the pipeline) and [`blocklist`]
+//! (the breached-password file, a [`fuse`] filter). The `module` feature adds the PAM entry point in
+//! [`module`]; the `pwpolicy` CLI uses the same core.
 #![forbid(unsafe_code)]
 
+pub mod blocklist;
 pub mod check;
 pub mod config;
+pub mod fuse;
 #[cfg(feature = "module")]
 pub mod module;
 pub mod policy;

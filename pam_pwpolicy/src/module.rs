@@ -14,16 +14,24 @@
 //!   `try_first_pass` uses it when set;
 //! - the policy is enforced when `enforcing` and (the caller's real uid is not 0, or `enforce_for_root`,
 //!   or PAM_CHANGE_EXPIRED_AUTHTOK); otherwise a failing password is accepted with an explicit warning.
-//!   Empty, non-UTF-8 and over-`maxlen` input is always refused.
+//!   Empty, non-UTF-8 and over-`maxlen` input is always refused;
+//! - `blocklist=PATH`: the breached-password file is mapped and validated (structure, not checksum: see
+//!   `docs/blocklist-format.md`) once per call, before any prompt; a listed password is refused with
+//!   `BAD PASSWORD: it appears in a list of breached passwords`. If the file cannot be used,
+//!   `blocklist_missing=deny` (default) logs exactly what is wrong, tells the user the check is
+//!   unavailable and refuses the change (PAM_TRY_AGAIN in PAM_PRELIM_CHECK, so `passwd` stops before asking
+//!   anything; PAM_AUTHTOK_ERR in PAM_UPDATE_AUTHTOK); `blocklist_missing=warn` logs a warning and checks
+//!   without it.
 //!
 //! The module never writes to stdout/stderr; it talks to the user through the conversation and to the
 //! admin through `pam_syslog`, never with the password. The password is checked after NFKC, but what the
 //! user typed is what is stored in PAM_AUTHTOK (pam_unix hashes the typed bytes at login too).
 
+use crate::blocklist::{self, Blocklist};
 use crate::check::{self, Context, Verdict};
 use crate::config::{self, Paths};
-use crate::policy::{AuthtokSource, Policy};
-use pam_ffi::os::UserRecord;
+use crate::policy::{AuthtokSource, BlocklistMissing, Policy};
+use pam_ffi::os::{Mapping, UserRecord};
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::path::{Path, PathBuf};
 
@@ -86,6 +94,20 @@ pub fn policy_text(policy: &Policy) -> String {
     s
 }
 
+/// Shown to the user when `blocklist_missing=deny` refuses a change because the blocklist cannot be used.
+pub const BLOCKLIST_UNAVAILABLE: &str = "The check against breached passwords is unavailable, so the password cannot be changed now. Please contact your system administrator.";
+
+/// Opens the blocklist for one call: mapped read-only (`O_NOFOLLOW`), a regular file not writable by group
+/// or others, with a valid header and shard index. The error names the file and says exactly what is wrong.
+pub fn open_blocklist(path: &Path) -> Result<Mapping, String> {
+    let at = path.display();
+    let map = Mapping::open(path)
+        .map_err(|e| format!("{at}: cannot open: {e} (it must be a regular file, not a symbolic link)"))?;
+    blocklist::check_mode(map.mode()).map_err(|e| format!("{at}: {e}"))?;
+    Blocklist::parse(map.bytes()).map_err(|e| format!("{at}: {e}"))?;
+    Ok(map)
+}
+
 /// The message for a refused password: `BAD PASSWORD: <reason>` and one line of guidance.
 pub fn bad_password_text(verdict: &Verdict) -> Option<String> {
     verdict
@@ -100,12 +122,16 @@ struct Session<'a> {
     warn_why: &'static str,
     check_rules: bool,
     old: Option<Secret>,
+    blocklist: Option<Blocklist<'a>>,
 }
 
 impl Session<'_> {
     fn verdict(&self, new: &Secret) -> Verdict {
         let old = self.old.as_ref().map(Secret::as_bytes);
-        let v = check::check(self.policy, new.as_bytes(), old, &self.ctx);
+        let mut v = check::check(self.policy, new.as_bytes(), old, &self.ctx);
+        if let Some(list) = &self.blocklist {
+            check::check_blocklist(&mut v, new.as_bytes(), list);
+        }
         if self.check_rules {
             v
         } else {
@@ -191,6 +217,48 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
             &format!("pam_pwpolicy: configuration from: {}", files.join(", ")),
         );
     }
+    let deny = |pamh: &mut H, why: &str| {
+        pamh.log(
+            Priority::Err,
+            &format!("pam_pwpolicy: blocklist {why}; password changes are refused (blocklist_missing=deny)"),
+        );
+        let _ = pamh.error(BLOCKLIST_UNAVAILABLE);
+        if flags.prelim_check() {
+            PamCode::TryAgain
+        } else {
+            PamCode::AuthtokErr
+        }
+    };
+    let mapping = match policy.blocklist.as_deref() {
+        // In PAM_PRELIM_CHECK only a refusal matters; warn mode logs once, in PAM_UPDATE_AUTHTOK.
+        Some(path) if policy.blocklist_missing == BlocklistMissing::Deny || !flags.prelim_check() => {
+            match open_blocklist(Path::new(path)) {
+                Ok(m) => Some(m),
+                Err(why) if policy.blocklist_missing == BlocklistMissing::Warn => {
+                    pamh.log(
+                        Priority::Warning,
+                        &format!(
+                            "pam_pwpolicy: blocklist {why}; passwords are checked without it (blocklist_missing=warn)"
+                        ),
+                    );
+                    None
+                }
+                Err(why) => return deny(pamh, &why),
+            }
+        }
+        _ => None,
+    };
+    let blocklist = match mapping.as_ref().map(|m| Blocklist::parse(m.bytes())) {
+        None => None,
+        Some(Ok(list)) => Some(list),
+        // Validated a moment ago: only a file rewritten in place gets here. Never check without it.
+        Some(Err(e)) => {
+            return deny(
+                pamh,
+                &format!("{}: {e}", policy.blocklist.as_deref().unwrap_or("?")),
+            )
+        }
+    };
     if flags.prelim_check() {
         return PamCode::Success;
     }
@@ -232,6 +300,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
         warn_why,
         check_rules,
         old: pamh.old_authtok(),
+        blocklist,
     };
     if policy.debug && !check_rules {
         pamh.log(
@@ -644,6 +713,88 @@ mod tests {
         assert_eq!(t.update(&mut h, &[]), PamCode::AuthtokErr);
         let mut h = handle(&[STRONG, STRONG]);
         assert_eq!(t.update(&mut h, &["minlen=12"]), PamCode::Success);
+    }
+
+    fn write_blocklist(t: &T, name: &str, passwords: &[&str]) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let keys = passwords
+            .iter()
+            .map(|p| blocklist::key_of_bytes(p.as_bytes()))
+            .collect();
+        let path = t.dir.path().join(name);
+        std::fs::write(&path, blocklist::build_in_memory(keys).unwrap()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn given_blocklist_then_listed_password_refused_and_others_accepted() {
+        let t = T::new();
+        let list = format!("blocklist={}", write_blocklist(&t, "l.pwbl", &[STRONG]));
+        let mut h = handle(&[STRONG]);
+        assert_eq!(t.update(&mut h, &[&list]), PamCode::AuthtokErr);
+        assert!(
+            errors(&h)[0].starts_with("BAD PASSWORD: it appears in a list of breached passwords\n"),
+            "{:?}",
+            errors(&h)
+        );
+        let other = "Hx3%pN7^cR5*wKd";
+        let mut h = handle(&[other, other]);
+        assert_eq!(t.update(&mut h, &[&list]), PamCode::Success);
+    }
+
+    #[test]
+    fn given_unusable_blocklist_then_deny_refuses_before_any_prompt_and_logs_why() {
+        let t = T::new();
+        let missing = format!("blocklist={}", t.dir.path().join("nope").display());
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(
+            t.run(&mut h, Flags(pam_ffi::sys::PAM_PRELIM_CHECK), &[&missing]),
+            PamCode::TryAgain
+        );
+        assert_eq!(errors(&h), vec![BLOCKLIST_UNAVAILABLE]);
+        assert!(
+            h.log_lines()[0].text.contains("nope: cannot open"),
+            "{:?}",
+            h.log_lines()
+        );
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &[&missing]), PamCode::AuthtokErr);
+        assert!(h.prompts().is_empty());
+        let path = t.dir.path().join("bad.pwbl");
+        std::fs::write(&path, b"PWPBLIST\x02\0\0\0").unwrap();
+        let bad = format!("blocklist={}", path.display());
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &[&bad]), PamCode::AuthtokErr);
+        assert!(
+            h.log_lines()[0].text.contains("unsupported format version 2"),
+            "{:?}",
+            h.log_lines()
+        );
+    }
+
+    #[test]
+    fn given_warn_mode_then_unusable_blocklist_is_logged_and_skipped() {
+        let t = T::new();
+        let missing = format!("blocklist={}", t.dir.path().join("nope").display());
+        let mut h = handle(&[]);
+        assert_eq!(
+            t.run(
+                &mut h,
+                Flags(pam_ffi::sys::PAM_PRELIM_CHECK),
+                &[&missing, "blocklist_missing=warn"]
+            ),
+            PamCode::Success
+        );
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(
+            t.update(&mut h, &[&missing, "blocklist_missing=warn"]),
+            PamCode::Success
+        );
+        assert!(h
+            .log_lines()
+            .iter()
+            .any(|l| l.text.contains("blocklist_missing=warn")));
     }
 
     #[test]

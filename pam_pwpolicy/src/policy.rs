@@ -27,6 +27,15 @@ pub enum AuthtokSource {
     TryStack,
 }
 
+/// What to do when the breached-password blocklist cannot be used (missing, unreadable, corrupt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlocklistMissing {
+    /// Refuse password changes, telling the user the check is unavailable (default: fail closed).
+    Deny,
+    /// Log a warning and check passwords without the blocklist.
+    Warn,
+}
+
 /// A named bundle of defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
@@ -100,6 +109,10 @@ pub struct Policy {
     /// `commoncheck`: refuse a whole password that is a common password (zxcvbn's list, l33t and
     /// reversed forms included), a context word, or a pure repeat or sequence (NIST's blocklist rule).
     pub commoncheck: bool,
+    /// `blocklist=PATH`: a breached-password file built by `pwpolicy build-blocklist` (absolute path).
+    pub blocklist: Option<String>,
+    /// `blocklist_missing=deny|warn`.
+    pub blocklist_missing: BlocklistMissing,
 }
 
 impl Default for Policy {
@@ -135,6 +148,8 @@ impl Default for Policy {
             mfa: false,
             show_policy: false,
             commoncheck: true,
+            blocklist: None,
+            blocklist_missing: BlocklistMissing::Deny,
         }
     }
 }
@@ -214,6 +229,8 @@ pub const KEYS: &[&str] = &[
     "mfa",
     "show_policy",
     "commoncheck",
+    "blocklist",
+    "blocklist_missing",
     "conf",
     "pwquality_conf",
 ];
@@ -367,6 +384,21 @@ impl Policy {
             "mfa" => self.mfa = boolean(key, v)?,
             "show_policy" => self.show_policy = boolean(key, v)?,
             "commoncheck" => self.commoncheck = boolean(key, v)?,
+            "blocklist" => {
+                let t = text(key, v)?;
+                self.blocklist = match t.trim() {
+                    "" | "none" => None,
+                    p if p.starts_with('/') => Some(p.to_owned()),
+                    p => return Err(bad(key, format!("`{p}` is not an absolute path"))),
+                };
+            }
+            "blocklist_missing" => {
+                self.blocklist_missing = match text(key, v)?.trim() {
+                    "deny" => BlocklistMissing::Deny,
+                    "warn" => BlocklistMissing::Warn,
+                    other => return Err(bad(key, format!("`{other}` is not deny or warn"))),
+                }
+            }
             k if SOURCE_KEYS.contains(&k) => {
                 text(key, v)?;
             }
@@ -496,6 +528,9 @@ impl Policy {
         if self.dictcheck || self.commoncheck {
             out.push("Not a common password or a single dictionary word.".to_owned());
         }
+        if self.blocklist.is_some() {
+            out.push("Not in the list of passwords exposed in data breaches.".to_owned());
+        }
         if self.minscore > 0 {
             out.push(format!(
                 "Hard to guess (strength score at least {} of 4); several unrelated words work well.",
@@ -528,6 +563,8 @@ mod tests {
             let mut p = Policy::default();
             let v = match *key {
                 "authtok_type" | "dictpath" | "conf" | "pwquality_conf" | "badwords" => t("x"),
+                "blocklist" => t("/var/lib/pwpolicy/hibp.pwbl"),
+                "blocklist_missing" => t("warn"),
                 "preset" => t("nist"),
                 "maxlen" => t("64"),
                 "minscore" | "minclass" => t("2"),
@@ -535,6 +572,23 @@ mod tests {
             };
             assert_eq!(p.apply(key, &v), Ok(()), "{key}");
         }
+    }
+
+    #[test]
+    fn given_blocklist_options_then_path_must_be_absolute_and_mode_deny_or_warn() {
+        let mut p = Policy::default();
+        assert_eq!(
+            (p.blocklist.as_deref(), p.blocklist_missing),
+            (None, BlocklistMissing::Deny)
+        );
+        p.apply("blocklist", &t("/var/lib/pwpolicy/hibp.pwbl")).unwrap();
+        assert_eq!(p.blocklist.as_deref(), Some("/var/lib/pwpolicy/hibp.pwbl"));
+        assert!(p.apply("blocklist", &t("hibp.pwbl")).is_err());
+        p.apply("blocklist_missing", &t("warn")).unwrap();
+        assert_eq!(p.blocklist_missing, BlocklistMissing::Warn);
+        assert!(p.apply("blocklist_missing", &t("ignore")).is_err());
+        p.apply("blocklist", &t("none")).unwrap();
+        assert_eq!(p.blocklist, None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   was refused.
 //! - `pwpolicy explain [--config F] [KEY[=VALUE]...]` prints the effective policy, including the real
 //!   minimum length under credits.
+//! - `pwpolicy build-blocklist` and `pwpolicy check-blocklist` build and verify the breached-password
+//!   blocklist (`blocklist_cmd.rs`); `check --blocklist FILE` is the module's `blocklist=FILE`.
 //!
 //! `KEY[=VALUE]` are module arguments, exactly as on the PAM line. `--config F` is the module's `conf=F`
 //! (only that file is read); without it the system files are read as the module would. Errors are
@@ -12,14 +14,19 @@
 //! (a dozen lines) rather than adding serde_json.
 #![forbid(unsafe_code)]
 
+use pam_pwpolicy::blocklist::Blocklist;
+use pam_pwpolicy::check::check_blocklist;
 use pam_pwpolicy::check::{check, Context, Verdict};
 use pam_pwpolicy::config::{self, Loaded, Paths};
-use pam_pwpolicy::policy::{AuthtokSource, Policy, Preset};
+use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Policy, Preset};
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: pwpolicy check [--user U] [--config F] [--json] [KEY[=VALUE]...] < passwords
+mod blocklist_cmd;
+
+const USAGE: &str =
+    "usage: pwpolicy check [--user U] [--config F] [--blocklist FILE] [--json] [KEY[=VALUE]...] < passwords
        pwpolicy explain [--config F] [KEY[=VALUE]...]";
 
 struct Fail {
@@ -52,7 +59,10 @@ fn parse(argv: &[String]) -> Result<Cli, Fail> {
         Some(other) => {
             return Err(fail(
                 format!("unknown command `{other}`"),
-                format!("commands are `check` and `explain`\n{USAGE}"),
+                format!(
+                    "commands are `check`, `explain`, `build-blocklist` and `check-blocklist`\n{USAGE}\n{}",
+                    blocklist_cmd::USAGE
+                ),
             ))
         }
         None => return Err(fail("no command given", USAGE)),
@@ -60,6 +70,16 @@ fn parse(argv: &[String]) -> Result<Cli, Fail> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" if cli.command == "check" => cli.json = true,
+            "--blocklist" if cli.command == "check" => {
+                let v = it.next().ok_or_else(|| {
+                    fail(
+                        "--blocklist needs a value",
+                        "e.g. --blocklist /var/lib/pwpolicy/hibp.pwbl",
+                    )
+                })?;
+                let abs = std::path::absolute(v).map_err(|e| fail(format!("--blocklist {v}: {e}"), USAGE))?;
+                cli.module_args.push(format!("blocklist={}", abs.display()));
+            }
             "--user" if cli.command == "check" => {
                 cli.user = Some(
                     it.next()
@@ -200,6 +220,31 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
         hostname: hostname(),
         service: Some("passwd".to_owned()),
     };
+    let file = match policy.blocklist.as_deref() {
+        None => None,
+        Some(path) => match blocklist_cmd::open(Path::new(path)) {
+            Ok(f) => Some(f),
+            Err(why) if policy.blocklist_missing == BlocklistMissing::Warn => {
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "pwpolicy: warning: blocklist {why}; checking without it (blocklist_missing=warn)"
+                );
+                None
+            }
+            Err(why) => {
+                return Err(fail(
+                    format!("blocklist {why}"),
+                    "build one with `pwpolicy build-blocklist`, or set blocklist_missing=warn",
+                ))
+            }
+        },
+    };
+    let list = match &file {
+        Some(f) => {
+            Some(Blocklist::parse(f.bytes()).map_err(|e| fail(format!("blocklist: {e}"), "rebuild it"))?)
+        }
+        None => None,
+    };
     let stdin = io::stdin();
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -210,7 +255,10 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        let v = check(&policy, &line, None, &ctx);
+        let mut v = check(&policy, &line, None, &ctx);
+        if let Some(list) = &list {
+            check_blocklist(&mut v, &line, list);
+        }
         all_ok &= v.ok();
         let text = if cli.json {
             verdict_json(&v)
@@ -304,6 +352,18 @@ fn explain_text(loaded: &Loaded) -> String {
         p.new_prompt(),
         u8::from(p.show_policy)
     ));
+    s.push_str(&match &p.blocklist {
+        Some(path) => format!(
+            "breached-password blocklist: {path} (blocklist_missing={})\n",
+            match p.blocklist_missing {
+                BlocklistMissing::Deny => "deny: changes are refused if it cannot be used",
+                BlocklistMissing::Warn => "warn: checked without it if it cannot be used",
+            }
+        ),
+        None => {
+            "breached-password blocklist: none (blocklist=PATH; see `pwpolicy build-blocklist`)\n".to_owned()
+        }
+    });
     if let Some(d) = &p.dictpath {
         s.push_str(&format!(
             "dictpath={d} is accepted for compatibility but not used (zxcvbn's dictionaries are built in)\n"
@@ -318,18 +378,28 @@ fn explain_text(loaded: &Loaded) -> String {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let result = parse(&argv).and_then(|cli| match cli.command.as_str() {
-        "check" => run_check(&cli),
-        "explain" => {
-            let loaded = load(&cli)?;
-            let _ = write!(io::stdout().lock(), "{}", explain_text(&loaded));
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => {
-            let _ = writeln!(io::stdout().lock(), "{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-    });
+    let blocklist_cmd = |r: Result<ExitCode, blocklist_cmd::CmdError>| {
+        r.map_err(|e| Fail {
+            error: e.error,
+            hint: e.hint,
+        })
+    };
+    let result = match argv.split_first() {
+        Some((c, rest)) if c == "build-blocklist" => blocklist_cmd(blocklist_cmd::build(rest)),
+        Some((c, rest)) if c == "check-blocklist" => blocklist_cmd(blocklist_cmd::check_file(rest)),
+        _ => parse(&argv).and_then(|cli| match cli.command.as_str() {
+            "check" => run_check(&cli),
+            "explain" => {
+                let loaded = load(&cli)?;
+                let _ = write!(io::stdout().lock(), "{}", explain_text(&loaded));
+                Ok(ExitCode::SUCCESS)
+            }
+            _ => {
+                let _ = writeln!(io::stdout().lock(), "{USAGE}\n{}", blocklist_cmd::USAGE);
+                Ok(ExitCode::SUCCESS)
+            }
+        }),
+    };
     match result {
         Ok(code) => code,
         Err(f) => {

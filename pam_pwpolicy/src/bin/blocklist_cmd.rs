@@ -1,0 +1,513 @@
+//! `pwpolicy build-blocklist` and `pwpolicy check-blocklist`: the admin side of the breached-password
+//! blocklist (format: `docs/blocklist-format.md`, core: `pam_pwpolicy::blocklist`).
+//!
+//! The builder streams its input once, in bounded memory whatever its size: each key (8 bytes) goes to one
+//! of 256 temporary shard files chosen by its top 8 bits, next to the output. Then, for each output shard (a
+//! group of those files, sized by the key count), it loads the keys, sorts and deduplicates them, builds
+//! that shard's binary fuse filter (~34 bytes of RAM per key of the shard, at most ~2^23 keys per shard
+//! for inputs up to 2 billion keys) and appends it to a temporary output file, which is then checksummed,
+//! fsynced and renamed over OUTPUT. A progress bar is drawn on stderr when it is a terminal.
+//!
+//! The CLI prints to stdout and stderr; the module never runs this code.
+#![forbid(unsafe_code)]
+
+use pam_pwpolicy::blocklist::{self, Blocklist, LineError, Writer};
+use pam_pwpolicy::fuse;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Usage of both commands.
+pub const USAGE: &str =
+    "       pwpolicy build-blocklist INPUT OUTPUT [--plain] [--min-count N] [--tmpdir DIR]
+       pwpolicy check-blocklist FILE";
+
+/// Top bits used to spread keys over temporary files during the build.
+const PRE_BITS: u32 = 8;
+
+/// An error line and a hint line, as the rest of the CLI prints them.
+#[derive(Debug)]
+pub struct CmdError {
+    /// What went wrong.
+    pub error: String,
+    /// What to do.
+    pub hint: String,
+}
+
+fn fail(error: impl Into<String>, hint: impl Into<String>) -> CmdError {
+    CmdError {
+        error: error.into(),
+        hint: hint.into(),
+    }
+}
+
+fn io_fail(what: &str, path: &Path, e: io::Error) -> CmdError {
+    fail(
+        format!("{what} {}: {e}", path.display()),
+        "check the path, the permissions and the free space",
+    )
+}
+
+/// Options of `build-blocklist`.
+#[derive(Debug, Default)]
+struct BuildArgs {
+    input: String,
+    output: PathBuf,
+    plain: bool,
+    min_count: Option<u64>,
+    tmpdir: Option<PathBuf>,
+}
+
+fn parse_build(args: &[String]) -> Result<BuildArgs, CmdError> {
+    let mut out = BuildArgs::default();
+    let mut positional = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--plain" => out.plain = true,
+            "--min-count" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| fail("--min-count needs a value", "e.g. --min-count 10"))?;
+                out.min_count = Some(v.parse().map_err(|_| {
+                    fail(
+                        format!("--min-count: `{v}` is not a number"),
+                        "e.g. --min-count 10",
+                    )
+                })?);
+            }
+            "--tmpdir" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| fail("--tmpdir needs a value", "e.g. --tmpdir /var/tmp"))?;
+                out.tmpdir = Some(PathBuf::from(v));
+            }
+            "-" => positional.push(a.clone()),
+            flag if flag.starts_with('-') => {
+                return Err(fail(format!("unknown flag `{flag}`"), USAGE));
+            }
+            _ => positional.push(a.clone()),
+        }
+    }
+    match positional.as_slice() {
+        [input, output] => {
+            out.input = input.clone();
+            out.output = PathBuf::from(output);
+        }
+        _ => {
+            return Err(fail(
+                "build-blocklist needs INPUT and OUTPUT",
+                format!("INPUT is the HIBP SHA-1 file (or - for stdin)\n{USAGE}"),
+            ))
+        }
+    }
+    if out.plain && out.min_count.is_some() {
+        return Err(fail(
+            "--min-count needs HASH:COUNT lines, not --plain passwords",
+            "drop one of the two flags",
+        ));
+    }
+    Ok(out)
+}
+
+/// A progress line on stderr, drawn only when stderr is a terminal, at most 4 times a second.
+struct Progress {
+    tty: bool,
+    start: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Progress {
+            tty: io::stderr().is_terminal(),
+            start: now,
+            last: now,
+        }
+    }
+
+    fn due(&mut self) -> bool {
+        if !self.tty || self.last.elapsed() < Duration::from_millis(250) {
+            return false;
+        }
+        self.last = Instant::now();
+        true
+    }
+
+    fn draw(&self, text: &str) {
+        let _ = write!(io::stderr().lock(), "\r\x1b[2K{text}");
+    }
+
+    fn bar(done: u64, total: u64) -> String {
+        let width = 30u64;
+        let filled = (done.min(total) * width).checked_div(total).unwrap_or(0);
+        let pct = (done.min(total) * 100).checked_div(total).unwrap_or(0);
+        format!(
+            "[{}{}] {pct:3}%",
+            "#".repeat(usize::try_from(filled).unwrap_or(0)),
+            ".".repeat(usize::try_from(width - filled).unwrap_or(0))
+        )
+    }
+
+    fn done(&self) {
+        if self.tty {
+            let _ = writeln!(io::stderr().lock());
+        }
+    }
+}
+
+/// Deletes the temporary shard directory (and a half-written output) on every path.
+struct TempPaths {
+    dir: PathBuf,
+    out: Option<PathBuf>,
+}
+
+impl Drop for TempPaths {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+        if let Some(o) = &self.out {
+            let _ = fs::remove_file(o);
+        }
+    }
+}
+
+struct Counts {
+    lines: u64,
+    keys: u64,
+    below_min: u64,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Streams the input into the shard files.
+fn split_input(
+    a: &BuildArgs,
+    writers: &mut [BufWriter<File>],
+    progress: &mut Progress,
+) -> Result<Counts, CmdError> {
+    let (reader, total): (Box<dyn Read>, u64) = if a.input == "-" {
+        (Box::new(io::stdin().lock()), 0)
+    } else {
+        let p = Path::new(&a.input);
+        let f = File::open(p).map_err(|e| io_fail("cannot open", p, e))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(f), len)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut line = Vec::with_capacity(256);
+    let mut c = Counts {
+        lines: 0,
+        keys: 0,
+        below_min: 0,
+    };
+    let mut read_bytes = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| fail(format!("cannot read {}: {e}", a.input), "check the input file"))?;
+        if n == 0 {
+            break;
+        }
+        read_bytes += n as u64;
+        c.lines += 1;
+        let keys: [Option<u64>; 2] = if a.plain {
+            let mut pw: &[u8] = &line;
+            if let Some(p) = pw.strip_suffix(b"\n") {
+                pw = p;
+            }
+            if let Some(p) = pw.strip_suffix(b"\r") {
+                pw = p;
+            }
+            if pw.is_empty() {
+                continue;
+            }
+            blocklist::password_keys(pw)
+        } else {
+            match blocklist::parse_hibp_line(&line) {
+                Ok(None) => continue,
+                Ok(Some((key, count))) => {
+                    if let Some(min) = a.min_count {
+                        let Some(count) = count else {
+                            return Err(fail(
+                                format!("{}: line {}: no count after the hash", a.input, c.lines),
+                                "--min-count needs the HIBP `HASH:COUNT` lines",
+                            ));
+                        };
+                        if count < min {
+                            c.below_min += 1;
+                            continue;
+                        }
+                    }
+                    [Some(key), None]
+                }
+                Err(e) => return Err(line_error(&a.input, c.lines, &e)),
+            }
+        };
+        for key in keys.into_iter().flatten() {
+            let shard = usize::try_from(blocklist::shard_of(key, PRE_BITS)).unwrap_or(0);
+            let w = writers
+                .get_mut(shard)
+                .ok_or_else(|| fail("internal error: shard out of range", "report this bug"))?;
+            w.write_all(&key.to_le_bytes()).map_err(|e| {
+                fail(
+                    format!("cannot write a temporary shard file: {e}"),
+                    "check the free space (8 bytes per hash), or use --tmpdir",
+                )
+            })?;
+            c.keys += 1;
+        }
+        if c.lines.is_multiple_of(65_536) && progress.due() {
+            let secs = progress.start.elapsed().as_secs_f64().max(0.001);
+            let rate = mib(read_bytes) / secs;
+            let head = if total > 0 {
+                format!(
+                    "{} {:.0}/{:.0} MiB",
+                    Progress::bar(read_bytes, total),
+                    mib(read_bytes),
+                    mib(total)
+                )
+            } else {
+                format!("{:.0} MiB", mib(read_bytes))
+            };
+            progress.draw(&format!("reading: {head}, {} lines, {rate:.0} MiB/s", c.lines));
+        }
+    }
+    Ok(c)
+}
+
+fn line_error(input: &str, line: u64, e: &LineError) -> CmdError {
+    fail(
+        format!("{input}: line {line}: {e}"),
+        "INPUT must be the HIBP \"ordered by hash\" SHA-1 file (SHA1HEX:COUNT lines), or use --plain for one password per line",
+    )
+}
+
+fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), CmdError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| io_fail("cannot read", path, e))?;
+    into.reserve(bytes.len() / 8);
+    for chunk in bytes.chunks_exact(8) {
+        let mut k = [0u8; 8];
+        k.copy_from_slice(chunk);
+        into.push(u64::from_le_bytes(k));
+    }
+    let _ = fs::remove_file(path);
+    Ok(())
+}
+
+fn fsync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// `pwpolicy build-blocklist`.
+pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
+    let a = parse_build(args)?;
+    let started = Instant::now();
+    let out_dir = match a.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = a
+        .output
+        .file_name()
+        .ok_or_else(|| fail("OUTPUT has no file name", USAGE))?
+        .to_string_lossy()
+        .into_owned();
+    let work = a.tmpdir.clone().unwrap_or_else(|| out_dir.clone());
+    let pid = std::process::id();
+    let mut temp = TempPaths {
+        dir: work.join(format!(".{name}.shards.{pid}")),
+        out: None,
+    };
+    fs::create_dir(&temp.dir).map_err(|e| io_fail("cannot create", &temp.dir, e))?;
+    let mut writers = Vec::with_capacity(1 << PRE_BITS);
+    for i in 0..1u32 << PRE_BITS {
+        let p = temp.dir.join(format!("{i:03}"));
+        let f = File::create(&p).map_err(|e| io_fail("cannot create", &p, e))?;
+        writers.push(BufWriter::with_capacity(1 << 16, f));
+    }
+
+    let mut progress = Progress::new();
+    let counts = split_input(&a, &mut writers, &mut progress)?;
+    for w in &mut writers {
+        w.flush().map_err(|e| {
+            fail(
+                format!("cannot write a temporary shard file: {e}"),
+                "check the free space",
+            )
+        })?;
+    }
+    drop(writers);
+    let read_secs = started.elapsed().as_secs_f64();
+
+    let bits = blocklist::choose_shard_bits(counts.keys, PRE_BITS);
+    let tmp_out = out_dir.join(format!(".{name}.tmp.{pid}"));
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp_out)
+            .map_err(|e| io_fail("cannot create", &tmp_out, e))?
+    };
+    temp.out = Some(tmp_out.clone());
+    let mut w = Writer::new(file, bits).map_err(|e| io_fail("cannot write", &tmp_out, e))?;
+    let shards = 1u64 << bits;
+    let group = 1u64 << (PRE_BITS - bits);
+    let mut keys: Vec<u64> = Vec::new();
+    let mut distinct = 0u64;
+    let mut largest = 0usize;
+    for shard in 0..shards {
+        keys.clear();
+        for pre in shard * group..(shard + 1) * group {
+            read_keys(&temp.dir.join(format!("{pre:03}")), &mut keys)?;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        distinct += keys.len() as u64;
+        largest = largest.max(keys.len());
+        let filter = fuse::build(&keys, blocklist::shard_seed_state(shard))
+            .map_err(|e| fail(format!("shard {shard}: {e}"), "report this bug"))?;
+        w.add_shard(&filter)
+            .map_err(|e| io_fail("cannot write", &tmp_out, e))?;
+        if progress.tty {
+            progress.draw(&format!(
+                "building: {} shard {}/{shards}",
+                Progress::bar(shard + 1, shards),
+                shard + 1
+            ));
+        }
+    }
+    keys = Vec::new();
+    drop(keys);
+    let (file, len) = w.finish().map_err(|e| io_fail("cannot write", &tmp_out, e))?;
+    file.sync_all().map_err(|e| io_fail("cannot sync", &tmp_out, e))?;
+    drop(file);
+    fs::rename(&tmp_out, &a.output).map_err(|e| io_fail("cannot rename into", &a.output, e))?;
+    temp.out = None;
+    fsync_dir(&out_dir);
+    drop(temp);
+    progress.done();
+
+    let secs = started.elapsed().as_secs_f64();
+    let mut report = format!(
+        "wrote {}: {distinct} distinct hashes ({} lines read",
+        a.output.display(),
+        counts.lines
+    );
+    if let Some(min) = a.min_count {
+        report.push_str(&format!(", {} below --min-count {min}", counts.below_min));
+    }
+    report.push_str(&format!(
+        ", {} duplicates), {len} bytes = {:.2} bits per entry, {shards} shard(s) (largest {largest} hashes), false-positive rate ~{:.2e}; {secs:.1} s ({read_secs:.1} s reading)",
+        counts.keys - distinct,
+        len as f64 * 8.0 / distinct.max(1) as f64,
+        1.0 / 65536.0
+    ));
+    let _ = writeln!(io::stdout().lock(), "{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A blocklist file read for the CLI: mapped when the `module` feature (and so pam-ffi) is built in,
+/// otherwise read into memory.
+pub struct Loaded {
+    #[cfg(feature = "module")]
+    map: pam_ffi::os::Mapping,
+    #[cfg(not(feature = "module"))]
+    bytes: Vec<u8>,
+}
+
+impl Loaded {
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        #[cfg(feature = "module")]
+        {
+            self.map.bytes()
+        }
+        #[cfg(not(feature = "module"))]
+        {
+            &self.bytes
+        }
+    }
+}
+
+/// Opens a blocklist for the CLI with the module's rules (regular file, no symlink, not writable by group
+/// or others) and validates its structure. The error says what is wrong with which file.
+pub fn open(path: &Path) -> Result<Loaded, String> {
+    #[cfg(feature = "module")]
+    let (loaded, mode) = {
+        let map =
+            pam_ffi::os::Mapping::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+        let mode = map.mode();
+        (Loaded { map }, mode)
+    };
+    #[cfg(not(feature = "module"))]
+    let (loaded, mode) = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::symlink_metadata(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{}: not a regular file", path.display()));
+        }
+        let bytes = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        (Loaded { bytes }, meta.mode())
+    };
+    blocklist::check_mode(mode).map_err(|e| format!("{}: {e}", path.display()))?;
+    Blocklist::parse(loaded.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(loaded)
+}
+
+/// `pwpolicy check-blocklist FILE`: structure and checksum.
+pub fn check_file(args: &[String]) -> Result<ExitCode, CmdError> {
+    let [path] = args else {
+        return Err(fail("check-blocklist needs exactly one FILE", USAGE));
+    };
+    let path = Path::new(path);
+    let hint = "rebuild it with `pwpolicy build-blocklist`, or copy it again (then rename it into place)";
+    let loaded = open(path).map_err(|e| fail(e, hint))?;
+    let bl = Blocklist::parse(loaded.bytes()).map_err(|e| fail(format!("{}: {e}", path.display()), hint))?;
+    bl.verify_checksum()
+        .map_err(|e| fail(format!("{}: {e}", path.display()), hint))?;
+    let _ = writeln!(
+        io::stdout().lock(),
+        "{}: ok: format version {}, {} hashes, {} shard(s), {} bytes = {:.2} bits per entry, checksum verified",
+        path.display(),
+        blocklist::VERSION,
+        bl.entries(),
+        bl.shards(),
+        loaded.bytes().len(),
+        bl.bits_per_entry()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn given_build_flags_then_parsed_or_refused() {
+        let b = parse_build(&args(&["in.txt", "out.bin", "--min-count", "5"])).unwrap();
+        assert_eq!((b.input.as_str(), b.min_count), ("in.txt", Some(5)));
+        assert!(parse_build(&args(&["in.txt"])).is_err());
+        assert!(parse_build(&args(&["in", "out", "--min-count", "x"])).is_err());
+        assert!(parse_build(&args(&["in", "out", "--plain", "--min-count", "2"])).is_err());
+        assert!(parse_build(&args(&["in", "out", "--bogus"])).is_err());
+        assert_eq!(parse_build(&args(&["-", "out"])).unwrap().input, "-");
+    }
+}

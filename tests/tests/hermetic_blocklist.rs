@@ -1,0 +1,425 @@
+//! Hermetic tests of the breached-password blocklist (issue 7), end to end: a synthetic file in the HIBP
+//! "ordered by hash" format is built with the shipped `pwpolicy build-blocklist`, then the shipped
+//! `libpam_pwpolicy.so` (through real libpam, `pam_start_confdir`) and `pwpolicy check --blocklist` refuse
+//! its members and accept non-members; damaged files (missing, empty, truncated, wrong version, shifted by a
+//! byte, corrupt index, symbolic link, group-writable) are refused with `blocklist_missing=deny` (the
+//! default) and only logged with `blocklist_missing=warn`; the false-positive rate of a CLI-built file is
+//! measured on 1,000,000 non-members with the same reader the module maps.
+//!
+//! Every stack passes `conf=` pointing to a file in the harness's temporary directory, so the host's
+//! `/etc/security` is never read; stacks that must refuse carry `enforce_for_root` (CI runs as root).
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
+use pam_ffi::PamCode;
+use pam_harness::{build_dir, module_path, Harness, Op, Outcome};
+use pam_pwpolicy::blocklist::{self, Blocklist};
+use pam_pwpolicy::fuse::splitmix64;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const USER: &str = "alice";
+/// Strong-looking passwords (they pass every other rule) that the synthetic breach list contains.
+const BREACHED: &[&str] = &["Kq7#vWx2!mZp9Lr", "Tz4$uQ8@nB6&yHe", "correct-HORSE-94-staple!q"];
+/// Strong passwords the list does not contain.
+const FRESH: &[&str] = &["Vq8#mT2!rZw9xLp", "Hx3%pN7^cR5*wKd"];
+const DENIED: &str = "The check against breached passwords is unavailable";
+
+fn pwpolicy() -> PathBuf {
+    let p = build_dir().join("pwpolicy");
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo build --workspace`",
+        p.display()
+    );
+    p
+}
+
+fn write_mode(path: &Path, bytes: &[u8], mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The HIBP hash field of a password as the module reads it: the key (the first 16 hex digits of the
+/// SHA-1, checked against real SHA-1 in the unit tests) padded to 40 digits.
+fn sha1_hex(s: &str) -> String {
+    format!(
+        "{:016X}0123456789ABCDEF01234567",
+        blocklist::key_of_bytes(s.as_bytes())
+    )
+}
+
+/// Pseudo-random SHA-1-looking hex (160 bits from SplitMix64).
+fn random_hex(state: &mut u64) -> String {
+    let (a, b, c) = (splitmix64(state), splitmix64(state), splitmix64(state));
+    format!("{a:016X}{b:016X}{:08X}", c >> 32)
+}
+
+/// A synthetic HIBP SHA-1 file: `extra` random hashes plus the [`BREACHED`] ones, sorted, `HASH:COUNT`
+/// lines with CRLF endings, as downloaded.
+fn hibp_text(extra: usize) -> String {
+    let mut s = 0x1234_5678;
+    let mut lines: Vec<String> = (0..extra).map(|_| random_hex(&mut s)).collect();
+    lines.extend(BREACHED.iter().map(|p| sha1_hex(p)));
+    lines.sort();
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, h)| format!("{h}:{}\r\n", i % 97 + 1))
+        .collect()
+}
+
+#[track_caller]
+fn build(args: &[&str]) -> std::process::Output {
+    let out = Command::new(pwpolicy())
+        .arg("build-blocklist")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A harness with an empty pwpolicy.conf and a blocklist built from the synthetic HIBP file.
+struct Setup {
+    h: Harness,
+    conf: PathBuf,
+    list: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let h = Harness::new();
+        let conf = h.root().join("pwpolicy.conf");
+        write_mode(&conf, b"# hermetic test: no host configuration\n", 0o644);
+        let input = h.root().join("pwned-passwords-sha1-ordered-by-hash.txt");
+        std::fs::write(&input, hibp_text(5000)).unwrap();
+        let list = h.root().join("hibp.pwbl");
+        build(&[input.to_str().unwrap(), list.to_str().unwrap()]);
+        Setup { h, conf, list }
+    }
+
+    fn line(&self, options: &str) -> String {
+        format!(
+            "password requisite {} {options} conf={}\n",
+            module_path("pam_pwpolicy").display(),
+            self.conf.display()
+        )
+    }
+
+    fn chauthtok(&self, options: &str, replies: &[&str]) -> Outcome {
+        self.h.service("chpw", &self.line(options));
+        let mut run = self.h.run("chpw").user(USER).op(Op::Chauthtok);
+        for r in replies {
+            run = run.reply(r);
+        }
+        run.go()
+    }
+
+    /// A damaged copy of the list, written with mode 0644.
+    fn damaged(&self, name: &str, f: impl Fn(&mut Vec<u8>)) -> PathBuf {
+        let mut bytes = std::fs::read(&self.list).unwrap();
+        f(&mut bytes);
+        let p = self.h.root().join(name);
+        write_mode(&p, &bytes, 0o644);
+        p
+    }
+}
+
+fn bad_messages(o: &Outcome) -> Vec<&str> {
+    o.messages()
+        .into_iter()
+        .filter(|m| m.starts_with("BAD PASSWORD: "))
+        .collect()
+}
+
+#[test]
+fn given_hibp_file_then_build_reports_and_check_blocklist_verifies_it() {
+    let s = Setup::new();
+    let out = Command::new(pwpolicy())
+        .args(["check-blocklist", s.list.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("5003 hashes") && text.contains("checksum verified"),
+        "{text}"
+    );
+    // One flipped bit in the body: the structure is fine, the checksum is not.
+    let bad = s.damaged("flipped.pwbl", |b| {
+        let last = b.len() - 3;
+        b[last] ^= 1;
+    });
+    let out = Command::new(pwpolicy())
+        .args(["check-blocklist", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("pwpolicy: hint: "), "{err}");
+}
+
+#[test]
+fn given_blocklist_argument_then_breached_passwords_refused_and_fresh_ones_accepted() {
+    let s = Setup::new();
+    let opts = format!("blocklist={} enforce_for_root retry=3", s.list.display());
+    let o = s.chauthtok(&opts, BREACHED);
+    o.assert_code(PamCode::MaxTries);
+    let bad = bad_messages(&o);
+    assert_eq!(bad.len(), 3, "{:#?}", o.events);
+    for m in bad {
+        assert!(
+            m.starts_with("BAD PASSWORD: it appears in a list of breached passwords\n"),
+            "{m}"
+        );
+        assert!(
+            m.lines().nth(1).is_some_and(|g| !g.is_empty()),
+            "no guidance: {m}"
+        );
+    }
+    assert!(o.logged("blocklist"), "{:#?}", o.logs);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    for pw in FRESH {
+        let o = s.chauthtok(&opts, &[pw, pw]);
+        o.assert_code(PamCode::Success);
+        assert!(bad_messages(&o).is_empty(), "{pw}: {:#?}", o.events);
+    }
+}
+
+#[test]
+fn given_blocklist_key_in_pwpolicy_conf_then_it_applies() {
+    let s = Setup::new();
+    write_mode(
+        &s.conf,
+        format!("blocklist = \"{}\"\n", s.list.display()).as_bytes(),
+        0o644,
+    );
+    let o = s.chauthtok("enforce_for_root", &[BREACHED[0]]);
+    o.assert_code(PamCode::AuthtokErr);
+    assert_eq!(bad_messages(&o).len(), 1, "{:#?}", o.events);
+}
+
+#[test]
+fn given_fullwidth_form_of_a_breached_password_then_nfkc_form_is_refused() {
+    let s = Setup::new();
+    // NFKC maps fullwidth ASCII to ASCII: the typed text differs, the normalized one is in the list.
+    let fullwidth: String = BREACHED[0]
+        .chars()
+        .map(|c| char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap())
+        .collect();
+    let o = s.chauthtok(
+        &format!("blocklist={} enforce_for_root", s.list.display()),
+        &[&fullwidth],
+    );
+    o.assert_code(PamCode::AuthtokErr);
+    assert!(bad_messages(&o)[0].contains("breached"), "{:#?}", o.events);
+}
+
+#[test]
+fn given_plain_password_list_then_built_list_refuses_them() {
+    let s = Setup::new();
+    let input = s.h.root().join("plain.txt");
+    std::fs::write(&input, format!("{}\r\n\nsomething else\n", FRESH[1])).unwrap();
+    let list = s.h.root().join("plain.pwbl");
+    let out = build(&["--plain", input.to_str().unwrap(), list.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 distinct hashes"));
+    let o = s.chauthtok(
+        &format!("blocklist={} enforce_for_root", list.display()),
+        &[FRESH[1]],
+    );
+    o.assert_code(PamCode::AuthtokErr);
+    assert_eq!(bad_messages(&o).len(), 1, "{:#?}", o.events);
+}
+
+#[test]
+fn given_min_count_then_rare_hashes_are_left_out() {
+    let h = Harness::new();
+    let input = h.root().join("in.txt");
+    std::fs::write(
+        &input,
+        format!("{}:3\n{}:50\n", sha1_hex(FRESH[0]), sha1_hex(FRESH[1])),
+    )
+    .unwrap();
+    let list = h.root().join("min.pwbl");
+    build(&[
+        input.to_str().unwrap(),
+        list.to_str().unwrap(),
+        "--min-count",
+        "10",
+    ]);
+    let bytes = std::fs::read(&list).unwrap();
+    let bl = Blocklist::parse(&bytes).unwrap();
+    assert_eq!(bl.entries(), 1);
+    assert!(bl.contains_password(FRESH[1].as_bytes()).unwrap());
+    assert!(!bl.contains_password(FRESH[0].as_bytes()).unwrap());
+}
+
+#[test]
+fn given_cli_check_with_blocklist_then_members_refused_and_others_accepted() {
+    let s = Setup::new();
+    let mut child = Command::new(pwpolicy())
+        .args([
+            "check",
+            "--config",
+            s.conf.to_str().unwrap(),
+            "--blocklist",
+            s.list.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}\n{}", BREACHED[1], FRESH[0]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lines[0].starts_with("refused")
+            && lines[0].contains("blocklist: it appears in a list of breached passwords"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("ok"), "{text}");
+    // A broken list is an error of the command (exit 2), saying what is wrong.
+    let out = Command::new(pwpolicy())
+        .args([
+            "check",
+            "--config",
+            s.conf.to_str().unwrap(),
+            "--blocklist",
+            "/nonexistent/list",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/list"));
+}
+
+#[test]
+fn given_damaged_or_missing_blocklist_then_deny_refuses_and_logs_exactly_what_is_wrong() {
+    let s = Setup::new();
+    let version = s.damaged("v2.pwbl", |b| b[8] = 2);
+    let truncated = s.damaged("truncated.pwbl", |b| b.truncate(b.len() / 2));
+    let short = s.damaged("short.pwbl", |b| b.truncate(40));
+    let empty = s.damaged("empty.pwbl", |b| b.clear());
+    let shifted = s.damaged("shifted.pwbl", |b| b.insert(0, 0));
+    let index = s.damaged("index.pwbl", |b| b[blocklist::HEADER_LEN + 8] ^= 0x55);
+    let link = s.h.root().join("link.pwbl");
+    std::os::unix::fs::symlink(&s.list, &link).unwrap();
+    let writable = s.damaged("writable.pwbl", |_| {});
+    write_mode(&writable, &std::fs::read(&s.list).unwrap(), 0o666);
+    let missing = s.h.root().join("missing.pwbl");
+    let cases: &[(&Path, &str)] = &[
+        (&missing, "No such file"),
+        (&empty, "empty"),
+        (&short, "truncated"),
+        (&truncated, "bytes but its header says"),
+        (&version, "unsupported format version 2"),
+        (&shifted, "bad magic"),
+        (&index, "shard 0"),
+        (&link, "symbolic links"),
+        (&writable, "writable by group or others"),
+    ];
+    for (path, why) in cases {
+        let o = s.chauthtok(
+            &format!("blocklist={} enforce_for_root", path.display()),
+            &[FRESH[0], FRESH[0]],
+        );
+        assert_ne!(o.code(), PamCode::Success, "{}: {:#?}", path.display(), o.events);
+        assert!(o.code() == PamCode::TryAgain || o.code() == PamCode::AuthtokErr);
+        assert!(
+            o.messages().iter().any(|m| m.contains(DENIED)),
+            "{}: {:#?}",
+            path.display(),
+            o.events
+        );
+        assert!(o.prompts().is_empty(), "prompted although the change is refused");
+        let line = o
+            .logs
+            .iter()
+            .find(|l| l.text.contains(&path.display().to_string()))
+            .unwrap_or_else(|| panic!("no log line naming {}: {:#?}", path.display(), o.logs));
+        assert!(line.text.contains(why), "{why}: {}", line.text);
+        assert!(o.stderr.is_empty(), "{}", o.stderr);
+    }
+}
+
+#[test]
+fn given_warn_mode_then_a_broken_blocklist_is_logged_and_the_change_goes_on() {
+    let s = Setup::new();
+    let version = s.damaged("v9.pwbl", |b| b[8] = 9);
+    for path in [version, s.h.root().join("missing.pwbl")] {
+        let o = s.chauthtok(
+            &format!(
+                "blocklist={} blocklist_missing=warn enforce_for_root",
+                path.display()
+            ),
+            &[FRESH[0], FRESH[0]],
+        );
+        o.assert_code(PamCode::Success);
+        assert!(
+            o.logs
+                .iter()
+                .any(|l| l.text.contains(&path.display().to_string()) && l.text.contains("warn")),
+            "{:#?}",
+            o.logs
+        );
+    }
+}
+
+#[test]
+fn given_a_million_non_members_then_false_positive_rate_is_within_2e_minus_5() {
+    let h = Harness::new();
+    let input = h.root().join("big.txt");
+    let mut s = 0xabcdef;
+    let mut text = String::with_capacity(200_000 * 44);
+    for _ in 0..200_000 {
+        text.push_str(&random_hex(&mut s));
+        text.push_str(":1\n");
+    }
+    std::fs::write(&input, text).unwrap();
+    let list = h.root().join("big.pwbl");
+    build(&[input.to_str().unwrap(), list.to_str().unwrap()]);
+    let map = pam_ffi::os::Mapping::open(&list).unwrap();
+    let bl = Blocklist::parse(map.bytes()).unwrap();
+    assert_eq!(bl.entries(), 200_000);
+    assert!(bl.bits_per_entry() <= 20.0, "{}", bl.bits_per_entry());
+    // Members: every one found.
+    let mut s = 0xabcdef;
+    for _ in 0..200_000 {
+        let (key, _) = blocklist::parse_hibp_line(random_hex(&mut s).as_bytes())
+            .unwrap()
+            .unwrap();
+        assert!(bl.contains_key(key).unwrap());
+    }
+    // Non-members: another seed.
+    let mut s = 0x5eed;
+    let trials = 1_000_000u32;
+    let hits = (0..trials)
+        .filter(|_| {
+            let (key, _) = blocklist::parse_hibp_line(random_hex(&mut s).as_bytes())
+                .unwrap()
+                .unwrap();
+            bl.contains_key(key).unwrap()
+        })
+        .count();
+    let rate = hits as f64 / f64::from(trials);
+    eprintln!("false positives: {hits} of {trials} = {rate:.2e}");
+    assert!(rate <= 2e-5, "{hits} false positives in {trials}");
+}
