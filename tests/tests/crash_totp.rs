@@ -119,7 +119,7 @@ fn leftovers(dir: &Path) -> usize {
 fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
     let mut rng = Rng(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1)) | 1);
     let (h, path): (Harness, _) = two_modules("noskewadj", "");
-    write_secret(&path, &fresh_file(kind, index));
+    write_secret(&path, fresh_file(kind, index));
     let opts = Options {
         noskewadj: true,
         ..Options::default()
@@ -191,7 +191,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
         let old = fs::read(&path).unwrap();
         let (code, new) = next(&old, &mut rng);
         if code.is_empty() {
-            write_secret(&path, &fresh_file(kind, index));
+            write_secret(&path, fresh_file(kind, index));
             continue;
         }
         let delay = Duration::from_micros(rng.below(max_delay));

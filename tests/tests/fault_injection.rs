@@ -13,25 +13,12 @@
 )]
 
 use pam_ffi::PamCode;
+mod totp_common;
 use pam_harness::{module_path, Harness, Outcome};
-use pam_totp::otp::{Algorithm, Digits, Otp};
-use pam_totp::secret_file::{decode_secret, SecretFile};
+use pam_totp::secret_file::SecretFile;
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
-
-fn code_now() -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let otp = Otp::new(
-        &decode_secret(SECRET).unwrap(),
-        Algorithm::default(),
-        Digits::default(),
-    )
-    .unwrap();
-    format!("{:06}", otp.totp(t, std::num::NonZeroU64::new(30).unwrap()))
-}
+use totp_common::{code_now, SECRET};
 
 #[track_caller]
 fn require_root() {

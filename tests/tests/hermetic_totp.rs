@@ -10,37 +10,12 @@
 )]
 
 use pam_ffi::PamCode;
+mod totp_common;
 use pam_harness::{module_path, Harness, Op, LOG_AUTHPRIV};
-use pam_totp::otp::{Algorithm, Digits, Otp};
-use pam_totp::secret_file::decode_secret;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
-
-fn me() -> String {
-    pam_ffi::os::user_by_uid(pam_ffi::os::effective_uid())
-        .expect("current user in passwd")
-        .name
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-fn totp_at(t: u64) -> String {
-    let key = decode_secret(SECRET).unwrap();
-    let otp = Otp::new(&key, Algorithm::default(), Digits::default()).unwrap();
-    format!("{:06}", otp.totp(t, std::num::NonZeroU64::new(30).unwrap()))
-}
-
-fn hotp(counter: u64) -> String {
-    let key = decode_secret(SECRET).unwrap();
-    let otp = Otp::new(&key, Algorithm::default(), Digits::default()).unwrap();
-    format!("{:06}", otp.hotp(counter))
-}
+use std::path::PathBuf;
+use totp_common::{hotp, me, now, totp_at, write_secret, SECRET};
 
 /// A harness with a secret file for the current user at `<root>/<user>.ga` (mode 0400) and the service
 /// `totp` running pam_totp with `secret=<root>/${USER}.ga` plus `args`.
@@ -59,12 +34,6 @@ fn service(h: &Harness, args: &str) {
         h.root().display()
     );
     h.service("totp", &line);
-}
-
-fn write_secret(path: &Path, body: &str) {
-    let _ = fs::remove_file(path);
-    fs::write(path, body).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o400)).unwrap();
 }
 
 fn totp_file(extra: &str) -> String {
@@ -185,7 +154,7 @@ fn given_no_secret_file_and_nullok_then_ignore_without_prompt() {
     assert_eq!(o.messages(), vec!["next-module-ran"]);
     assert!(o.logged("reason=no-secret-file nullok"));
     // The same stack with a file present does not ignore: a wrong code dies there.
-    write_secret(&h.root().join(format!("{}.ga", me())), &totp_file(""));
+    write_secret(&h.root().join(format!("{}.ga", me())), totp_file(""));
     let o = h.run("totp").user(&me()).reply("000000").go();
     o.assert_code(PamCode::AuthErr);
     assert!(o.messages().is_empty());
@@ -233,7 +202,7 @@ fn given_hostile_secret_files_then_refused_with_a_specific_log_line() {
     let code = totp_at(now());
 
     // A symlink is not followed.
-    write_secret(&real, &totp_file(""));
+    write_secret(&real, totp_file(""));
     symlink(&real, &path).unwrap();
     let o = h.run("totp").user(&me()).reply(&code).go();
     o.assert_code(PamCode::AuthErr);
@@ -245,7 +214,7 @@ fn given_hostile_secret_files_then_refused_with_a_specific_log_line() {
     fs::remove_file(&path).unwrap();
 
     // World-readable.
-    write_secret(&path, &totp_file(""));
+    write_secret(&path, totp_file(""));
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     let o = h.run("totp").user(&me()).reply(&code).go();
     o.assert_code(PamCode::AuthErr);
@@ -347,7 +316,7 @@ fn given_hotp_then_the_counter_advances_and_used_codes_fail() {
 fn given_forward_pass_then_the_password_goes_on_to_the_next_module() {
     let h = Harness::new();
     let path = h.root().join(format!("{}.ga", me()));
-    write_secret(&path, &totp_file(""));
+    write_secret(&path, totp_file(""));
     let f = module_path("pam_fixture");
     h.service(
         "totp",
@@ -372,7 +341,7 @@ fn given_forward_pass_then_the_password_goes_on_to_the_next_module() {
 fn given_use_first_pass_then_the_code_comes_from_the_stack_without_a_prompt() {
     let h = Harness::new();
     let path = h.root().join(format!("{}.ga", me()));
-    write_secret(&path, &totp_file(""));
+    write_secret(&path, totp_file(""));
     let code = totp_at(now());
     h.service(
         "totp",
@@ -506,7 +475,7 @@ fn given_debug_then_secret_free_details_are_logged_at_debug_only() {
 fn given_try_first_pass_then_a_valid_stacked_code_is_used_and_otherwise_the_user_is_asked() {
     let h = Harness::new();
     let path = h.root().join(format!("{}.ga", me()));
-    write_secret(&path, &totp_file(""));
+    write_secret(&path, totp_file(""));
     let stack = |authtok: &str| {
         h.service(
             "totp",

@@ -10,25 +10,11 @@
 )]
 
 use pam_ffi::PamCode;
+mod totp_common;
 use pam_harness::{module_path, Harness};
-use pam_totp::otp::{Algorithm, Digits, Otp};
-use pam_totp::secret_file::decode_secret;
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
-
-fn code_now() -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let otp = Otp::new(
-        &decode_secret(SECRET).unwrap(),
-        Algorithm::default(),
-        Digits::default(),
-    )
-    .unwrap();
-    format!("{:06}", otp.totp(t, std::num::NonZeroU64::new(30).unwrap()))
-}
+use totp_common::{code_now, SECRET};
 
 /// A harness whose root is traversable by other users, with `<root>/store/<name>.ga` owned by `owner`.
 fn store_with_file(name: &str, owner: u32, group: u32) -> Harness {

@@ -48,9 +48,9 @@ pub fn two_modules(totp_args: &str, ga_args: &str) -> (Harness, PathBuf) {
 }
 
 /// Writes a secret file the way the CLI leaves it: mode 0400, owned by the current user.
-pub fn write_secret(path: &Path, body: &[u8]) {
+pub fn write_secret(path: &Path, body: impl AsRef<[u8]>) {
     let _ = fs::remove_file(path);
-    fs::write(path, body).unwrap();
+    fs::write(path, body.as_ref()).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o400)).unwrap();
 }
 
@@ -121,3 +121,33 @@ pub fn rate_limit_timestamps(body: &str) -> Vec<u64> {
 /// A Unix time 10 seconds into a 30-second step (and into a 60-second one), so that processes that take a
 /// few seconds still see the same step.
 pub const T0: u64 = 1_800_000_010;
+
+/// The secret of the tests that compute codes with pam_totp's own core (in process, no oathtool).
+pub const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
+
+/// Unix time now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The TOTP code of [`SECRET`] at `t` (SHA-1, 6 digits, 30 s).
+pub fn totp_at(t: u64) -> String {
+    let key = pam_totp::secret_file::decode_secret(SECRET).unwrap();
+    let otp = pam_totp::otp::Otp::new(&key, Default::default(), Default::default()).unwrap();
+    format!("{:06}", otp.totp(t, std::num::NonZeroU64::new(30).unwrap()))
+}
+
+/// The HOTP code of [`SECRET`] for `counter`.
+pub fn hotp(counter: u64) -> String {
+    let key = pam_totp::secret_file::decode_secret(SECRET).unwrap();
+    let otp = pam_totp::otp::Otp::new(&key, Default::default(), Default::default()).unwrap();
+    format!("{:06}", otp.hotp(counter))
+}
+
+/// The TOTP code of [`SECRET`] now.
+pub fn code_now() -> String {
+    totp_at(now())
+}
