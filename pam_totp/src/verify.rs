@@ -1210,11 +1210,11 @@ mod tests {
         );
     }
 
-    /// Regression (found by fuzz/totp_verify): skew learning compared a `RESETTING_TIME_SKEW` entry's skew with
-    /// the new one as `(a.skew - skew).abs()` in i64, so an entry from the file with a skew near i64::MIN or
-    /// i64::MAX overflowed: a panic in debug builds; in release the difference wrapped to i64::MIN, whose
-    /// `abs()` is negative, so the entry passed the "stable skew" test and its absurd skew went into the
-    /// adopted average.
+    /// Regression (found reading the code while writing fuzz/totp_verify; the fuzzer had not hit it): skew
+    /// learning compared a `RESETTING_TIME_SKEW` entry's skew with the new one as `(a.skew - skew).abs()` in
+    /// i64, so an entry from the file with a skew near i64::MIN or i64::MAX overflowed: a panic in debug
+    /// builds; in release the difference wrapped to i64::MIN, whose `abs()` is negative, so the entry passed
+    /// the "stable skew" test and its absurd skew went into the adopted average.
     #[test]
     fn given_resetting_time_skew_with_extreme_skews_then_skew_learning_does_not_overflow() {
         for extreme in [i64::MIN, i64::MAX] {
