@@ -1,4 +1,4 @@
-//! Everything `totp-enroll` asks of the operating system, with no `unsafe` and without linking libpam: user
+//! Everything `totp-enroll` asks of the operating system, in safe Rust only and without linking libpam: user
 //! ids (from `/proc/self/status`), the account database (a passwd-format file, `/etc/passwd` unless
 //! `--passwd-file`), random bytes (`/dev/urandom`), the host name, the atomic secret-file writer, and the
 //! syslog audit datagram.

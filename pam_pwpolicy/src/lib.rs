@@ -1,7 +1,7 @@
 //! pam_pwpolicy: password quality for `pam_chauthtok`, compatible with pam_cracklib's and pam_pwquality's
 //! options, with zxcvbn guess estimation, NFKC normalization and a NIST SP 800-63B-4 preset.
 //!
-//! The library half holds the pure checking core (no libpam, no `unsafe`): [`policy`] (the options),
+//! The library half holds the pure checking core (no libpam, safe Rust only): [`policy`] (the options),
 //! [`config`] (where they come from), [`rules`], [`strength`], [`check`] (the pipeline) and [`blocklist`]
 //! (the breached-password file, a [`fuse`] filter). The `module` feature adds the PAM entry point in
 //! [`module`]; the `pwpolicy` CLI uses the same core.

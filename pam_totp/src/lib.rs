@@ -1,6 +1,6 @@
 //! pam_totp: TOTP/HOTP second factor for PAM, reading and writing `~/.google_authenticator` files.
 //!
-//! The library half holds the pure cores (no libpam, no `unsafe`); the `module` feature adds the PAM
+//! The library half holds the pure cores (no libpam, safe Rust only); the `module` feature adds the PAM
 //! entry points in [`module`], which are the only part that talks to libpam (through `pam-ffi`).
 #![forbid(unsafe_code)]
 

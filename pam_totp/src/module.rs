@@ -11,7 +11,7 @@
 //! 4. Under the exclusive lock the file is read again, the code verified against that fresh state, and the
 //!    new state written atomically before the lock is released. A code whose use cannot be recorded is
 //!    refused (with `allow_readonly` too, unless reuse was allowed anyway), so no code is ever replayable.
-//! 5. Unknown users, users without a file (no `nullok`), unsafe or unparsable files: the user is prompted
+//! 5. Unknown users, users without a file (no `nullok`), insecure or unparsable files: the user is prompted
 //!    like everyone else, the same HMAC work is done, and the answer is PAM_AUTH_ERR; only the log says why.
 //!
 //! Log lines (LOG_AUTHPRIV, through pam_syslog, prefixed `SERVICE(pam_totp:auth):`) are `key=value`

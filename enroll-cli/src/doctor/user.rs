@@ -4,7 +4,7 @@
 //!
 //! The path, the owner and the mode limit are worked out as the module does (`secret=`, `user=`,
 //! `no_strict_owner`, `allowed_perm=` from the sshd stack's pam_totp line). The module opens and rewrites the
-//! file with the owner's filesystem ids; the doctor (usually root) cannot switch ids without `unsafe`, so it
+//! file with the owner's filesystem ids; the doctor (usually root) cannot switch ids (that needs the FFI crate), so it
 //! checks the permission bits for that uid/gid instead. Nothing from the file is ever printed.
 
 use super::report::Finding;
