@@ -308,12 +308,7 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
         }
     };
     let candidates = code_candidates(&typed_str, file.digits(), typed.allow_password);
-    let codes: Vec<&str> = candidates.iter().map(|c| c.code).collect();
-    let codes = if codes.is_empty() {
-        vec![typed_str.as_str()]
-    } else {
-        codes
-    };
+    let codes = codes_to_try(&candidates, &typed_str);
     let rhost = Some(ctx.rhost.as_str()).filter(|r| *r != "-");
     let (verdict, which): (Verdict, Option<usize>) =
         verify::verify_any(&file, world.now, &codes, &opts, rhost);
@@ -503,6 +498,16 @@ fn obtain_code<H: PamHandle>(
     }
 }
 
+/// The codes to verify for what was typed: each code-shaped reading of it (see [`code_candidates`]), or the
+/// whole text when there is none, so that it is still recorded and refused as malformed.
+fn codes_to_try<'a>(candidates: &[verify::Candidate<'a>], typed: &'a str) -> Vec<&'a str> {
+    if candidates.is_empty() {
+        vec![typed]
+    } else {
+        candidates.iter().map(|c| c.code).collect()
+    }
+}
+
 /// Unknown user, no file, or an unusable file: the same prompt and the same work as a wrong code, then
 /// PAM_AUTH_ERR. The reason goes only to the log.
 fn refuse_after_prompt<H: PamHandle>(
@@ -527,11 +532,7 @@ fn refuse_after_prompt<H: PamHandle>(
     };
     let s = typed.as_str().unwrap_or("");
     let cands = code_candidates(s, crate::otp::Digits::default(), opts.forward_pass);
-    let codes: Vec<&str> = if cands.is_empty() {
-        vec![s]
-    } else {
-        cands.iter().map(|c| c.code).collect()
-    };
+    let codes = codes_to_try(&cands, s);
     let _ = verify::verify_unenrolled(world.now, &codes, opts);
     h.log(
         Priority::Notice,
