@@ -31,21 +31,23 @@ fn store_with_file(name: &str, owner: u32, group: u32) -> Harness {
     h
 }
 
+/// The pam_totp line reading `<root>/store/${USER}.ga`, with `extra` arguments.
+fn store_line(h: &Harness, extra: &str) -> String {
+    format!(
+        "auth required {} secret={}/store/${{USER}}.ga {extra}\n",
+        module_path("pam_totp").display(),
+        h.root().display()
+    )
+}
+
 #[test]
 #[ignore = "root: run by the root tier (tests/run-all)"]
 fn given_user_option_then_files_are_read_and_written_as_that_account_and_must_be_owned_by_it() {
     // A root-owned secret store is the classic use; here the store belongs to `nobody` and root logs in.
     let nobody = pam_ffi::os::user_by_name("nobody").expect("user nobody");
     let h = store_with_file("root", nobody.uid, nobody.gid);
-    let line = |extra: &str| {
-        format!(
-            "auth required {} secret={}/store/${{USER}}.ga {extra}\n",
-            module_path("pam_totp").display(),
-            h.root().display()
-        )
-    };
     // Without user=, the file must belong to the logging-in user (root): refused.
-    h.service("totp", &line(""));
+    h.service("totp", &store_line(&h, ""));
     let o = h.run("totp").user("root").reply(&code_now()).go();
     o.assert_code(PamCode::AuthErr);
     assert!(
@@ -56,7 +58,7 @@ fn given_user_option_then_files_are_read_and_written_as_that_account_and_must_be
         o.logs
     );
     // With user=nobody (by name or uid) it is accepted, and the state update is written as nobody.
-    h.service("totp", &line("user=nobody"));
+    h.service("totp", &store_line(&h, "user=nobody"));
     h.run("totp")
         .user("root")
         .reply(&code_now())
@@ -73,7 +75,7 @@ fn given_user_option_then_files_are_read_and_written_as_that_account_and_must_be
         fs::read_to_string(&path).unwrap().contains("\" DISALLOW_REUSE "),
         "state not recorded"
     );
-    h.service("totp", &line(&format!("user={}", nobody.uid)));
+    h.service("totp", &store_line(&h, &format!("user={}", nobody.uid)));
     let o = h.run("totp").user("root").reply(&code_now()).go();
     o.assert_code(PamCode::AuthErr);
     assert!(o.logged("reason=replayed"), "{:#?}", o.logs);
@@ -97,20 +99,13 @@ fn given_user_option_then_files_are_read_and_written_as_that_account_and_must_be
 fn given_no_strict_owner_then_a_foreign_owned_file_is_accepted() {
     let nobody = pam_ffi::os::user_by_name("nobody").expect("user nobody");
     let h = store_with_file("root", nobody.uid, nobody.gid);
-    let line = |extra: &str| {
-        format!(
-            "auth required {} secret={}/store/${{USER}}.ga {extra}\n",
-            module_path("pam_totp").display(),
-            h.root().display()
-        )
-    };
-    h.service("totp", &line(""));
+    h.service("totp", &store_line(&h, ""));
     h.run("totp")
         .user("root")
         .reply(&code_now())
         .go()
         .assert_code(PamCode::AuthErr);
-    h.service("totp", &line("no_strict_owner"));
+    h.service("totp", &store_line(&h, "no_strict_owner"));
     h.run("totp")
         .user("root")
         .reply(&code_now())
