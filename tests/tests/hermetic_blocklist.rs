@@ -423,3 +423,46 @@ fn given_a_million_non_members_then_false_positive_rate_is_within_2e_minus_5() {
     eprintln!("false positives: {hits} of {trials} = {rate:.2e}");
     assert!(rate <= 2e-5, "{hits} false positives in {trials}");
 }
+
+#[test]
+fn given_a_terminal_then_build_blocklist_draws_a_progress_bar_and_not_on_a_pipe() {
+    // Enough input that the build lasts past the first 250 ms redraw interval.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("hibp.txt");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    let mut state = 1u64;
+    for _ in 0..1_500_000 {
+        let (a, b) = (splitmix64(&mut state), splitmix64(&mut state));
+        writeln!(f, "{a:016X}{b:016X}ABCDEFAB:1").unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let cmd = format!(
+        "{} build-blocklist {} {}",
+        pwpolicy().display(),
+        input.display(),
+        dir.path().join("tty.bin").display()
+    );
+    // `script` runs the command on a pseudo-terminal and copies what it printed to stdout.
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script (util-linux)");
+    assert!(tty.status.success(), "{}", String::from_utf8_lossy(&tty.stdout));
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(
+        shown.contains("\r\x1b[2K") && shown.contains("%"),
+        "no progress bar on a terminal: {shown:?}"
+    );
+    let piped = Command::new(pwpolicy())
+        .arg("build-blocklist")
+        .arg(&input)
+        .arg(dir.path().join("pipe.bin"))
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("\x1b[2K"),
+        "progress drawn on a pipe"
+    );
+}
