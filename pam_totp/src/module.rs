@@ -3,13 +3,14 @@
 //!
 //! The flow, and the one table from outcome to PAM return code (`shared/design/architecture.md`):
 //! 1. Module arguments are parsed first; any bad one is logged (all of them) -> PAM_SERVICE_ERR.
-//! 2. The secret file is found (`secret=`, `user=`) and read once, unlocked in effect (the lock is dropped at
-//!    once): a missing file with `nullok` -> PAM_IGNORE without a prompt (the only PAM_IGNORE); the grace
-//!    period and `RATE_LIMIT` are checked before prompting.
+//! 2. The secret file is found (`secret=`, `user=`) and read without the lock (the descriptor is kept):
+//!    a missing file with `nullok` -> PAM_IGNORE without a prompt (the only PAM_IGNORE);
+//!    the grace period and `RATE_LIMIT` are checked before prompting.
 //! 3. The code is obtained (prompt, `try_first_pass`, `use_first_pass`, `forward_pass`). The file lock is
 //!    never held while the user types.
-//! 4. Under the exclusive lock the file is read again, the code verified against that fresh state, and the
-//!    new state written atomically before the lock is released. A code whose use cannot be recorded is
+//! 4. The exclusive lock is taken and the state made fresh (read and parsed again, unless the store
+//!    shows the inode unchanged since step 2), the code verified against it, and the new state written
+//!    atomically before the lock is released. A code whose use cannot be recorded is
 //!    refused (with `allow_readonly` too, unless reuse was allowed anyway), so no code is ever replayable.
 //! 5. Unknown users, users without a file (no `nullok`), insecure or unparsable files: the user is prompted
 //!    like everyone else, the same HMAC work is done, and the answer is PAM_AUTH_ERR; only the log says why.
@@ -20,7 +21,7 @@
 
 use crate::args::{expand_secret_path, uses_home, FixedUser, Options, PassMode};
 use crate::secret_file::SecretFile;
-use crate::store::{Locked, Policy, Store, StoreError};
+use crate::store::{Locked, Policy, Store, StoreError, Unlocked};
 use crate::verify::{self, code_candidates, Outcome, RejectReason, Verdict, Via};
 use pam_ffi::os::{FsIdGuard, UserRecord};
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
@@ -133,15 +134,35 @@ fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
     })
 }
 
-/// Opens and locks the secret file with the owner's filesystem ids, then parses it.
-fn load(target: &Target) -> Result<(Locked, SecretFile), LoadError> {
+/// The first look, before the user types: opens, checks and parses the secret file with the owner's
+/// filesystem ids, without taking the lock.
+fn first_look(target: &Target) -> Result<(Unlocked, SecretFile), LoadError> {
     let guard =
         FsIdGuard::switch(target.fs_uid, target.fs_gid).map_err(|e| LoadError::Other(e.to_string()))?;
-    let locked = Store::open_locked(&target.path, &target.policy).map_err(|e| match e {
+    let unlocked = Store::open_unlocked(&target.path, &target.policy).map_err(|e| match e {
         StoreError::NotFound { .. } => LoadError::NotFound,
         other => LoadError::Other(other.to_string()),
     })?;
     drop(guard);
+    let file = SecretFile::parse(unlocked.bytes())
+        .map_err(|e| LoadError::Other(format!("{}: cannot parse: {e}", target.path)))?;
+    Ok((unlocked, file))
+}
+
+/// Takes the lock for the file of the first look (with the owner's filesystem ids). When the file has not
+/// changed since, the snapshot parsed then is the file's content and is returned as it is; otherwise the file
+/// is opened, checked, read and parsed again under the lock.
+fn reload(target: &Target, first: Unlocked, snapshot: SecretFile) -> Result<(Locked, SecretFile), LoadError> {
+    let guard =
+        FsIdGuard::switch(target.fs_uid, target.fs_gid).map_err(|e| LoadError::Other(e.to_string()))?;
+    let (locked, unchanged) = first.relock().map_err(|e| match e {
+        StoreError::NotFound { .. } => LoadError::NotFound,
+        other => LoadError::Other(other.to_string()),
+    })?;
+    drop(guard);
+    if unchanged {
+        return Ok((locked, snapshot));
+    }
     let file = SecretFile::parse(locked.bytes())
         .map_err(|e| LoadError::Other(format!("{}: cannot parse: {e}", target.path)))?;
     Ok((locked, file))
@@ -151,6 +172,11 @@ enum LoadError {
     NotFound,
     Other(String),
 }
+
+/// A secret file within this many bytes of the size limit gets a warning at every login: one state update
+/// (a `DISALLOW_REUSE` step, a `RATE_LIMIT` time, a grace-period host) may no longer fit, and a code whose use
+/// cannot be saved is refused.
+const NEAR_SIZE_LIMIT: u64 = 1024;
 
 /// The whole of `pam_sm_authenticate`.
 pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], world: &World) -> PamCode {
@@ -197,12 +223,10 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
         }
     };
 
-    // First look: no lock is kept while the user types.
-    let snapshot = match load(&target) {
-        Ok((locked, file)) => {
-            drop(locked);
-            file
-        }
+    // First look: no lock is taken or kept while the user types (the descriptor is kept, so that an
+    // unchanged file need not be read again).
+    let (first, snapshot) = match first_look(&target) {
+        Ok(x) => x,
         Err(LoadError::NotFound) if opts.nullok => {
             h.log(
                 Priority::Info,
@@ -239,6 +263,19 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
                 snapshot.scratch_codes().count(),
                 snapshot.disallow_reuse().is_some(),
                 snapshot.rate_limit().is_some(),
+            ),
+        );
+    }
+    let size = u64::try_from(first.bytes().len()).unwrap_or(u64::MAX);
+    if size.saturating_add(NEAR_SIZE_LIMIT) > target.policy.max_size {
+        h.log(
+            Priority::Warning,
+            &format!(
+                "warning {} file={}: the secret file is {size} bytes, close to its {}-byte limit; remove \
+                 comments or lines it does not need, or logins that must save state will be refused",
+                ctx.who(),
+                target.path,
+                target.policy.max_size
             ),
         );
     }
@@ -286,7 +323,7 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
     let typed_str = zeroize::Zeroizing::new(typed_str);
 
     // Decide against fresh state, under the lock, and record before answering.
-    let (mut locked, file) = match load(&target) {
+    let (mut locked, file) = match reload(&target, first, snapshot) {
         Ok(x) => x,
         Err(LoadError::NotFound) => {
             h.log(

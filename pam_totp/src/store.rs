@@ -14,6 +14,11 @@
 //!   until [`Policy::lock_timeout`]), then compares the path's current device and inode with the descriptor's:
 //!   if the file was replaced meanwhile it drops everything and starts again on the new file. Only then it
 //!   reads the bytes (bounded) and checks them (not empty, not too large, no NUL byte).
+//! - [`Store::open_unlocked`] opens, checks and reads the same way without locking (the module's first look,
+//!   before the user types), and [`Locked::unlock`] releases a lock but keeps the descriptor and the bytes.
+//!   [`Unlocked::relock`] takes the lock on that descriptor; if the path still names the inode and its size,
+//!   `mtime` and `ctime` are unchanged, the bytes read before are current and are not read again; otherwise
+//!   it starts over as `open_locked` does.
 //! - [`Locked::replace`] writes a new file next to the old one (unique name, `O_EXCL|O_NOFOLLOW`), locks
 //!   it, restores the original owner and permission bits, writes, `fsync`s, renames it over the path and
 //!   `fsync`s the directory. The new inode is locked *before* it becomes visible, so a process that opens the
@@ -257,6 +262,11 @@ impl fmt::Display for StoreError {
             StoreError::LockTimeout { waited, .. } => {
                 write!(f, "could not be locked within {} ms", waited.as_millis())
             }
+            StoreError::RefusedContent { reason, .. } if *reason == TOO_LARGE => write!(
+                f,
+                "not rewritten: the new content {reason}; the file is too close to that limit for its \
+                 state to be saved: remove comments or lines it does not need"
+            ),
             StoreError::RefusedContent { reason, .. } => {
                 write!(f, "not rewritten: the new content {reason}")
             }
@@ -316,7 +326,8 @@ impl Store {
                     policy: *policy,
                     file,
                     ident: Ident::of(&meta),
-                    bytes,
+                    stamp: Stamp::of(&meta),
+                    bytes: Wiped(bytes),
                 });
             }
             // Replaced (or removed) between our open and our lock: this lock protects nothing.
@@ -328,6 +339,28 @@ impl Store {
                 });
             }
         }
+    }
+}
+
+impl Store {
+    /// Opens, checks and reads `path` like [`Store::open_locked`] but without taking the lock: a first look
+    /// for a caller that will wait (for the user to type) before it decides. Cooperating writers never change
+    /// an inode in place (they replace it), so the bytes are one complete version of the file;
+    /// [`Unlocked::relock`] tells whether that version is still the current one.
+    pub fn open_unlocked(path: impl AsRef<Path>, policy: &Policy) -> Result<Unlocked, StoreError> {
+        let path = path.as_ref();
+        let (file, meta) = open_checked(path, policy)?;
+        let bytes = read_checked(&file, &meta, path, policy)?;
+        Ok(Unlocked {
+            inner: Locked {
+                path: path.to_path_buf(),
+                policy: *policy,
+                file,
+                ident: Ident::of(&meta),
+                stamp: Stamp::of(&meta),
+                bytes: Wiped(bytes),
+            },
+        })
     }
 }
 
@@ -353,6 +386,29 @@ impl Ident {
     }
 }
 
+/// What must not have changed for content read earlier to still be the inode's content: size, modification
+/// and status-change times (nanoseconds). Every write through the file's data moves `mtime` and `ctime`, and
+/// `ctime` cannot be set back by anybody; `chmod`/`chown` move `ctime` too. (The timestamps come from the
+/// kernel's coarse clock, so two in-place writes within one clock tick, the second after our read and with the
+/// same size, would go unseen. Only a writer that ignores the lock writes in place; cooperating writers,
+/// google-authenticator's included, replace the inode, and that is caught by the inode check.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            size: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 /// A secret file's content, read under an exclusive lock that is held as long as this value lives.
 pub struct Locked {
     path: PathBuf,
@@ -360,7 +416,18 @@ pub struct Locked {
     /// The descriptor holding the `flock`; always the inode the path names (while writers cooperate).
     file: File,
     ident: Ident,
-    bytes: Vec<u8>,
+    /// Size and times of the inode when `bytes` were read (or written): what [`Unlocked::relock`] compares.
+    stamp: Stamp,
+    bytes: Wiped,
+}
+
+/// Bytes that held the secret: wiped when dropped.
+struct Wiped(Vec<u8>);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
 }
 
 impl fmt::Debug for Locked {
@@ -370,7 +437,7 @@ impl fmt::Debug for Locked {
             .field("path", &self.path)
             .field("dev", &self.ident.dev)
             .field("ino", &self.ident.ino)
-            .field("len", &self.bytes.len())
+            .field("len", &self.bytes.0.len())
             .finish_non_exhaustive()
     }
 }
@@ -378,7 +445,7 @@ impl fmt::Debug for Locked {
 impl Locked {
     /// The file's content as read under the lock (or as last written by [`Locked::replace`]).
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes.0
     }
 
     /// The path this file was opened by.
@@ -436,7 +503,7 @@ impl Locked {
             ),
         })?;
         let guard = TempGuard::new(temp_path);
-        let new_ident = self.fill_temp(&temp, new_bytes)?;
+        let (new_ident, new_stamp) = self.fill_temp(&temp, new_bytes)?;
 
         // We hold the lock, so only a writer that ignores it can have moved the path meanwhile.
         if !names_ident(path, &self.ident)
@@ -451,9 +518,10 @@ impl Locked {
 
         // From here the path names the new inode, which we already hold locked.
         let old_file = std::mem::replace(&mut self.file, temp);
-        let mut old_bytes = std::mem::replace(&mut self.bytes, new_bytes.to_vec());
-        wipe(&mut old_bytes);
+        // The old content is wiped as it is dropped.
+        self.bytes = Wiped(new_bytes.to_vec());
         self.ident = new_ident;
+        self.stamp = new_stamp;
         let synced = sync_dir(&dir);
         // Waiters on the old inode may go now: after their re-check they will queue on the new file.
         drop(old_file);
@@ -461,7 +529,7 @@ impl Locked {
     }
 
     /// Locks the fresh temporary file, gives it the original owner and permission bits, writes and syncs it.
-    fn fill_temp(&self, temp: &File, new_bytes: &[u8]) -> Result<Ident, StoreError> {
+    fn fill_temp(&self, temp: &File, new_bytes: &[u8]) -> Result<(Ident, Stamp), StoreError> {
         let path = self.path.as_path();
         // Nobody else can know this inode yet; the lock makes it ours before it becomes visible.
         match temp.try_lock() {
@@ -503,13 +571,65 @@ impl Locked {
         let meta = temp
             .metadata()
             .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
-        Ok(Ident::of(&meta))
+        Ok((Ident::of(&meta), Stamp::of(&meta)))
     }
 }
 
-impl Drop for Locked {
-    fn drop(&mut self) {
-        wipe(&mut self.bytes);
+impl Locked {
+    /// Releases the lock but keeps the descriptor and the content, for a caller that must wait (for the
+    /// user to type a code) before it decides and writes. [`Unlocked::relock`] takes the lock again and tells
+    /// whether the content is still the file's.
+    pub fn unlock(self) -> Unlocked {
+        // An error here leaves the lock held until the descriptor is closed, which only delays other logins.
+        let _ = self.file.unlock();
+        Unlocked { inner: self }
+    }
+}
+
+/// Content read under the lock, with the lock released and the descriptor kept (see [`Locked::unlock`]).
+#[derive(Debug)]
+pub struct Unlocked {
+    inner: Locked,
+}
+
+impl Unlocked {
+    /// The content as it was read.
+    pub fn bytes(&self) -> &[u8] {
+        self.inner.bytes()
+    }
+
+    /// Takes the lock again, polling until the policy's lock timeout. When the path still names the same
+    /// inode and the inode has not changed since it was read (same size, `mtime` and `ctime`), the content
+    /// read before is still the file's: `Ok((locked, true))`, without reading or checking again. Otherwise
+    /// the descriptor is dropped and the file is opened, checked, locked and read from the start exactly as
+    /// [`Store::open_locked`] does: `Ok((locked, false))`.
+    pub fn relock(self) -> Result<(Locked, bool), StoreError> {
+        let locked = self.inner;
+        let start = Instant::now();
+        let deadline = start
+            .checked_add(locked.policy.lock_timeout.min(Duration::from_secs(3600)))
+            .unwrap_or(start);
+        let path = locked.path.clone();
+        if !lock_until(&locked.file, deadline).map_err(|e| StoreError::io(&path, "locking", e))? {
+            return Err(StoreError::LockTimeout {
+                path,
+                waited: start.elapsed(),
+            });
+        }
+        let now = locked
+            .file
+            .metadata()
+            .map_err(|e| StoreError::io(&path, "fstat", e))?;
+        let same_inode_state = Ident::of(&now) == locked.ident && Stamp::of(&now) == locked.stamp;
+        if same_inode_state
+            && names_ident(&path, &locked.ident)
+                .map_err(|e| StoreError::io(&path, "re-checking after locking", e))?
+        {
+            return Ok((locked, true));
+        }
+        let policy = locked.policy;
+        drop(locked);
+        Store::open_locked(&path, &policy).map(|l| (l, false))
     }
 }
 
@@ -624,13 +744,15 @@ fn read_checked(file: &File, meta: &Metadata, path: &Path, policy: &Policy) -> R
     }
 }
 
+const TOO_LARGE: &str = "is larger than the size limit";
+
 /// The content rules shared by reading and writing.
 fn check_content(bytes: &[u8], max_size: u64) -> Result<(), &'static str> {
     if bytes.is_empty() {
         return Err("is empty");
     }
     if u64::try_from(bytes.len()).map_or(true, |n| n > max_size) {
-        return Err("is larger than the size limit");
+        return Err(TOO_LARGE);
     }
     if bytes.contains(&0) {
         return Err("contains a NUL byte");

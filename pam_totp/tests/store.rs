@@ -494,6 +494,138 @@ fn given_replace_done_then_lock_moves_to_new_file_until_dropped() {
     assert_eq!(open(&path).unwrap().bytes(), b"3\n");
 }
 
+// ----------------------------------------------------------------------------------------------------------
+// Unlock while the user types, relock to decide (what the module does around its prompt)
+
+#[test]
+fn given_unchanged_file_then_relock_keeps_the_content_and_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"1\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    // Unlocked means unlocked: somebody else can take the lock meanwhile.
+    drop(open(&path).expect("the lock was released"));
+    let (mut locked, unchanged) = unlocked.relock().unwrap();
+    assert!(unchanged);
+    assert_eq!(locked.bytes(), b"1\n");
+    let quick = Policy {
+        lock_timeout: Duration::from_millis(200),
+        ..policy()
+    };
+    let err = Store::open_locked(&path, &quick).unwrap_err();
+    assert!(
+        matches!(err, StoreError::LockTimeout { .. }),
+        "relock holds no lock: {err:?}"
+    );
+    locked.replace(b"2\n").unwrap();
+    drop(locked);
+    assert_eq!(open(&path).unwrap().bytes(), b"2\n");
+}
+
+#[test]
+fn given_first_look_without_lock_then_checks_apply_and_relock_finds_it_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"1\n", 0o600);
+    // No lock is taken: a holder elsewhere does not delay the first look.
+    let holder = open(&path).unwrap();
+    let first = within(Duration::from_secs(10), {
+        let path = path.clone();
+        move || Store::open_unlocked(&path, &policy()).map(|u| u.bytes().to_vec())
+    });
+    assert_eq!(first.unwrap(), b"1\n");
+    drop(holder);
+    let (locked, unchanged) = Store::open_unlocked(&path, &policy()).unwrap().relock().unwrap();
+    assert!(unchanged);
+    assert_eq!(locked.bytes(), b"1\n");
+    // The same checks as open_locked.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let err = Store::open_unlocked(&link, &policy()).unwrap_err();
+    assert!(matches!(err, StoreError::Symlink { .. }), "{err:?}");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = Store::open_unlocked(&path, &policy()).unwrap_err();
+    assert!(matches!(err, StoreError::BadMode { .. }), "{err:?}");
+}
+
+#[test]
+fn given_file_replaced_while_unlocked_then_relock_reads_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"old\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    let mut other = open(&path).unwrap();
+    other.replace(b"new\n").unwrap();
+    drop(other);
+    let (locked, unchanged) = unlocked.relock().unwrap();
+    assert!(!unchanged);
+    assert_eq!(locked.bytes(), b"new\n");
+}
+
+#[test]
+fn given_file_replaced_while_relock_waits_then_relock_reads_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"old\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    let mut writer = open(&path).unwrap();
+    let reader = thread::spawn(move || unlocked.relock().map(|(l, same)| (l.bytes().to_vec(), same)));
+    thread::sleep(Duration::from_millis(200)); // the relock now waits on the old inode
+    writer.replace(b"new\n").unwrap();
+    drop(writer);
+    assert_eq!(reader.join().unwrap().unwrap(), (b"new\n".to_vec(), false));
+}
+
+#[test]
+fn given_file_rewritten_in_place_while_unlocked_then_relock_reads_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"aaaa\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    // Same size, same inode: only the times tell. The modification time is set explicitly so that the
+    // test does not depend on the kernel's clock tick.
+    let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    (&f).write_all(b"bbbb\n").unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+        .unwrap();
+    drop(f);
+    let (locked, unchanged) = unlocked.relock().unwrap();
+    assert!(!unchanged);
+    assert_eq!(locked.bytes(), b"bbbb\n");
+}
+
+#[test]
+fn given_mode_changed_while_unlocked_then_relock_checks_the_policy_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"1\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = unlocked.relock().unwrap_err();
+    assert!(matches!(err, StoreError::BadMode { mode: 0o644, .. }), "{err:?}");
+}
+
+#[test]
+fn given_file_removed_while_unlocked_then_relock_says_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"1\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    fs::remove_file(&path).unwrap();
+    let err = unlocked.relock().unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn given_lock_held_elsewhere_then_relock_times_out_with_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"1\n", 0o600);
+    let quick = Policy {
+        lock_timeout: Duration::from_millis(300),
+        ..policy()
+    };
+    let unlocked = Store::open_locked(&path, &quick).unwrap().unlock();
+    let holder = open(&path).unwrap();
+    let started = Instant::now();
+    let err = unlocked.relock().unwrap_err();
+    assert!(matches!(err, StoreError::LockTimeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(holder);
+}
+
 #[test]
 fn given_file_replaced_by_lockless_writer_then_replace_refuses_to_clobber_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -740,6 +872,49 @@ fn given_32_threads_racing_for_a_single_use_token_then_exactly_one_wins_each_rou
                 for (r, path) in paths.iter().enumerate() {
                     barrier.wait(); // everyone goes for round r at once
                     if take_token(path, &format!("thread {t}")) {
+                        won.push(r);
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut winners = vec![0usize; ROUNDS];
+    for w in workers {
+        for r in w.join().unwrap() {
+            winners[r] += 1;
+        }
+    }
+    assert_eq!(winners, vec![1; ROUNDS], "winners per round");
+}
+
+#[test]
+fn given_32_threads_that_read_unlocked_then_relock_then_exactly_one_takes_the_token_each_round() {
+    // The module's pattern: a first look without the lock, the user types, then lock and decide. Every thread
+    // has read "TOKEN" before anyone relocks; only the first to relock may still see it.
+    const THREADS: usize = 32;
+    const ROUNDS: usize = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let paths: Arc<Vec<PathBuf>> = Arc::new(
+        (0..ROUNDS)
+            .map(|r| write_file(dir.path(), &format!("token-{r}"), b"TOKEN\n", 0o600))
+            .collect(),
+    );
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (paths, barrier) = (Arc::clone(&paths), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let mut won = Vec::new();
+                for (r, path) in paths.iter().enumerate() {
+                    let first = Store::open_unlocked(path, &patient_policy()).unwrap();
+                    assert_eq!(first.bytes(), b"TOKEN\n");
+                    barrier.wait(); // everyone has seen the token; now they all relock at once
+                    let (mut locked, _) = first.relock().unwrap();
+                    if locked.bytes() == b"TOKEN\n" {
+                        locked
+                            .replace(format!("USED by thread {t}\n").as_bytes())
+                            .unwrap();
                         won.push(r);
                     }
                 }

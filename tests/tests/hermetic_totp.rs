@@ -111,6 +111,62 @@ fn given_reused_code_under_disallow_reuse_then_second_login_fails() {
     );
 }
 
+/// `totp_file(extra)` grown to `size` bytes with unknown option lines (which the format keeps).
+fn totp_file_of_size(extra: &str, size: usize) -> String {
+    let base = totp_file(extra).len();
+    assert!(size > base + 20, "too small");
+    let mut filler = String::new();
+    let mut left = size - base;
+    while left > 0 {
+        // `" FILLER ` plus x's plus a newline; the last line takes what is left (at least 10 bytes).
+        let line_len = if left > 200 { 100 } else { left };
+        let n = line_len - "\" FILLER \n".len();
+        filler.push_str(&format!("\" FILLER {}\n", "x".repeat(n)));
+        left -= line_len;
+    }
+    let body = totp_file(&format!("{extra}{filler}"));
+    assert_eq!(body.len(), size);
+    body
+}
+
+#[test]
+fn given_a_secret_file_close_to_the_size_limit_then_every_login_warns_before_state_stops_fitting() {
+    let (h, _) = setup(&totp_file_of_size("", 65_536 - 600), "");
+    let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    o.assert_code(PamCode::Success);
+    assert!(
+        o.logs.iter().any(|l| l.severity == 4
+            && l.text.contains("close to its 65536-byte limit")
+            && l.text.contains("remove")),
+        "{:#?}",
+        o.logs
+    );
+    // Well below the limit: no such warning.
+    let (h, _) = setup(&totp_file_of_size("", 60_000), "");
+    let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    o.assert_code(PamCode::Success);
+    assert!(!o.logged("close to its"), "{:#?}", o.logs);
+}
+
+#[test]
+fn given_an_update_that_would_not_fit_the_size_limit_then_the_code_is_refused_and_the_log_says_why() {
+    // Found by fuzzing: a file a few bytes under 64 KiB, and accepting the code must record its step.
+    let body = totp_file_of_size("\" DISALLOW_REUSE\n", 65_536 - 4);
+    let (h, path) = setup(&body, "");
+    let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(
+        o.logs.iter().any(|l| l.severity == 3
+            && l.text.contains("reason=state-not-saved")
+            && l.text.contains("larger than the size limit")
+            && l.text.contains("remove comments or lines it does not need")),
+        "{:#?}",
+        o.logs
+    );
+    // Nothing was lost: the file is unchanged.
+    assert_eq!(fs::read_to_string(&path).unwrap(), body);
+}
+
 #[test]
 fn given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file() {
     let (h, path) = setup(&totp_file(""), "");
