@@ -9,7 +9,10 @@
 //! - right code, reuse allowed (no file write for either module);
 //! - wrong code, default options (both scan ±1500 steps for clock skew, ≈ 3000 HMACs);
 //! - wrong code, `noskewadj`;
-//! - scratch code (the file is rewritten; a fresh file is put in place before each sample, untimed).
+//! - scratch code (the file is rewritten; a fresh file is put in place before each sample, untimed);
+//! - the same scratch case with the secret file on tmpfs (`/dev/shm`), where `fsync` costs nothing: not a
+//!   target, a decomposition. pam_totp syncs the file *and its directory* (so that a used scratch code stays
+//!   used after a power cut), google-authenticator only the file; this row shows the rest of the write path.
 //!
 //! Target: median(pam_totp) / median(pam_google_authenticator) <= 1.0 in every case (the verdict and the
 //! exit status). Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
@@ -79,6 +82,7 @@ enum Case {
     Wrong,
     WrongNoSkewAdj,
     Scratch,
+    ScratchTmpfs,
 }
 
 impl Case {
@@ -88,6 +92,7 @@ impl Case {
             Case::Wrong => "wrong code (default: ±1500-step skew scan)",
             Case::WrongNoSkewAdj => "wrong code, noskewadj",
             Case::Scratch => "scratch code (file rewritten)",
+            Case::ScratchTmpfs => "scratch code, file on tmpfs (no target)",
         }
     }
 }
@@ -107,7 +112,7 @@ fn sample(h: &Harness, path: &Path, svc: &str, case: Case, wrong: &str) -> Resul
         ("permit", _) => (String::new(), PamCode::Success),
         (_, Case::Right) => (current_code(), PamCode::Success),
         (_, Case::Wrong | Case::WrongNoSkewAdj) => (wrong.to_owned(), PamCode::AuthErr),
-        (_, Case::Scratch) => {
+        (_, Case::Scratch | Case::ScratchTmpfs) => {
             write_secret(path, body().as_bytes());
             (SCRATCH.to_owned(), PamCode::Success)
         }
@@ -126,6 +131,16 @@ fn sample(h: &Harness, path: &Path, svc: &str, case: Case, wrong: &str) -> Resul
         ));
     }
     Ok(ms(took))
+}
+
+/// A fresh directory on tmpfs (`/dev/shm`) if there is one.
+fn tmpfs_dir() -> Option<tempfile::TempDir> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some("/dev/shm") && l.split(' ').nth(2) == Some("tmpfs"))
+        .then(|| tempfile::tempdir_in("/dev/shm").ok())
+        .flatten()
 }
 
 fn run() -> Result<bool, String> {
@@ -150,8 +165,8 @@ fn run() -> Result<bool, String> {
     );
 
     let h = Harness::new();
-    let path = h.root().join(format!("{}.ga", me()));
-    let secret = format!("secret={}/${{USER}}.ga", h.root().display());
+    let disk_dir = h.root().to_path_buf();
+    let shm = tmpfs_dir();
     let wrong = wrong_code();
     h.service("permit", "auth required pam_permit.so\n");
 
@@ -160,7 +175,23 @@ fn run() -> Result<bool, String> {
         "case (median ms per login)", "pam_totp", "GA", "floor", "ratio", "over floor T / GA"
     );
     let mut all_ok = true;
-    for case in [Case::Right, Case::Wrong, Case::WrongNoSkewAdj, Case::Scratch] {
+    for case in [
+        Case::Right,
+        Case::Wrong,
+        Case::WrongNoSkewAdj,
+        Case::Scratch,
+        Case::ScratchTmpfs,
+    ] {
+        let dir = match (case, &shm) {
+            (Case::ScratchTmpfs, Some(d)) => d.path().to_path_buf(),
+            (Case::ScratchTmpfs, None) => {
+                println!("{:<43} not measured: /dev/shm is not a tmpfs here", case.name());
+                continue;
+            }
+            _ => disk_dir.clone(),
+        };
+        let path = dir.join(format!("{}.ga", me()));
+        let secret = format!("secret={}/${{USER}}.ga", dir.display());
         let args = if case == Case::WrongNoSkewAdj {
             "noskewadj"
         } else {
@@ -189,13 +220,20 @@ fn run() -> Result<bool, String> {
         let (a, b, f) = (median(ours), median(theirs), median(floor));
         let ratio = a / b;
         let ok = ratio <= TARGET_RATIO;
-        all_ok &= ok;
+        let targeted = case != Case::ScratchTmpfs;
+        if targeted {
+            all_ok &= ok;
+        }
         println!(
             "{:<43} {a:>8.2} {b:>8.2} {f:>8.2} {ratio:>7.3} | {:>7.2} / {:<7.2} | {}",
             case.name(),
             a - f,
             b - f,
-            if ok { "ok" } else { "MISSED (target <= 1.0)" }
+            match (targeted, ok) {
+                (false, _) => "(decomposition)",
+                (true, true) => "ok",
+                (true, false) => "MISSED (target <= 1.0)",
+            }
         );
     }
     Ok(all_ok)
