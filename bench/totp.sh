@@ -5,7 +5,8 @@
 # with the file rewritten). Prints medians, the floor (pam_permit) and the ratios pam_totp / GA, with a
 # verdict; exits 1 if a ratio is above the target 1.0, 2 if it cannot run.
 #
-#   bench/totp.sh                 BENCH_RUNS=N (default 200) logins per case and module
+#   bench/totp.sh                 BENCH_RUNS=N (default 200) logins per case and module,
+#                                 BENCH_CASES=right,wrong,noskewadj,scratch,tmpfs,rustfloor (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 2
 

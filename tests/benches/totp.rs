@@ -15,11 +15,13 @@
 //!   used after a power cut), google-authenticator only the file; this row shows the rest of the write path.
 //!
 //! Target: median(pam_totp) / median(pam_google_authenticator) <= 1.0 in every case (the verdict and the
-//! exit status). Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
+//! exit status). Last, not a target: the fixed cost of a Rust PAM module that does nothing (tests/fixture-module)
+//! over pam_permit, which is most of the difference in the cases where pam_totp does little. Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
 //! module's own cost is median - floor.
 //!
 //! Inputs (environment): `PAM_MODULE_DIR` (where `pamh` and `libpam_totp.so` are; default: this binary's
-//! `target/release`), `BENCH_RUNS` (samples per case and module, default 200). The syslog shim of the
+//! `target/release`), `BENCH_RUNS` (samples per case and module, default 200), `BENCH_CASES` (a comma list
+//! of right, wrong, noskewadj, scratch, tmpfs, rustfloor; default all). The syslog shim of the
 //! harness is preloaded, so nothing is logged to the host. Plain `std::time`, no criterion.
 #![allow(
     clippy::print_stdout,
@@ -86,6 +88,17 @@ enum Case {
 }
 
 impl Case {
+    /// The name for `BENCH_CASES`.
+    fn key(self) -> &'static str {
+        match self {
+            Case::Right => "right",
+            Case::Wrong => "wrong",
+            Case::WrongNoSkewAdj => "noskewadj",
+            Case::Scratch => "scratch",
+            Case::ScratchTmpfs => "tmpfs",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Case::Right => "right code, reuse allowed",
@@ -175,13 +188,18 @@ fn run() -> Result<bool, String> {
         "case (median ms per login)", "pam_totp", "GA", "floor", "ratio", "over floor T / GA"
     );
     let mut all_ok = true;
-    for case in [
+    let only = std::env::var("BENCH_CASES").unwrap_or_default();
+    let cases = [
         Case::Right,
         Case::Wrong,
         Case::WrongNoSkewAdj,
         Case::Scratch,
         Case::ScratchTmpfs,
-    ] {
+    ];
+    for case in cases
+        .into_iter()
+        .filter(|c| only.is_empty() || only.split(',').any(|o| o.trim() == c.key()))
+    {
         let dir = match (case, &shm) {
             (Case::ScratchTmpfs, Some(d)) => d.path().to_path_buf(),
             (Case::ScratchTmpfs, None) => {
@@ -236,7 +254,43 @@ fn run() -> Result<bool, String> {
             }
         );
     }
+    if only.is_empty() || only.split(',').any(|o| o.trim() == "rustfloor") {
+        rust_floor(&h, runs)?;
+    }
     Ok(all_ok)
+}
+
+/// What any Rust PAM module costs before doing anything: tests/fixture-module (pam-ffi's entry points,
+/// linked like the shipped modules, no work) against pam_permit through the same driver, interleaved.
+fn rust_floor(h: &Harness, runs: usize) -> Result<(), String> {
+    let fx = module_path("pam_fixture");
+    h.service("fx", &format!("auth required {}\n", fx.display()));
+    let mut by: [Vec<f64>; 2] = Default::default();
+    for i in 0..=runs {
+        for k in 0..2 {
+            let which = (i + k) % 2;
+            let svc = ["fx", "permit"][which];
+            let run = h.run(svc).user(&me());
+            let start = Instant::now();
+            let o = run.go();
+            let took = ms(start.elapsed());
+            if !o.status.success() || o.results.last().map(|r| r.1) != Some(PamCode::Success) {
+                return Err(format!("{svc}: no PAM_SUCCESS\n{}", o.stderr));
+            }
+            if i > 0 {
+                by[which].push(took);
+            }
+        }
+    }
+    let [f, p] = by;
+    let (f, p) = (median(f), median(p));
+    println!(
+        "\nfixed cost of a Rust module: a no-op module built on pam-ffi ({}) {f:.2} ms, pam_permit {p:.2} ms: \
+         +{:.0} us per process (loading std, TLS, relocations; no module logic)",
+        fx.display(),
+        (f - p) * 1e3
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
