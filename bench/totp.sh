@@ -6,7 +6,8 @@
 # verdict; exits 1 if a ratio is above the target 1.0, 2 if it cannot run.
 #
 #   bench/totp.sh                 BENCH_RUNS=N (default 200) logins per case and module,
-#                                 BENCH_CASES=right,wrong,noskewadj,scratch,tmpfs,rustfloor (default all)
+#                                 BENCH_CASES=right,wrong,noskewadj,scratch,tmpfs,right-c,scratch-c,rustfloor
+#                                 (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 2
 

@@ -1,5 +1,6 @@
 //! Builds the syslog shim (a tiny C LD_PRELOAD library) that lets hermetic tests read what modules log with
-//! `pam_syslog`, without root and without a /dev/log listener.
+//! `pam_syslog`, without root and without a /dev/log listener, and `pamc`, a minimal C PAM client for the
+//! pam_totp benchmark.
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -22,4 +23,23 @@ fn main() {
         }
     }
     println!("cargo:rustc-env=PAMH_SYSLOG_SHIM={}", so.display());
+
+    // pamc: a minimal C PAM client for bench/totp.sh (a process without Rust's runtime, as sshd is).
+    let pamc = out.join("pamc");
+    let src = "pamc/pamc.c";
+    println!("cargo:rerun-if-changed={src}");
+    let status = Command::new(&cc)
+        .args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&pamc)
+        .arg(src)
+        .arg("-lpam")
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => {
+            println!("cargo:warning=building pamc with {cc} failed: {other:?}");
+            std::process::exit(1);
+        }
+    }
+    println!("cargo:rustc-env=PAMH_PAMC={}", pamc.display());
 }

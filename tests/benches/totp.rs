@@ -2,6 +2,10 @@
 //! prints medians and ratios measured in ONE run (the machine is shared and noisy; only ratios from the same
 //! run mean anything) and exits 1 when a ratio target is missed, 2 when it cannot run.
 //!
+//! The `-c` cases run the same logins through `pamc`, a minimal C PAM client: sshd is a C program, so Rust's
+//! runtime (and `libgcc_s`, which Rust's unwinding needs) is not loaded before the module, and a Rust driver
+//! would hide that part of the module's cost.
+//!
 //! Each sample is one whole `pamh` process (process start, libpam, loading the module, the prompt, the
 //! decision, any rewrite of the secret file), which is what sshd pays per login; both modules run through
 //! the same driver with the same stack shape (`auth required <module> secret=<dir>/${USER}.ga [args]`),
@@ -21,7 +25,7 @@
 //!
 //! Inputs (environment): `PAM_MODULE_DIR` (where `pamh` and `libpam_totp.so` are; default: this binary's
 //! `target/release`), `BENCH_RUNS` (samples per case and module, default 200), `BENCH_CASES` (a comma list
-//! of right, wrong, noskewadj, scratch, tmpfs, rustfloor; default all). The syslog shim of the
+//! of right, wrong, noskewadj, scratch, tmpfs, right-c, scratch-c, rustfloor; default all). The syslog shim of the
 //! harness is preloaded, so nothing is logged to the host. Plain `std::time`, no criterion.
 #![allow(
     clippy::print_stdout,
@@ -35,7 +39,7 @@
 mod totp_common;
 
 use pam_ffi::PamCode;
-use pam_harness::{module_path, Harness};
+use pam_harness::{module_path, Harness, PAMC, SYSLOG_SHIM};
 use pam_totp::args::Options;
 use pam_totp::otp::{format_code, Otp};
 use pam_totp::secret_file::SecretFile;
@@ -85,6 +89,8 @@ enum Case {
     WrongNoSkewAdj,
     Scratch,
     ScratchTmpfs,
+    RightC,
+    ScratchC,
 }
 
 impl Case {
@@ -96,6 +102,8 @@ impl Case {
             Case::WrongNoSkewAdj => "noskewadj",
             Case::Scratch => "scratch",
             Case::ScratchTmpfs => "tmpfs",
+            Case::RightC => "right-c",
+            Case::ScratchC => "scratch-c",
         }
     }
 
@@ -106,7 +114,14 @@ impl Case {
             Case::WrongNoSkewAdj => "wrong code, noskewadj",
             Case::Scratch => "scratch code (file rewritten)",
             Case::ScratchTmpfs => "scratch code, file on tmpfs (no target)",
+            Case::RightC => "right code, C client (as sshd)",
+            Case::ScratchC => "scratch code, C client (as sshd)",
         }
+    }
+
+    /// Through `pamc` (C) rather than `pamh` (Rust).
+    fn c_driver(self) -> bool {
+        matches!(self, Case::RightC | Case::ScratchC)
     }
 }
 
@@ -123,13 +138,16 @@ fn ms(d: Duration) -> f64 {
 fn sample(h: &Harness, path: &Path, svc: &str, case: Case, wrong: &str) -> Result<f64, String> {
     let (reply, want) = match (svc, case) {
         ("permit", _) => (String::new(), PamCode::Success),
-        (_, Case::Right) => (current_code(), PamCode::Success),
+        (_, Case::Right | Case::RightC) => (current_code(), PamCode::Success),
         (_, Case::Wrong | Case::WrongNoSkewAdj) => (wrong.to_owned(), PamCode::AuthErr),
-        (_, Case::Scratch | Case::ScratchTmpfs) => {
+        (_, Case::Scratch | Case::ScratchTmpfs | Case::ScratchC) => {
             write_secret(path, body().as_bytes());
             (SCRATCH.to_owned(), PamCode::Success)
         }
     };
+    if case.c_driver() {
+        return sample_c(h, svc, case, &reply, want);
+    }
     let run = h.run(svc).user(&me()).reply(&reply);
     let start = Instant::now();
     let o = run.go();
@@ -154,6 +172,32 @@ fn tmpfs_dir() -> Option<tempfile::TempDir> {
         .any(|l| l.split(' ').nth(1) == Some("/dev/shm") && l.split(' ').nth(2) == Some("tmpfs"))
         .then(|| tempfile::tempdir_in("/dev/shm").ok())
         .flatten()
+}
+
+/// One timed login through the C client `pamc` (same confdir and services; the syslog shim preloaded too).
+fn sample_c(h: &Harness, svc: &str, case: Case, reply: &str, want: PamCode) -> Result<f64, String> {
+    let log = h.root().join("pamc-syslog.txt");
+    let mut cmd = std::process::Command::new(PAMC);
+    cmd.arg(h.confdir())
+        .args([svc, &me(), reply])
+        .env("LD_PRELOAD", SYSLOG_SHIM)
+        .env("PAMH_SYSLOG_FILE", &log);
+    let start = Instant::now();
+    let out = cmd.output().map_err(|e| format!("running {PAMC}: {e}"))?;
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let got = text
+        .trim()
+        .strip_prefix("result ")
+        .and_then(|n| n.parse::<i32>().ok());
+    if !out.status.success() || got != Some(want.as_raw()) {
+        return Err(format!(
+            "{svc}, {} (pamc): expected {want:?}, got {text:?}\n{}",
+            case.name(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(ms(took))
 }
 
 fn run() -> Result<bool, String> {
@@ -195,6 +239,8 @@ fn run() -> Result<bool, String> {
         Case::WrongNoSkewAdj,
         Case::Scratch,
         Case::ScratchTmpfs,
+        Case::RightC,
+        Case::ScratchC,
     ];
     for case in cases
         .into_iter()
@@ -261,34 +307,45 @@ fn run() -> Result<bool, String> {
 }
 
 /// What any Rust PAM module costs before doing anything: tests/fixture-module (pam-ffi's entry points,
-/// linked like the shipped modules, no work) against pam_permit through the same driver, interleaved.
+/// linked like the shipped modules, no work) against pam_permit, interleaved, through both drivers.
 fn rust_floor(h: &Harness, runs: usize) -> Result<(), String> {
     let fx = module_path("pam_fixture");
     h.service("fx", &format!("auth required {}\n", fx.display()));
-    let mut by: [Vec<f64>; 2] = Default::default();
-    for i in 0..=runs {
-        for k in 0..2 {
-            let which = (i + k) % 2;
-            let svc = ["fx", "permit"][which];
-            let run = h.run(svc).user(&me());
-            let start = Instant::now();
-            let o = run.go();
-            let took = ms(start.elapsed());
-            if !o.status.success() || o.results.last().map(|r| r.1) != Some(PamCode::Success) {
-                return Err(format!("{svc}: no PAM_SUCCESS\n{}", o.stderr));
-            }
-            if i > 0 {
-                by[which].push(took);
+    println!();
+    for (driver, case) in [("pamh (Rust)", Case::Right), ("pamc (C, as sshd)", Case::RightC)] {
+        let mut by: [Vec<f64>; 2] = Default::default();
+        for i in 0..=runs {
+            for k in 0..2 {
+                let which = (i + k) % 2;
+                let svc = ["fx", "permit"][which];
+                let took = if case.c_driver() {
+                    sample_c(h, svc, case, "", PamCode::Success)?
+                } else {
+                    let run = h.run(svc).user(&me());
+                    let start = Instant::now();
+                    let o = run.go();
+                    let took = ms(start.elapsed());
+                    if !o.status.success() || o.results.last().map(|r| r.1) != Some(PamCode::Success) {
+                        return Err(format!("{svc}: no PAM_SUCCESS\n{}", o.stderr));
+                    }
+                    took
+                };
+                if i > 0 {
+                    by[which].push(took);
+                }
             }
         }
+        let [f, p] = by;
+        let (f, p) = (median(f), median(p));
+        println!(
+            "fixed cost of a Rust module via {driver}: a no-op module on pam-ffi {f:.2} ms, pam_permit {p:.2} ms: \
+             +{:.0} us per process",
+            (f - p) * 1e3
+        );
     }
-    let [f, p] = by;
-    let (f, p) = (median(f), median(p));
     println!(
-        "\nfixed cost of a Rust module: a no-op module built on pam-ffi ({}) {f:.2} ms, pam_permit {p:.2} ms: \
-         +{:.0} us per process (loading std, TLS, relocations; no module logic)",
-        fx.display(),
-        (f - p) * 1e3
+        "(the no-op module: {}; loading std, TLS, relocations; no module logic)",
+        fx.display()
     );
     Ok(())
 }

@@ -23,6 +23,10 @@ use std::process::{Child, Command, Stdio};
 /// Path of the test-only syslog shim built by build.rs.
 pub const SYSLOG_SHIM: &str = env!("PAMH_SYSLOG_SHIM");
 
+/// Path of `pamc`, the minimal C PAM client built by build.rs (`pamc CONFDIR SERVICE USER REPLY`, prints
+/// `result N`): the benchmark's driver without Rust's runtime in the process, as in sshd.
+pub const PAMC: &str = env!("PAMH_PAMC");
+
 /// Escapes `\`, newline, tab and CR so a value fits on one line of pamh's output.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

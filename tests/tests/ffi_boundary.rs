@@ -274,6 +274,65 @@ fn given_the_built_modules_then_only_pam_sm_hooks_are_exported() {
 }
 
 #[test]
+fn given_the_built_modules_then_they_do_not_depend_on_libgcc_s() {
+    // sshd does not load libgcc_s; a module that needs it makes every login load one more library. The
+    // unwinder is linked in statically (pam_totp/build.rs).
+    for name in ["pam_totp", "pam_pwpolicy", "pam_fixture"] {
+        let path = module_path(name);
+        let out = Command::new("readelf")
+            .args(["-d", "-W"])
+            .arg(&path)
+            .output()
+            .expect("run readelf (binutils)");
+        assert!(out.status.success(), "readelf failed on {}", path.display());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let needed: Vec<&str> = text.lines().filter(|l| l.contains("(NEEDED)")).collect();
+        assert!(
+            !needed.is_empty(),
+            "no NEEDED entries read from {}",
+            path.display()
+        );
+        assert!(
+            !needed.iter().any(|l| l.contains("libgcc_s")),
+            "{} needs libgcc_s: {needed:#?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn given_a_panic_in_a_c_host_without_libgcc_s_then_service_err_and_the_host_lives() {
+    // pamc is a C PAM client: no Rust runtime and no libgcc_s in the process, as in sshd. The module's own
+    // (static) unwinder must catch the panic at the hook boundary.
+    let h = Harness::new();
+    stack(&h, "panic");
+    let log = h.root().join("pamc-syslog.txt");
+    let out = Command::new(pam_harness::PAMC)
+        .arg(h.confdir())
+        .args(["svc", "alice", "x"])
+        .env("LD_PRELOAD", pam_harness::SYSLOG_SHIM)
+        .env("PAMH_SYSLOG_FILE", &log)
+        .env("LD_DEBUG", "libs")
+        .output()
+        .expect("run pamc");
+    assert!(out.status.success(), "pamc died: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim(), format!("result {}", PamCode::ServiceErr.as_raw()));
+    // LD_DEBUG=libs lists every library the loader looked up: libgcc_s is not one of them.
+    let loader = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        loader.contains("pam_fixture"),
+        "LD_DEBUG output missing: {loader}"
+    );
+    assert!(!loader.contains("libgcc_s"), "libgcc_s was loaded:\n{loader}");
+    let logged = std::fs::read_to_string(&log).expect("syslog shim file");
+    assert!(
+        logged.contains("internal error (panic) in pam_sm_authenticate"),
+        "{logged}"
+    );
+}
+
+#[test]
 fn given_old_authtok_set_by_one_module_then_chauthtok_runs_with_it() {
     // PAM_OLDAUTHTOK can only be set by modules; the fixture sets it so password-policy tests can check the
     // old-password rules (difok, rotation) through real libpam.
