@@ -139,13 +139,9 @@ fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
 fn first_look(target: &Target) -> Result<(Unlocked, SecretFile), LoadError> {
     let guard =
         FsIdGuard::switch(target.fs_uid, target.fs_gid).map_err(|e| LoadError::Other(e.to_string()))?;
-    let unlocked = Store::open_unlocked(&target.path, &target.policy).map_err(|e| match e {
-        StoreError::NotFound { .. } => LoadError::NotFound,
-        other => LoadError::Other(other.to_string()),
-    })?;
+    let unlocked = Store::open_unlocked(&target.path, &target.policy).map_err(LoadError::from)?;
     drop(guard);
-    let file = SecretFile::parse(unlocked.bytes())
-        .map_err(|e| LoadError::Other(format!("{}: cannot parse: {e}", target.path)))?;
+    let file = parse(target, unlocked.bytes())?;
     Ok((unlocked, file))
 }
 
@@ -155,22 +151,31 @@ fn first_look(target: &Target) -> Result<(Unlocked, SecretFile), LoadError> {
 fn reload(target: &Target, first: Unlocked, snapshot: SecretFile) -> Result<(Locked, SecretFile), LoadError> {
     let guard =
         FsIdGuard::switch(target.fs_uid, target.fs_gid).map_err(|e| LoadError::Other(e.to_string()))?;
-    let (locked, unchanged) = first.relock().map_err(|e| match e {
-        StoreError::NotFound { .. } => LoadError::NotFound,
-        other => LoadError::Other(other.to_string()),
-    })?;
+    let (locked, unchanged) = first.relock().map_err(LoadError::from)?;
     drop(guard);
     if unchanged {
         return Ok((locked, snapshot));
     }
-    let file = SecretFile::parse(locked.bytes())
-        .map_err(|e| LoadError::Other(format!("{}: cannot parse: {e}", target.path)))?;
+    let file = parse(target, locked.bytes())?;
     Ok((locked, file))
+}
+
+fn parse(target: &Target, bytes: &[u8]) -> Result<SecretFile, LoadError> {
+    SecretFile::parse(bytes).map_err(|e| LoadError::Other(format!("{}: cannot parse: {e}", target.path)))
 }
 
 enum LoadError {
     NotFound,
     Other(String),
+}
+
+impl From<StoreError> for LoadError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => LoadError::NotFound,
+            other => LoadError::Other(other.to_string()),
+        }
+    }
 }
 
 /// A secret file within this many bytes of the size limit gets a warning at every login: one state update

@@ -306,11 +306,7 @@ impl Store {
     /// to the new file). See the module documentation for the protocol.
     pub fn open_locked(path: impl AsRef<Path>, policy: &Policy) -> Result<Locked, StoreError> {
         let path = path.as_ref();
-        let start = Instant::now();
-        // Clamped so that the deadline cannot overflow; an hour is far beyond any login timeout.
-        let deadline = start
-            .checked_add(policy.lock_timeout.min(Duration::from_secs(3600)))
-            .unwrap_or(start);
+        let (start, deadline) = lock_deadline(policy);
         loop {
             let (file, meta) = open_checked(path, policy)?;
             if !lock_until(&file, deadline).map_err(|e| StoreError::io(path, "locking", e))? {
@@ -321,14 +317,7 @@ impl Store {
             }
             if names_inode(path, &meta).map_err(|e| StoreError::io(path, "re-checking after locking", e))? {
                 let bytes = read_checked(&file, &meta, path, policy)?;
-                return Ok(Locked {
-                    path: path.to_path_buf(),
-                    policy: *policy,
-                    file,
-                    ident: Ident::of(&meta),
-                    stamp: Stamp::of(&meta),
-                    bytes: Wiped(bytes),
-                });
+                return Ok(Locked::read(path, policy, file, &meta, bytes));
             }
             // Replaced (or removed) between our open and our lock: this lock protects nothing.
             drop(file);
@@ -340,9 +329,7 @@ impl Store {
             }
         }
     }
-}
 
-impl Store {
     /// Opens, checks and reads `path` like [`Store::open_locked`] but without taking the lock: a first look
     /// for a caller that will wait (for the user to type) before it decides. Cooperating writers never change
     /// an inode in place (they replace it), so the bytes are one complete version of the file;
@@ -352,16 +339,19 @@ impl Store {
         let (file, meta) = open_checked(path, policy)?;
         let bytes = read_checked(&file, &meta, path, policy)?;
         Ok(Unlocked {
-            inner: Locked {
-                path: path.to_path_buf(),
-                policy: *policy,
-                file,
-                ident: Ident::of(&meta),
-                stamp: Stamp::of(&meta),
-                bytes: Wiped(bytes),
-            },
+            inner: Locked::read(path, policy, file, &meta, bytes),
         })
     }
+}
+
+/// When waiting for the lock started, and until when it may last. Clamped so that the deadline cannot
+/// overflow; an hour is far beyond any login timeout.
+fn lock_deadline(policy: &Policy) -> (Instant, Instant) {
+    let start = Instant::now();
+    let deadline = start
+        .checked_add(policy.lock_timeout.min(Duration::from_secs(3600)))
+        .unwrap_or(start);
+    (start, deadline)
 }
 
 /// What we remember of the locked inode.
@@ -443,6 +433,18 @@ impl fmt::Debug for Locked {
 }
 
 impl Locked {
+    /// The value for `bytes` just read from `file`, whose `fstat` was `meta`.
+    fn read(path: &Path, policy: &Policy, file: File, meta: &Metadata, bytes: Vec<u8>) -> Locked {
+        Locked {
+            path: path.to_path_buf(),
+            policy: *policy,
+            file,
+            ident: Ident::of(meta),
+            stamp: Stamp::of(meta),
+            bytes: Wiped(bytes),
+        }
+    }
+
     /// The file's content as read under the lock (or as last written by [`Locked::replace`]).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes.0
@@ -605,10 +607,7 @@ impl Unlocked {
     /// [`Store::open_locked`] does: `Ok((locked, false))`.
     pub fn relock(self) -> Result<(Locked, bool), StoreError> {
         let locked = self.inner;
-        let start = Instant::now();
-        let deadline = start
-            .checked_add(locked.policy.lock_timeout.min(Duration::from_secs(3600)))
-            .unwrap_or(start);
+        let (start, deadline) = lock_deadline(&locked.policy);
         let path = locked.path.clone();
         if !lock_until(&locked.file, deadline).map_err(|e| StoreError::io(&path, "locking", e))? {
             return Err(StoreError::LockTimeout {

@@ -318,18 +318,8 @@ fn rust_floor(h: &Harness, runs: usize) -> Result<(), String> {
             for k in 0..2 {
                 let which = (i + k) % 2;
                 let svc = ["fx", "permit"][which];
-                let took = if case.c_driver() {
-                    sample_c(h, svc, case, "", PamCode::Success)?
-                } else {
-                    let run = h.run(svc).user(&me());
-                    let start = Instant::now();
-                    let o = run.go();
-                    let took = ms(start.elapsed());
-                    if !o.status.success() || o.results.last().map(|r| r.1) != Some(PamCode::Success) {
-                        return Err(format!("{svc}: no PAM_SUCCESS\n{}", o.stderr));
-                    }
-                    took
-                };
+                // A right-code login: the no-op module never prompts, and both answer PAM_SUCCESS.
+                let took = sample(h, &h.root().join("unused"), svc, case, "")?;
                 if i > 0 {
                     by[which].push(took);
                 }
