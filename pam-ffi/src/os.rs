@@ -132,41 +132,62 @@ fn set_fsgid(gid: u32) -> u32 {
 pub struct FsIdGuard {
     old_uid: u32,
     old_gid: u32,
+    uid: u32,
+    gid: u32,
 }
 
 impl FsIdGuard {
     /// Switches the filesystem ids (gid first, while still privileged) and verifies the switch took effect
     /// (`setfsuid` reports no errors, so it is called a second time to read the current value back).
+    ///
+    /// An id that already had the wanted value needs neither the check nor the restore: whether or not the
+    /// call succeeded, the id is the wanted one (like google-authenticator, which changes an id only when it
+    /// differs). A root login by root costs two system calls instead of six, and as many fewer on drop.
     pub fn switch(uid: u32, gid: u32) -> Result<FsIdGuard, FsIdError> {
         let old_gid = set_fsgid(gid);
-        let now_gid = set_fsgid(gid);
-        if now_gid != gid {
-            set_fsgid(old_gid);
-            return Err(FsIdError {
-                wanted: gid,
-                got: now_gid,
-                which: "gid",
-            });
+        if old_gid != gid {
+            let now_gid = set_fsgid(gid);
+            if now_gid != gid {
+                set_fsgid(old_gid);
+                return Err(FsIdError {
+                    wanted: gid,
+                    got: now_gid,
+                    which: "gid",
+                });
+            }
         }
         let old_uid = set_fsuid(uid);
-        let now_uid = set_fsuid(uid);
-        if now_uid != uid {
-            set_fsuid(old_uid);
-            set_fsgid(old_gid);
-            return Err(FsIdError {
-                wanted: uid,
-                got: now_uid,
-                which: "uid",
-            });
+        if old_uid != uid {
+            let now_uid = set_fsuid(uid);
+            if now_uid != uid {
+                set_fsuid(old_uid);
+                if old_gid != gid {
+                    set_fsgid(old_gid);
+                }
+                return Err(FsIdError {
+                    wanted: uid,
+                    got: now_uid,
+                    which: "uid",
+                });
+            }
         }
-        Ok(FsIdGuard { old_uid, old_gid })
+        Ok(FsIdGuard {
+            old_uid,
+            old_gid,
+            uid,
+            gid,
+        })
     }
 }
 
 impl Drop for FsIdGuard {
     fn drop(&mut self) {
-        set_fsuid(self.old_uid);
-        set_fsgid(self.old_gid);
+        if self.old_uid != self.uid {
+            set_fsuid(self.old_uid);
+        }
+        if self.old_gid != self.gid {
+            set_fsgid(self.old_gid);
+        }
     }
 }
 
@@ -338,5 +359,31 @@ mod tests {
         let g = FsIdGuard::switch(uid, gid).expect("switch to own ids");
         drop(g);
         assert_eq!(set_fsuid(uid), uid);
+    }
+
+    /// The current filesystem ids: an invalid id (-1) changes nothing and returns the current value.
+    fn current_fs_ids() -> (u32, u32) {
+        (set_fsuid(u32::MAX), set_fsgid(u32::MAX))
+    }
+
+    #[test]
+    fn switching_to_other_ids_takes_effect_and_drop_restores_each_changed_id() {
+        let uid = effective_uid();
+        // SAFETY: getegid has no preconditions.
+        let gid = unsafe { libc::getegid() };
+        let other = |id: u32| if id == 65534 { 65533 } else { 65534 };
+        // Both ids differ, then only the gid (the uid is already the wanted one).
+        for (want_uid, want_gid) in [(other(uid), other(gid)), (uid, other(gid))] {
+            match FsIdGuard::switch(want_uid, want_gid) {
+                Ok(g) => {
+                    assert_eq!(current_fs_ids(), (want_uid, want_gid));
+                    drop(g);
+                }
+                // Only root (CAP_SETUID/CAP_SETGID) may take ids it does not have; a refused switch leaves
+                // nothing changed.
+                Err(e) => assert_ne!(uid, 0, "root could not switch: {e}"),
+            }
+            assert_eq!(current_fs_ids(), (uid, gid));
+        }
     }
 }
