@@ -713,11 +713,17 @@ fn join(items: impl Iterator<Item = String>) -> String {
 }
 
 fn parse_settings(body: &[Line]) -> Result<Settings, ParseError> {
+    // Each option line's key, split off once (line numbers count the secret as line 1).
+    let options: Vec<(usize, &str, &str)> = body
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.key().map(|k| (i + 2, k, l.text.as_str())))
+        .collect();
     let first = |key: &str| -> Option<(usize, &str)> {
-        body.iter()
-            .enumerate()
-            .find(|(_, l)| l.key() == Some(key))
-            .map(|(i, l)| (i + 2, option_value(&l.text, key)))
+        options
+            .iter()
+            .find(|(_, k, _)| *k == key)
+            .map(|&(line, _, text)| (line, option_value(text, key)))
     };
     let mut s = Settings {
         totp_auth: first(KEY_TOTP_AUTH).is_some(),

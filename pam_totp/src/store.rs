@@ -615,15 +615,14 @@ impl Unlocked {
                 waited: start.elapsed(),
             });
         }
-        let now = locked
-            .file
-            .metadata()
-            .map_err(|e| StoreError::io(&path, "fstat", e))?;
-        let same_inode_state = Ident::of(&now) == locked.ident && Stamp::of(&now) == locked.stamp;
-        if same_inode_state
-            && names_ident(&path, &locked.ident)
-                .map_err(|e| StoreError::io(&path, "re-checking after locking", e))?
-        {
+        // One `lstat` of the path answers both questions: when it names the locked inode (same device and
+        // inode number), its size, times, owner and mode are that inode's, now.
+        let now = match fs::symlink_metadata(&path) {
+            Ok(now) => Some(now),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::io(&path, "re-checking after locking", e)),
+        };
+        if now.is_some_and(|now| Ident::of(&now) == locked.ident && Stamp::of(&now) == locked.stamp) {
             return Ok((locked, true));
         }
         let policy = locked.policy;
