@@ -1309,6 +1309,23 @@ mod tests {
     }
 
     #[test]
+    fn the_line_of_a_bad_value_counts_every_line_before_it_and_only_the_first_occurrence_counts() {
+        // Scratch codes, a blank line and a stray line come before the option: all of them count.
+        let input = "GEZDGNBVGY3TQOJQ\n12345678\n\nstray\n\" TOTP_AUTH\n\" WINDOW_SIZE 0\n\" WINDOW_SIZE 5\n";
+        match SecretFile::parse(input.as_bytes()) {
+            Err(ParseError::InvalidValue {
+                key: "WINDOW_SIZE",
+                line: 6,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // The first occurrence decides, as in google-authenticator: a bad second one is not looked at.
+        let input = "GEZDGNBVGY3TQOJQ\n\" WINDOW_SIZE 5\n87654321\n\" WINDOW_SIZE 0\n";
+        assert_eq!(parse(input).window_size(), 5);
+    }
+
+    #[test]
     fn hostile_inputs_are_errors_not_panics() {
         assert_eq!(parse_err(b""), ParseError::Empty);
         assert_eq!(

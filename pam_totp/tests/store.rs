@@ -610,6 +610,45 @@ fn given_file_removed_while_unlocked_then_relock_says_not_found() {
 }
 
 #[test]
+fn given_the_directory_moved_away_and_a_new_file_at_the_path_then_relock_reads_the_new_file() {
+    // The old inode itself does not change at all (renaming its directory leaves its times alone): only
+    // the path check can tell that the path now names another file.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let path = write_file(&home, "secret", b"old\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    let old_mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    fs::rename(&home, dir.path().join("home.old")).unwrap();
+    fs::create_dir(&home).unwrap();
+    let new = write_file(&home, "secret", b"new\n", 0o600);
+    fs::File::options()
+        .write(true)
+        .open(&new)
+        .unwrap()
+        .set_modified(old_mtime)
+        .unwrap();
+    let (locked, unchanged) = unlocked.relock().unwrap();
+    assert!(!unchanged);
+    assert_eq!(locked.bytes(), b"new\n");
+}
+
+#[test]
+fn given_the_directory_moved_away_and_a_symlink_to_the_old_file_at_the_path_then_relock_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let path = write_file(&home, "secret", b"1\n", 0o600);
+    let unlocked = open(&path).unwrap().unlock();
+    let moved = dir.path().join("home.old");
+    fs::rename(&home, &moved).unwrap();
+    fs::create_dir(&home).unwrap();
+    std::os::unix::fs::symlink(moved.join("secret"), &path).unwrap();
+    let err = unlocked.relock().unwrap_err();
+    assert!(matches!(err, StoreError::Symlink { .. }), "{err:?}");
+}
+
+#[test]
 fn given_lock_held_elsewhere_then_relock_times_out_with_a_bound() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "secret", b"1\n", 0o600);
