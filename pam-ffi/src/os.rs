@@ -152,33 +152,9 @@ impl FsIdGuard {
     /// call succeeded, the id is the wanted one (like google-authenticator, which changes an id only when it
     /// differs). A root login by root costs two system calls instead of four, and none on drop instead of two.
     pub fn switch(uid: u32, gid: u32) -> Result<FsIdGuard, FsIdError> {
-        let old_gid = set_fsgid(gid);
-        if old_gid != gid {
-            let now_gid = set_fsgid(gid);
-            if now_gid != gid {
-                set_fsgid(old_gid);
-                return Err(FsIdError {
-                    wanted: gid,
-                    got: now_gid,
-                    which: "gid",
-                });
-            }
-        }
-        let old_uid = set_fsuid(uid);
-        if old_uid != uid {
-            let now_uid = set_fsuid(uid);
-            if now_uid != uid {
-                set_fsuid(old_uid);
-                if old_gid != gid {
-                    set_fsgid(old_gid);
-                }
-                return Err(FsIdError {
-                    wanted: uid,
-                    got: now_uid,
-                    which: "uid",
-                });
-            }
-        }
+        let old_gid = switch_id(set_fsgid, gid, "gid")?;
+        let old_uid =
+            switch_id(set_fsuid, uid, "uid").inspect_err(|_| restore_id(set_fsgid, old_gid, gid))?;
         Ok(FsIdGuard {
             old_uid,
             old_gid,
@@ -189,14 +165,35 @@ impl FsIdGuard {
     }
 }
 
+/// Sets one filesystem id to `wanted` and returns the previous one. When it was not already `wanted`, the
+/// change is read back, and undone if the kernel refused it.
+fn switch_id(set: fn(u32) -> u32, wanted: u32, which: &'static str) -> Result<u32, FsIdError> {
+    let old = set(wanted);
+    if old != wanted {
+        let now = set(wanted);
+        if now != wanted {
+            set(old);
+            return Err(FsIdError {
+                wanted,
+                got: now,
+                which,
+            });
+        }
+    }
+    Ok(old)
+}
+
+/// Puts back the id `old` that [`switch_id`] replaced by `wanted` (nothing to do if they are the same).
+fn restore_id(set: fn(u32) -> u32, old: u32, wanted: u32) {
+    if old != wanted {
+        set(old);
+    }
+}
+
 impl Drop for FsIdGuard {
     fn drop(&mut self) {
-        if self.old_uid != self.uid {
-            set_fsuid(self.old_uid);
-        }
-        if self.old_gid != self.gid {
-            set_fsgid(self.old_gid);
-        }
+        restore_id(set_fsuid, self.old_uid, self.uid);
+        restore_id(set_fsgid, self.old_gid, self.gid);
     }
 }
 

@@ -23,7 +23,7 @@ use crate::args::{expand_secret_path, uses_home, FixedUser, Options, PassMode};
 use crate::secret_file::SecretFile;
 use crate::store::{Locked, Policy, Store, StoreError, Unlocked};
 use crate::verify::{self, code_candidates, Outcome, RejectReason, Verdict, Via};
-use pam_ffi::os::{FsIdGuard, UserRecord};
+use pam_ffi::os::{FsIdError, FsIdGuard, UserRecord};
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -137,8 +137,7 @@ fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
 /// The first look, before the user types: opens, checks and parses the secret file with the owner's
 /// filesystem ids, without taking the lock.
 fn first_look(target: &Target) -> Result<(Unlocked, SecretFile), LoadError> {
-    let guard =
-        FsIdGuard::switch(target.fs_uid, target.fs_gid).map_err(|e| LoadError::Other(e.to_string()))?;
+    let guard = FsIdGuard::switch(target.fs_uid, target.fs_gid)?;
     let unlocked = Store::open_unlocked(&target.path, &target.policy).map_err(LoadError::from)?;
     drop(guard);
     let file = parse(target, unlocked.bytes())?;
@@ -149,8 +148,7 @@ fn first_look(target: &Target) -> Result<(Unlocked, SecretFile), LoadError> {
 /// changed since, the snapshot parsed then is the file's content and is returned as it is; otherwise the file
 /// is opened, checked, read and parsed again under the lock.
 fn reload(target: &Target, first: Unlocked, snapshot: SecretFile) -> Result<(Locked, SecretFile), LoadError> {
-    let guard =
-        FsIdGuard::switch(target.fs_uid, target.fs_gid).map_err(|e| LoadError::Other(e.to_string()))?;
+    let guard = FsIdGuard::switch(target.fs_uid, target.fs_gid)?;
     let (locked, unchanged) = first.relock().map_err(LoadError::from)?;
     drop(guard);
     if unchanged {
@@ -167,6 +165,12 @@ fn parse(target: &Target, bytes: &[u8]) -> Result<SecretFile, LoadError> {
 enum LoadError {
     NotFound,
     Other(String),
+}
+
+impl From<FsIdError> for LoadError {
+    fn from(e: FsIdError) -> Self {
+        LoadError::Other(e.to_string())
+    }
 }
 
 impl From<StoreError> for LoadError {

@@ -575,9 +575,7 @@ impl Locked {
             .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
         Ok((Ident::of(&meta), Stamp::of(&meta)))
     }
-}
 
-impl Locked {
     /// Releases the lock but keeps the descriptor and the content, for a caller that must wait (for the
     /// user to type a code) before it decides and writes. [`Unlocked::relock`] takes the lock again and tells
     /// whether the content is still the file's.
@@ -617,11 +615,7 @@ impl Unlocked {
         }
         // One `lstat` of the path answers both questions: when it names the locked inode (same device and
         // inode number), its size, times, owner and mode are that inode's, now.
-        let now = match fs::symlink_metadata(&path) {
-            Ok(now) => Some(now),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(StoreError::io(&path, "re-checking after locking", e)),
-        };
+        let now = lstat(&path).map_err(|e| StoreError::io(&path, "re-checking after locking", e))?;
         if now.is_some_and(|now| Ident::of(&now) == locked.ident && Stamp::of(&now) == locked.stamp) {
             return Ok((locked, true));
         }
@@ -784,9 +778,14 @@ fn names_inode(path: &Path, meta: &Metadata) -> io::Result<bool> {
 }
 
 fn names_ident(path: &Path, ident: &Ident) -> io::Result<bool> {
+    Ok(lstat(path)?.is_some_and(|now| now.dev() == ident.dev && now.ino() == ident.ino))
+}
+
+/// What the path itself names now (a final symbolic link is not followed); `None` when nothing does.
+fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
     match fs::symlink_metadata(path) {
-        Ok(now) => Ok(now.dev() == ident.dev && now.ino() == ident.ino),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Ok(now) => Ok(Some(now)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }

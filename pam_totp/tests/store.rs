@@ -64,6 +64,16 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> PathBuf {
     path
 }
 
+/// Asserts that the lock on `path` is held: another open gives up after a short wait.
+fn assert_locked_elsewhere(path: &Path, what: &str) {
+    let quick = Policy {
+        lock_timeout: Duration::from_millis(200),
+        ..policy()
+    };
+    let err = Store::open_locked(path, &quick).unwrap_err();
+    assert!(matches!(err, StoreError::LockTimeout { .. }), "{what}: {err:?}");
+}
+
 fn open(path: &Path) -> Result<Locked, StoreError> {
     Store::open_locked(path, &policy())
 }
@@ -479,15 +489,7 @@ fn given_replace_done_then_lock_moves_to_new_file_until_dropped() {
     let mut locked = open(&path).unwrap();
     locked.replace(b"2\n").unwrap();
     assert_eq!(locked.bytes(), b"2\n");
-    let quick = Policy {
-        lock_timeout: Duration::from_millis(200),
-        ..policy()
-    };
-    let err = Store::open_locked(&path, &quick).unwrap_err();
-    assert!(
-        matches!(err, StoreError::LockTimeout { .. }),
-        "new file not locked: {err:?}"
-    );
+    assert_locked_elsewhere(&path, "new file not locked");
     // Still ours: a second replace in the same session is safe.
     locked.replace(b"3\n").unwrap();
     drop(locked);
@@ -507,15 +509,7 @@ fn given_unchanged_file_then_relock_keeps_the_content_and_holds_the_lock() {
     let (mut locked, unchanged) = unlocked.relock().unwrap();
     assert!(unchanged);
     assert_eq!(locked.bytes(), b"1\n");
-    let quick = Policy {
-        lock_timeout: Duration::from_millis(200),
-        ..policy()
-    };
-    let err = Store::open_locked(&path, &quick).unwrap_err();
-    assert!(
-        matches!(err, StoreError::LockTimeout { .. }),
-        "relock holds no lock: {err:?}"
-    );
+    assert_locked_elsewhere(&path, "relock holds no lock");
     locked.replace(b"2\n").unwrap();
     drop(locked);
     assert_eq!(open(&path).unwrap().bytes(), b"2\n");

@@ -253,13 +253,7 @@ fn given_the_built_modules_then_only_pam_sm_hooks_are_exported() {
     ];
     for (name, hooks) in expected {
         let path = module_path(name);
-        let out = Command::new("nm")
-            .args(["-D", "--defined-only"])
-            .arg(&path)
-            .output()
-            .expect("run nm (binutils)");
-        assert!(out.status.success(), "nm failed on {}", path.display());
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = binutils("nm", &["-D", "--defined-only"], &path);
         let mut symbols: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
         symbols.sort_unstable();
         let mut want: Vec<&str> = hooks.to_vec();
@@ -279,13 +273,7 @@ fn given_the_built_modules_then_they_do_not_depend_on_libgcc_s() {
     // unwinder is linked in statically (pam_totp/build.rs).
     for name in ["pam_totp", "pam_pwpolicy", "pam_fixture"] {
         let path = module_path(name);
-        let out = Command::new("readelf")
-            .args(["-d", "-W"])
-            .arg(&path)
-            .output()
-            .expect("run readelf (binutils)");
-        assert!(out.status.success(), "readelf failed on {}", path.display());
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = binutils("readelf", &["-d", "-W"], &path);
         let needed: Vec<&str> = text.lines().filter(|l| l.contains("(NEEDED)")).collect();
         assert!(
             !needed.is_empty(),
@@ -424,12 +412,7 @@ fn given_many_logins_in_one_process_then_totp_rss_stays_flat() {
 fn given_the_built_modules_then_they_are_never_unloaded() {
     for name in ["pam_totp", "pam_pwpolicy"] {
         let path = module_path(name);
-        let out = Command::new("readelf")
-            .arg("-d")
-            .arg(&path)
-            .output()
-            .expect("run readelf (binutils)");
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = binutils("readelf", &["-d"], &path);
         assert!(
             text.lines()
                 .any(|l| l.contains("FLAGS_1") && l.contains("NODELETE")),
@@ -437,4 +420,15 @@ fn given_the_built_modules_then_they_are_never_unloaded() {
             path.display()
         );
     }
+}
+
+/// The standard output of a binutils tool run on a built module; the tool must succeed.
+fn binutils(tool: &str, args: &[&str], path: &std::path::Path) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool} (binutils): {e}"));
+    assert!(out.status.success(), "{tool} failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
