@@ -9,10 +9,29 @@
 //! And with `-z pack-relative-relocs` (DT_RELR, glibc 2.36 = Debian 12): the library's relative relocations
 //! (hundreds for pam_totp, thousands for pam_pwpolicy) are stored as a compact bitmap instead of one 24-byte
 //! entry each, so that `dlopen` reads and processes less at every login (bench/totp.sh measures the load).
+//!
+//! And, for a module with a `hot-text.ld` next to its Cargo.toml (pam_totp), with that linker script: it
+//! gathers the code a login runs at the start of the code segment (tests/benches/hot_text.rs says why, and
+//! `bench/hot-text.sh` regenerates and checks it).
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
+    hot_text();
     static_unwinder();
+}
+
+/// Passes the crate's `hot-text.ld`, if it has one, to the linker (it only orders sections; the default
+/// layout is kept for everything else through the script's `INSERT BEFORE .text`).
+fn hot_text() {
+    let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let script = dir.join("hot-text.ld");
+    if script.is_file() {
+        println!("cargo:rerun-if-changed={}", script.display());
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
+    } else {
+        // Watch the whole crate (cargo's default without this line), so that a new script is noticed.
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
 }
 
 /// Links GCC's unwinder statically (libgcc_eh.a) instead of depending on libgcc_s.so.1: std asks the linker
