@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The code layout of pam_totp.so (tests/benches/hot_text.rs says why): builds the release workspace, profiles
-# pam_totp logins with callgrind, and fails (exit 1) when a login runs code outside the `.text.hot` section
+# pam_totp logins with callgrind, and fails (exit 1) when a login runs code outside the hot part of `.text`
 # that pam_totp/hot-text.ld gathers; exit 2 when it cannot run.
 #
 #   bench/hot-text.sh            check the release build

@@ -20,12 +20,30 @@ fn main() {
     static_unwinder();
 }
 
-/// Passes the crate's `hot-text.ld`, if it has one, to the linker (it only orders sections; the default
-/// layout is kept for everything else through the script's `INSERT BEFORE .text`).
+/// Passes the crate's `hot-text.ld`, if it has one, to the linker. The script only orders sections (its
+/// `INSERT AFTER .fini` keeps the linker's default layout for everything else) and is written for rust-lld,
+/// the toolchain's default linker: GNU ld would make a second `.text` of it. So it is left out, with a
+/// warning, when RUSTFLAGS choose another linker (the module is the same, only its layout is the default).
 fn hot_text() {
     let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let script = dir.join("hot-text.ld");
-    if script.is_file() {
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let other_linker = [
+        "linker-features",
+        "linker-flavor",
+        "fuse-ld",
+        "link-self-contained",
+    ]
+    .iter()
+    .any(|f| flags.contains(f));
+    if script.is_file() && other_linker {
+        println!(
+            "cargo:warning={} not used: RUSTFLAGS choose the linker (the script is for rust-lld)",
+            script.display()
+        );
+        println!("cargo:rerun-if-changed={}", script.display());
+    } else if script.is_file() {
         println!("cargo:rerun-if-changed={}", script.display());
         println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
     } else {

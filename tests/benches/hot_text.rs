@@ -2,28 +2,30 @@
 //!
 //! Why: in a VM a page fault on the module's code costs a few microseconds, and the kernel maps file pages
 //! 64 KiB at a time around each fault ("fault-around"). The linker places functions in input order, so the
-//! ~120 KB that a login runs were spread over all 420 KB of the module's code, among the standard library's
-//! backtrace symbolizer (gimli, addr2line, miniz, demangling) that a login never runs: every login faulted
-//! on about seven 64 KiB windows, and every process unmapped them again at exit. `pam_totp/hot-text.ld`, a
-//! linker script that the modules' build script passes to the linker, gathers the functions a login runs
-//! into one output section, `.text.hot`, with the PLT next to it (the module calls malloc and free through
-//! it), at the start of the code segment. Measured against the default layout with 1,200 interleaved logins
-//! through a C client: about 0.03 ms less per login (README, "pam_totp benchmark").
+//! ~120 KB that a login runs were spread over all 410 KB of the module's code, among the standard library's
+//! backtrace symbolizer (gimli, addr2line, miniz, demangling) that a login never runs: a login faulted on
+//! about seven 64 KiB windows, and every process unmapped those pages again at exit. `pam_totp/hot-text.ld`,
+//! a linker script that the modules' build script passes to rust-lld, puts the PLT (the module calls malloc
+//! and free through it) and then the functions a login runs at the start of the code segment, at the head
+//! of `.text`; the hidden symbol `__pam_totp_hot_text_end` marks where they end. Measured against the
+//! default layout with 1,200 paired logins through a C client: 0.03-0.05 ms less per login (README,
+//! "pam_totp benchmark").
 //!
-//! The script names functions by their mangled symbols with the hash parts wildcarded, so that a rebuild
-//! keeps matching; whole crates (`pam_totp`, `pam_ffi`, the HMAC crates) follow, so that a renamed or new
-//! function of ours stays in `.text.hot`. What can go stale is the list of the standard library's functions
-//! (a login that starts calling a new one), hence this check.
+//! The script names the profiled functions by their mangled symbols with the hash parts wildcarded, so
+//! that a rebuild keeps matching, then whole crates (`pam_totp`, `pam_ffi`, the HMAC crates), so that a
+//! renamed or new function of ours stays in the hot part. What can go stale is the list of the standard
+//! library's functions (a login that starts calling a new one), hence this check.
 //!
 //! Modes:
 //! - default: profiles the logins below with callgrind (instruction addresses, through `pamc`, a C client
-//!   like sshd) and fails (exit 1) when a login runs any code of the module's `.text`, that is outside
-//!   `.text.hot`, naming the functions and the command that regenerates the script. Also prints, per login,
-//!   the code pages run and the 64 KiB windows they fall in.
+//!   like sshd) and fails (exit 1) when a login runs code of the module's `.text` after the hot part,
+//!   naming the functions and the command that regenerates the script. Also prints, per login, the code
+//!   pages run and the 64 KiB windows they fall in.
 //! - `--write`: regenerates `pam_totp/hot-text.ld` from the same profiles (the order is the order in which
 //!   the logins first run each function, the right-code login first).
 //!
-//! Exit 2 when it cannot run (valgrind missing, a login with an unexpected result, an unreadable profile).
+//! Exit 2 when it cannot run (valgrind or nm missing, a login with an unexpected result, a profile without
+//! the module's code, a module linked without the script).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -50,7 +52,7 @@ const SCRATCH: &str = "45681685";
 /// The symbol the script puts at the end of the hot part of `.text`.
 const HOT_END: &str = "__pam_totp_hot_text_end";
 
-/// Crates whose every function goes into `.text.hot`, after the profiled ones: ours and the HMAC code. A
+/// Crates whose every function goes into the hot part, after the profiled ones: ours and the HMAC code. A
 /// pattern matches a mangled name that mentions the crate anywhere (its own functions, generic code
 /// instantiated for its types).
 const CRATES: &[&str] = &[
