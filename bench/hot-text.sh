@@ -4,7 +4,10 @@
 # that pam_totp/hot-text.ld gathers; exit 2 when it cannot run.
 #
 #   bench/hot-text.sh            check the release build
-#   bench/hot-text.sh --write    regenerate pam_totp/hot-text.ld from the profiles (then rebuild and check)
+#   bench/hot-text.sh --write    regenerate pam_totp/hot-text.ld from the profiles; then run bench/hot-text.sh
+#                                to rebuild with it and check
+#
+# The script is used with rust-lld only (pam_totp/build.rs); elsewhere this check fails (exit 2).
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -19,7 +22,15 @@ target=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
 
 # --write profiles a build without the old script (the names it profiles do not depend on the layout), so that
 # a broken script cannot stop its own regeneration.
-case " $* " in *" --write "*) rm -f pam_totp/hot-text.ld ;; esac
+# If regenerating fails, the old script is put back.
+case " $* " in
+    *" --write "*)
+        old=$(mktemp)
+        cp pam_totp/hot-text.ld "$old" 2>/dev/null || : >"$old"
+        trap '[ -s pam_totp/hot-text.ld ] || { [ -s "$old" ] && cp "$old" pam_totp/hot-text.ld; }; rm -f "$old"' EXIT
+        rm -f pam_totp/hot-text.ld
+        ;;
+esac
 cargo build --release --workspace --locked >&2 || die "release build failed"
 
 PAM_MODULE_DIR="$target/release" cargo bench -p pam-harness --bench hot_text --locked -- "$@"

@@ -22,34 +22,78 @@ fn main() {
 
 /// Passes the crate's `hot-text.ld`, if it has one, to the linker. The script only orders sections (its
 /// `INSERT AFTER .fini` keeps the linker's default layout for everything else) and is written for rust-lld,
-/// the toolchain's default linker: GNU ld would make a second `.text` of it. So it is left out, with a
-/// warning, when RUSTFLAGS choose another linker (the module is the same, only its layout is the default).
+/// the default linker of rustc 1.90 and later on x86_64-unknown-linux-gnu: GNU ld would make a second
+/// `.text` of it, which valgrind cannot read. So it is used only there, and left out with a warning when
+/// RUSTFLAGS choose the linker. Without it the module is the same, only laid out by the linker's defaults.
 fn hot_text() {
     let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let script = dir.join("hot-text.ld");
-    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    if !script.is_file() {
+        // Watch the whole crate (cargo's default without any rerun line), so that a new script is noticed.
+        println!("cargo:rerun-if-changed={}", dir.display());
+        return;
+    }
+    println!("cargo:rerun-if-changed={}", script.display());
+    let target = std::env::var("TARGET").unwrap_or_default();
+    for var in [
+        "RUSTFLAGS".to_owned(),
+        "CARGO_BUILD_RUSTFLAGS".to_owned(),
+        format!(
+            "CARGO_TARGET_{}_RUSTFLAGS",
+            target.to_uppercase().replace('-', "_")
+        ),
+        "CC".to_owned(),
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
     let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let other_linker = [
+    let why_not = if target != "x86_64-unknown-linux-gnu" {
+        Some(format!("the target is {target}"))
+    } else if !rustc_at_least(1, 90) {
+        Some("rustc is older than 1.90 (GNU ld, not rust-lld, is its default linker)".to_owned())
+    } else if [
         "linker-features",
         "linker-flavor",
         "fuse-ld",
         "link-self-contained",
     ]
     .iter()
-    .any(|f| flags.contains(f));
-    if script.is_file() && other_linker {
-        println!(
-            "cargo:warning={} not used: RUSTFLAGS choose the linker (the script is for rust-lld)",
-            script.display()
-        );
-        println!("cargo:rerun-if-changed={}", script.display());
-    } else if script.is_file() {
-        println!("cargo:rerun-if-changed={}", script.display());
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
+    .any(|f| flags.contains(f))
+    {
+        Some("RUSTFLAGS choose the linker".to_owned())
     } else {
-        // Watch the whole crate (cargo's default without this line), so that a new script is noticed.
-        println!("cargo:rerun-if-changed={}", dir.display());
+        None
+    };
+    match why_not {
+        Some(why) => println!(
+            "cargo:warning={} not used: {why}; it is written for rust-lld",
+            script.display()
+        ),
+        None => {
+            // Two arguments, so that a comma in the path cannot split it.
+            println!("cargo:rustc-cdylib-link-arg=-Xlinker");
+            println!("cargo:rustc-cdylib-link-arg=--script={}", script.display());
+        }
     }
+}
+
+/// Whether the rustc cargo uses is at least `major.minor` (`rustc -V`: "rustc 1.95.0 (...)").
+fn rustc_at_least(major: u32, minor: u32) -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let version = std::process::Command::new(rustc)
+        .arg("-V")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    let mut numbers = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let found = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    found >= (major, minor)
 }
 
 /// Links GCC's unwinder statically (libgcc_eh.a) instead of depending on libgcc_s.so.1: std asks the linker
