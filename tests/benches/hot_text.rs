@@ -39,17 +39,11 @@ mod totp_common;
 
 use pam_ffi::PamCode;
 use pam_harness::{module_path, Harness, PAMC, SYSLOG_SHIM};
-use pam_totp::args::Options;
-use pam_totp::otp::format_code;
-use pam_totp::secret_file::SecretFile;
-use pam_totp::verify::{verify, Outcome, RejectReason};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, ExitCode};
-use std::time::{SystemTime, UNIX_EPOCH};
-use totp_common::{me, write_secret};
+use totp_common::{current_code, me, write_secret, wrong_code, SECRET};
 
-const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
 const SCRATCH: &str = "45681685";
 /// The symbol the script puts at the end of the hot part of `.text`.
 const HOT_END: &str = "__pam_totp_hot_text_end";
@@ -88,33 +82,6 @@ enum Reply {
 struct Profile {
     functions: Vec<String>,
     addresses: Vec<(u64, usize)>,
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-fn code_for(body: &str) -> String {
-    let file = SecretFile::parse(body.as_bytes()).unwrap();
-    let otp = file.otp().unwrap();
-    let value = match file.mode() {
-        pam_totp::secret_file::Mode::Hotp { counter } => otp.hotp(counter),
-        _ => otp.totp(now(), file.step_size()),
-    };
-    format_code(value, file.digits()).to_string()
-}
-
-fn wrong_code_for(body: &str) -> String {
-    let file = SecretFile::parse(body.as_bytes()).unwrap();
-    (0..1_000_000u32)
-        .map(|n| format!("{:06}", (n * 7919 + 123_456) % 1_000_000))
-        .find(|c| {
-            [0, 600].iter().all(|d| {
-                let v = verify(&file, now() + d, c, &Options::default(), None);
-                v.outcome == Outcome::Rejected(RejectReason::WrongCode) && v.updated.is_none()
-            })
-        })
-        .unwrap()
 }
 
 fn logins() -> Vec<Login> {
@@ -174,8 +141,8 @@ fn profile(h: &Harness, module: &Path, login: &Login, out: &Path) -> Result<Prof
     let body = login.body.as_deref().unwrap_or("");
     let reply = match &login.reply {
         Reply::Text(t) => t.clone(),
-        Reply::RightCode => code_for(body),
-        Reply::WrongCode => wrong_code_for(body),
+        Reply::RightCode => current_code(body),
+        Reply::WrongCode => wrong_code(body),
     };
     let run = Command::new("valgrind")
         .args([

@@ -40,46 +40,16 @@ mod totp_common;
 
 use pam_ffi::PamCode;
 use pam_harness::{module_path, Harness, PAMC, SYSLOG_SHIM};
-use pam_totp::args::Options;
-use pam_totp::otp::{format_code, Otp};
-use pam_totp::secret_file::SecretFile;
-use pam_totp::verify::{verify, Outcome, RejectReason};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use totp_common::{ga_module, me, write_secret, GA_MODULE};
+use std::time::{Duration, Instant};
+use totp_common::{current_code, ga_module, me, write_secret, wrong_code, GA_MODULE, SECRET};
 
 const TARGET_RATIO: f64 = 1.0;
-const SECRET: &str = "QGPSWMNUD3U2N7TS42X6HYOWI4";
 const SCRATCH: &str = "45681685";
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
 
 fn body() -> String {
     format!("{SECRET}\n\" WINDOW_SIZE 3\n\" TOTP_AUTH\n{SCRATCH}\n92711506\n35367609\n78447767\n")
-}
-
-fn current_code() -> String {
-    let file = SecretFile::parse(body().as_bytes()).unwrap();
-    let otp: Otp = file.otp().unwrap();
-    format_code(otp.totp(now(), file.step_size()), file.digits()).to_string()
-}
-
-/// A 6-digit code that no step within ±1500 (and a margin) of now produces: a wrong code for the whole run
-/// that makes both modules do the full skew scan and record nothing.
-fn wrong_code() -> String {
-    let file = SecretFile::parse(body().as_bytes()).unwrap();
-    (0..1_000_000u32)
-        .map(|n| format!("{:06}", (n * 7919 + 123_456) % 1_000_000))
-        .find(|c| {
-            [0, 600, 3600].iter().all(|d| {
-                let v = verify(&file, now() + d, c, &Options::default(), None);
-                v.outcome == Outcome::Rejected(RejectReason::WrongCode) && v.updated.is_none()
-            })
-        })
-        .unwrap()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -138,7 +108,7 @@ fn ms(d: Duration) -> f64 {
 fn sample(h: &Harness, path: &Path, svc: &str, case: Case, wrong: &str) -> Result<f64, String> {
     let (reply, want) = match (svc, case) {
         ("permit", _) => (String::new(), PamCode::Success),
-        (_, Case::Right | Case::RightC) => (current_code(), PamCode::Success),
+        (_, Case::Right | Case::RightC) => (current_code(&body()), PamCode::Success),
         (_, Case::Wrong | Case::WrongNoSkewAdj) => (wrong.to_owned(), PamCode::AuthErr),
         (_, Case::Scratch | Case::ScratchTmpfs | Case::ScratchC) => {
             write_secret(path, body().as_bytes());
@@ -224,7 +194,7 @@ fn run() -> Result<bool, String> {
     let h = Harness::new();
     let disk_dir = h.root().to_path_buf();
     let shm = tmpfs_dir();
-    let wrong = wrong_code();
+    let wrong = wrong_code(&body());
     h.service("permit", "auth required pam_permit.so\n");
 
     println!(

@@ -1,4 +1,5 @@
-//! Helpers shared by the pam_totp interop, concurrency and crash tests (`mod totp_common;` in each).
+//! Helpers shared by the pam_totp interop, concurrency and crash tests and the pam_totp benchmarks
+//! (`mod totp_common;` in each).
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use pam_harness::{module_path, Harness};
@@ -150,4 +151,34 @@ pub fn hotp(counter: u64) -> String {
 /// The TOTP code of [`SECRET`] now.
 pub fn code_now() -> String {
     totp_at(now())
+}
+
+/// The code a secret file accepts now: its TOTP code, or the HOTP code at its counter.
+pub fn current_code(body: &str) -> String {
+    use pam_totp::secret_file::{Mode, SecretFile};
+    let file = SecretFile::parse(body.as_bytes()).unwrap();
+    let otp = file.otp().unwrap();
+    let value = match file.mode() {
+        Mode::Hotp { counter } => otp.hotp(counter),
+        _ => otp.totp(now(), file.step_size()),
+    };
+    pam_totp::otp::format_code(value, file.digits()).to_string()
+}
+
+/// A 6-digit code that no step within ±1500 (and a margin) of now produces for this file: a wrong code for
+/// a whole run that makes a module do the full skew scan and record nothing.
+pub fn wrong_code(body: &str) -> String {
+    use pam_totp::args::Options;
+    use pam_totp::secret_file::SecretFile;
+    use pam_totp::verify::{verify, Outcome, RejectReason};
+    let file = SecretFile::parse(body.as_bytes()).unwrap();
+    (0..1_000_000u32)
+        .map(|n| format!("{:06}", (n * 7919 + 123_456) % 1_000_000))
+        .find(|c| {
+            [0, 600, 3600].iter().all(|d| {
+                let v = verify(&file, now() + d, c, &Options::default(), None);
+                v.outcome == Outcome::Rejected(RejectReason::WrongCode) && v.updated.is_none()
+            })
+        })
+        .unwrap()
 }
