@@ -24,10 +24,11 @@
 //!   `fsync`s the directory. The new inode is locked *before* it becomes visible, so a process that opens the
 //!   new file waits for us, and one that waited on the old inode sees, after the re-check, that it must start
 //!   again. The [`Locked`] then stands for the new file and can be replaced again.
-//! - A crash at any instant leaves the old or the new file, never a torn or empty one. A killed writer can
-//!   leave its temporary file (`<name>~totp.<pid>.<hex>`) behind; the next successful `replace` of the same
-//!   file deletes such leftovers while it holds the lock (no cooperating writer can be between create and
-//!   rename then). google-authenticator's own `<name>~` is never touched and does not get in the way.
+//! - A crash at any instant leaves the old or the new file, never a torn or empty one. The temporary file has
+//!   one fixed name, `<name>~totp`, created only under the lock: a cooperating writer creates it and renames
+//!   or removes it before letting go, so one that exists when `replace` starts is the leftover of a writer
+//!   that was killed, and `replace` deletes it and creates its own. (No directory scan, no random name.)
+//!   google-authenticator's own `<name>~` is never touched and does not get in the way.
 //!
 //! # Decisions
 //!
@@ -43,20 +44,19 @@
 //! - The directory must be readable to be `fsync`ed; if it cannot be opened, `replace` fails before writing
 //!   anything (the caller must not accept a code whose use may not have been recorded). A filesystem that
 //!   answers `EINVAL`/`EOPNOTSUPP` to a directory `fsync` (it has nothing to sync) is accepted.
+//! - The directory should be writable only by the file's owner (and root). In a directory others can write
+//!   to, another user could put something at `<name>~totp` that the owner cannot delete, and every rewrite
+//!   would then fail (closed: the code is refused); google-authenticator's `<name>~` has the same weakness.
 //! - Waiting for the lock is bounded ([`StoreError::LockTimeout`]): a user holding a lock on their own file
 //!   must not pin an sshd process.
 
-use std::collections::hash_map::RandomState;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
-use std::hash::BuildHasher;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Size limit of the C module (64 KiB); also our default.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024;
@@ -65,12 +65,10 @@ pub const DEFAULT_ALLOWED_PERM: u32 = 0o600;
 /// Default bound on waiting for the lock (including restarts after concurrent replacements).
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Marker between the file name and the unique part of our temporary files: `<name>~totp.<pid>.<hex>`.
-const TEMP_MARKER: &str = "~totp.";
-/// Attempts at finding an unused temporary name before giving up.
-const TEMP_ATTEMPTS: u32 = 16;
-/// Directory entries looked at when sweeping leftover temporary files (bounds the cost in huge directories).
-const SWEEP_LIMIT: usize = 4096;
+/// Appended to the file name to name our temporary file: `<name>~totp`.
+const TEMP_SUFFIX: &str = "~totp";
+/// Attempts at creating the temporary file, each after deleting what was in the way.
+const TEMP_ATTEMPTS: u32 = 3;
 /// Longest pause between two attempts at taking the lock.
 const MAX_LOCK_PAUSE: Duration = Duration::from_millis(5);
 
@@ -495,15 +493,8 @@ impl Locked {
             .open(dir_path)
             .map_err(|e| StoreError::io(path, "opening the directory", e))?;
 
-        sweep_stale_temps(dir_path, name);
-        let (temp_path, temp) = create_temp(dir_path, name).map_err(|e| match e {
-            Some(e) => StoreError::io(path, "creating the temporary file", e),
-            None => StoreError::io(
-                path,
-                "finding an unused temporary name",
-                io::ErrorKind::AlreadyExists.into(),
-            ),
-        })?;
+        let (temp_path, temp) = create_temp(dir_path, name)
+            .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
         let guard = TempGuard::new(temp_path);
         let (new_ident, new_stamp) = self.fill_temp(&temp, new_bytes)?;
 
@@ -820,38 +811,21 @@ impl TempGuard {
 impl Drop for TempGuard {
     fn drop(&mut self) {
         if self.armed {
-            // Nothing more can be done if this fails; the next successful replace sweeps it.
+            // Nothing more can be done if this fails; the next replace deletes it.
             let _ = fs::remove_file(&self.path);
         }
     }
 }
 
-/// `<name>~totp.` as bytes: the prefix of our temporary files for this secret file.
-fn temp_prefix(name: &OsStr) -> OsString {
-    let mut prefix = name.to_os_string();
-    prefix.push(TEMP_MARKER);
-    prefix
-}
-
-/// A unique-enough suffix; uniqueness is enforced by `O_EXCL` anyway.
-fn temp_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()));
-    let noise = RandomState::new().hash_one(n) ^ nanos;
-    format!("{}.{:x}", std::process::id(), noise)
-}
-
-/// Creates `<dir>/<name>~totp.<pid>.<hex>` with `O_CREAT|O_EXCL|O_NOFOLLOW`, trying other names if one
-/// exists. `Err(None)`: every name tried existed.
-fn create_temp(dir: &Path, name: &OsStr) -> Result<(PathBuf, File), Option<io::Error>> {
-    let prefix = temp_prefix(name);
-    for _ in 0..TEMP_ATTEMPTS {
-        let mut file_name = prefix.clone();
-        file_name.push(temp_suffix());
-        let temp_path = dir.join(file_name);
+/// Creates `<dir>/<name>~totp` with `O_CREAT|O_EXCL|O_NOFOLLOW`. Called only under the lock, so whatever is
+/// already at that name was left by a writer that was killed between creating and renaming it (or was put
+/// there by someone else): it is deleted and the creation tried again.
+fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
+    let mut file_name = name.to_os_string();
+    file_name.push(TEMP_SUFFIX);
+    let temp_path = dir.join(file_name);
+    let mut attempts = 0;
+    loop {
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -860,40 +834,15 @@ fn create_temp(dir: &Path, name: &OsStr) -> Result<(PathBuf, File), Option<io::E
             .open(&temp_path)
         {
             Ok(file) => return Ok((temp_path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Some(e)),
-        }
-    }
-    Err(None)
-}
-
-/// Whether `entry` is one of our temporary files for `name`: `<name>~totp.<digits>.<hex digits>`.
-fn is_our_temp(entry: &OsStr, prefix: &OsStr) -> bool {
-    let Some(rest) = entry.as_bytes().strip_prefix(prefix.as_bytes()) else {
-        return false;
-    };
-    let mut parts = rest.splitn(2, |&b| b == b'.');
-    let (Some(pid), Some(hex)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    !pid.is_empty()
-        && pid.iter().all(u8::is_ascii_digit)
-        && !hex.is_empty()
-        && hex.iter().all(u8::is_ascii_hexdigit)
-}
-
-/// Deletes temporary files left by writers that died between creating and renaming them. Called only while
-/// holding the lock on the file the path names: every cooperating writer creates its temporary file under
-/// that lock and renames or removes it before letting go, so whatever matches now is a leftover. Best
-/// effort: an unreadable directory or a failed unlink is ignored.
-fn sweep_stale_temps(dir: &Path, name: &OsStr) {
-    let prefix = temp_prefix(name);
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.take(SWEEP_LIMIT).flatten() {
-        if is_our_temp(&entry.file_name(), &prefix) {
-            let _ = fs::remove_file(entry.path());
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
+                attempts += 1;
+                match fs::remove_file(&temp_path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -901,32 +850,6 @@ fn sweep_stale_temps(dir: &Path, name: &OsStr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_names_match_only_our_own_pattern() {
-        let prefix = temp_prefix(OsStr::new(".google_authenticator"));
-        assert!(is_our_temp(
-            OsStr::new(".google_authenticator~totp.123.ab12"),
-            &prefix
-        ));
-        assert!(!is_our_temp(OsStr::new(".google_authenticator~"), &prefix));
-        assert!(!is_our_temp(
-            OsStr::new(".google_authenticator~totp.123"),
-            &prefix
-        ));
-        assert!(!is_our_temp(
-            OsStr::new(".google_authenticator~totp.x.ab"),
-            &prefix
-        ));
-        assert!(!is_our_temp(
-            OsStr::new(".google_authenticator~totp.1.2~totp.3.4"),
-            &prefix
-        ));
-        assert!(!is_our_temp(OsStr::new("other~totp.123.ab12"), &prefix));
-        let mut fresh = prefix.clone();
-        fresh.push(temp_suffix());
-        assert!(is_our_temp(&fresh, &prefix));
-    }
 
     #[test]
     fn content_rules_are_the_same_for_reading_and_writing() {

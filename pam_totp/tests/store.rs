@@ -88,12 +88,12 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     rx.recv_timeout(limit).expect("the call hung")
 }
 
-/// Names in `dir` that look like our temporary files.
+/// Names in `dir` that look like our temporary files (`<name>~totp`).
 fn temp_files(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("~totp."))
+        .filter(|n| n.ends_with("~totp"))
         .collect()
 }
 
@@ -724,25 +724,49 @@ fn given_new_content_we_would_refuse_then_replace_writes_nothing() {
 }
 
 #[test]
-fn given_stale_temp_files_then_replace_works_sweeps_ours_and_keeps_google_authenticators() {
+fn given_stale_temp_files_then_replace_works_deletes_ours_and_keeps_google_authenticators() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), ".google_authenticator", b"old\n", 0o400);
     // google-authenticator's fixed temporary name, left by a crash: it must not block us, nor be ours to
     // delete (a google-authenticator process might be using it).
     let ga = write_file(dir.path(), ".google_authenticator~", b"ga\n", 0o400);
-    let ours = write_file(
-        dir.path(),
-        ".google_authenticator~totp.4242.deadbeef",
-        b"half",
-        0o600,
-    );
+    // Ours, left by a writer killed between creating and renaming it, read-only so that a writer which
+    // opened it instead of creating a fresh file would fail.
+    let ours = write_file(dir.path(), ".google_authenticator~totp", b"half", 0o400);
     let unrelated = write_file(dir.path(), ".google_authenticator~totp.notes", b"keep", 0o600);
     let mut locked = open(&path).unwrap();
     locked.replace(b"new\n").unwrap();
     drop(locked);
     assert_eq!(fs::read(&path).unwrap(), b"new\n");
-    assert!(ga.exists() && unrelated.exists());
-    assert!(!ours.exists(), "leftover temporary file not swept");
+    assert_eq!(fs::read(&ga).unwrap(), b"ga\n");
+    assert!(unrelated.exists());
+    assert!(!ours.exists(), "leftover temporary file not deleted");
+}
+
+#[test]
+fn given_a_symlink_at_the_temporary_name_then_replace_deletes_the_link_and_leaves_its_target_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"old\n", 0o600);
+    let target = write_file(dir.path(), "target", b"target\n", 0o600);
+    std::os::unix::fs::symlink(&target, dir.path().join("secret~totp")).unwrap();
+    let mut locked = open(&path).unwrap();
+    locked.replace(b"new\n").unwrap();
+    drop(locked);
+    assert_eq!(fs::read(&path).unwrap(), b"new\n");
+    assert_eq!(fs::read(&target).unwrap(), b"target\n");
+    assert!(fs::symlink_metadata(dir.path().join("secret~totp")).is_err());
+}
+
+#[test]
+fn given_a_directory_at_the_temporary_name_then_replace_fails_and_keeps_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"old\n", 0o600);
+    fs::create_dir(dir.path().join("secret~totp")).unwrap();
+    let mut locked = open(&path).unwrap();
+    let err = locked.replace(b"new\n").unwrap_err();
+    assert!(err.to_string().contains("creating the temporary file"), "{err}");
+    drop(locked);
+    assert_eq!(fs::read(&path).unwrap(), b"old\n");
 }
 
 /// Switches this thread's filesystem ids to nobody (as the module does for a user) for the test body.

@@ -110,7 +110,7 @@ fn leftovers(dir: &Path) -> usize {
     fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().contains("~totp."))
+        .filter(|e| e.file_name().to_string_lossy().ends_with("~totp"))
         .count()
 }
 
@@ -251,7 +251,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
             }
         }
     }
-    // A clean login after all that: it works and sweeps whatever killed writers left behind.
+    // A clean login after all that: it works and deletes whatever a killed writer left behind.
     let old = fs::read(&path).unwrap();
     let (code, new) = next(&old, &mut rng);
     if !code.is_empty() {
@@ -264,7 +264,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
         assert_eq!(
             leftovers(h.root()),
             0,
-            "worker {index}: temporary files not swept"
+            "worker {index}: temporary file not deleted"
         );
     }
     tally
