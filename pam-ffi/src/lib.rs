@@ -21,6 +21,7 @@ mod conv;
 pub mod entry;
 #[cfg(feature = "fake")]
 mod fake;
+pub mod file;
 mod handle;
 pub mod os;
 mod secret;

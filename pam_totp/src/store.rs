@@ -52,11 +52,13 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::fs::{self, File, Metadata, OpenOptions, Permissions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use pam_ffi::file::{self, path_stat_of, PathStat};
 
 /// Size limit of the C module (64 KiB); also our default.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024;
@@ -363,13 +365,13 @@ struct Ident {
 }
 
 impl Ident {
-    fn of(meta: &Metadata) -> Ident {
+    fn of(st: &PathStat) -> Ident {
         Ident {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            uid: meta.uid(),
-            gid: meta.gid(),
-            mode: meta.mode(),
+            dev: st.dev,
+            ino: st.ino,
+            uid: st.uid,
+            gid: st.gid,
+            mode: st.mode,
         }
     }
 }
@@ -388,11 +390,11 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(meta: &Metadata) -> Stamp {
+    fn of(st: &PathStat) -> Stamp {
         Stamp {
-            size: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
+            size: st.size,
+            mtime: st.mtime,
+            ctime: st.ctime,
         }
     }
 }
@@ -437,8 +439,8 @@ impl Locked {
             path: path.to_path_buf(),
             policy: *policy,
             file,
-            ident: Ident::of(meta),
-            stamp: Stamp::of(meta),
+            ident: Ident::of(&path_stat_of(meta)),
+            stamp: Stamp::of(&path_stat_of(meta)),
             bytes: Wiped(bytes),
         }
     }
@@ -506,7 +508,7 @@ impl Locked {
                 path: path.to_path_buf(),
             });
         }
-        fs::rename(&guard.path, path).map_err(|e| StoreError::io(path, "renaming over the file", e))?;
+        file::rename(&guard.path, path).map_err(|e| StoreError::io(path, "renaming over the file", e))?;
         guard.disarm();
 
         // From here the path names the new inode, which we already hold locked.
@@ -525,46 +527,42 @@ impl Locked {
     fn fill_temp(&self, temp: &File, new_bytes: &[u8]) -> Result<(Ident, Stamp), StoreError> {
         let path = self.path.as_path();
         // Nobody else can know this inode yet; the lock makes it ours before it becomes visible.
-        match temp.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
+        match file::try_lock_exclusive(temp) {
+            Ok(true) => {}
+            Ok(false) => {
                 return Err(StoreError::io(
                     path,
                     "locking the temporary file",
                     io::ErrorKind::WouldBlock.into(),
                 ))
             }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(StoreError::io(path, "locking the temporary file", e))
-            }
+            Err(e) => return Err(StoreError::io(path, "locking the temporary file", e)),
         }
         let meta = temp
             .metadata()
             .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
         let (uid, gid) = (self.ident.uid, self.ident.gid);
         if meta.uid() != uid || meta.gid() != gid {
-            std::os::unix::fs::fchown(temp, Some(uid), Some(gid)).map_err(|source| {
-                StoreError::OwnerNotPreserved {
-                    path: path.to_path_buf(),
-                    uid,
-                    gid,
-                    source,
-                }
+            file::fchown(temp, uid, gid).map_err(|source| StoreError::OwnerNotPreserved {
+                path: path.to_path_buf(),
+                uid,
+                gid,
+                source,
             })?;
         }
         let perm = self.ident.mode & 0o777;
-        temp.set_permissions(Permissions::from_mode(perm))
+        file::fchmod(temp, perm)
             .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
         let mut writer = temp;
         writer
             .write_all(new_bytes)
             .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
-        temp.sync_all()
-            .map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
+        file::fsync(temp).map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
         let meta = temp
             .metadata()
             .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
-        Ok((Ident::of(&meta), Stamp::of(&meta)))
+        let st = path_stat_of(&meta);
+        Ok((Ident::of(&st), Stamp::of(&st)))
     }
 
     /// Releases the lock but keeps the descriptor and the content, for a caller that must wait (for the
@@ -572,7 +570,7 @@ impl Locked {
     /// whether the content is still the file's.
     pub fn unlock(self) -> Unlocked {
         // An error here leaves the lock held until the descriptor is closed, which only delays other logins.
-        let _ = self.file.unlock();
+        let _ = file::unlock(&self.file);
         Unlocked { inner: self }
     }
 }
@@ -606,7 +604,7 @@ impl Unlocked {
         }
         // One `lstat` of the path answers both questions: when it names the locked inode (same device and
         // inode number), its size, times, owner and mode are that inode's, now.
-        let now = lstat(&path).map_err(|e| StoreError::io(&path, "re-checking after locking", e))?;
+        let now = file::lstat(&path).map_err(|e| StoreError::io(&path, "re-checking after locking", e))?;
         if now.is_some_and(|now| Ident::of(&now) == locked.ident && Stamp::of(&now) == locked.stamp) {
             return Ok((locked, true));
         }
@@ -745,19 +743,17 @@ fn check_content(bytes: &[u8], max_size: u64) -> Result<(), &'static str> {
 
 /// Takes the exclusive lock, polling until `deadline` (`Ok(false)` then). Polling rather than a blocking
 /// `flock` keeps the wait bounded without signals or threads.
-fn lock_until(file: &File, deadline: Instant) -> io::Result<bool> {
+fn lock_until(locked: &File, deadline: Instant) -> io::Result<bool> {
     let mut pause = Duration::from_micros(100);
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(true),
-            Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(e)) => return Err(e),
+        if file::try_lock_exclusive(locked)? {
+            return Ok(true);
         }
         let now = Instant::now();
         if now >= deadline {
             return Ok(false);
         }
-        std::thread::sleep(pause.min(deadline - now));
+        file::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(MAX_LOCK_PAUSE);
     }
 }
@@ -765,26 +761,17 @@ fn lock_until(file: &File, deadline: Instant) -> io::Result<bool> {
 /// Whether `path` (not following a final symlink) still names the inode of `meta`. A missing path is
 /// `Ok(false)`: the caller starts again and gets `NotFound` from the open.
 fn names_inode(path: &Path, meta: &Metadata) -> io::Result<bool> {
-    names_ident(path, &Ident::of(meta))
+    names_ident(path, &Ident::of(&path_stat_of(meta)))
 }
 
 fn names_ident(path: &Path, ident: &Ident) -> io::Result<bool> {
-    Ok(lstat(path)?.is_some_and(|now| now.dev() == ident.dev && now.ino() == ident.ino))
-}
-
-/// What the path itself names now (a final symbolic link is not followed); `None` when nothing does.
-fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
-    match fs::symlink_metadata(path) {
-        Ok(now) => Ok(Some(now)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(file::lstat(path)?.is_some_and(|now| now.dev == ident.dev && now.ino == ident.ino))
 }
 
 /// `fsync` of the directory, so that the rename itself is durable. Filesystems that cannot sync a
 /// directory say `EINVAL` (or `EOPNOTSUPP`); there is nothing more to do on those.
 fn sync_dir(dir: &File) -> io::Result<()> {
-    match dir.sync_all() {
+    match file::fsync(dir) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => Ok(()),
         other => other,
     }
@@ -812,7 +799,7 @@ impl Drop for TempGuard {
     fn drop(&mut self) {
         if self.armed {
             // Nothing more can be done if this fails; the next replace deletes it.
-            let _ = fs::remove_file(&self.path);
+            let _ = file::unlink(&self.path);
         }
     }
 }
@@ -836,7 +823,7 @@ fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
             Ok(file) => return Ok((temp_path, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
                 attempts += 1;
-                match fs::remove_file(&temp_path) {
+                match file::unlink(&temp_path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e),
