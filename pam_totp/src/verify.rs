@@ -194,8 +194,18 @@ pub fn verify_any(
     }
     let mut total = Stats::default();
     let mut failure: Option<(Outcome, SecretFile)> = None;
+    let Some(last) = codes.len().checked_sub(1) else {
+        // No candidate at all: nothing to try; the state is the starting one, with the attempt recorded.
+        let outcome = Outcome::Rejected(RejectReason::Malformed);
+        return (finish(outcome, base, total), None);
+    };
+    let mut base = Some(base);
     for (i, code) in codes.iter().enumerate() {
-        let mut attempt = base.clone();
+        // The last candidate (usually the only one) works on the starting state itself: one copy fewer of
+        // the file, and of its secret.
+        let Some(mut attempt) = (if i == last { base.take() } else { base.clone() }) else {
+            break;
+        };
         // A secret that cannot key an HMAC cannot come from the parser; fail closed if it ever does.
         let (outcome, stats) = check(&mut attempt, now, code, options, rhost)
             .unwrap_or((Outcome::Rejected(RejectReason::WrongCode), Stats::default()));
@@ -214,7 +224,10 @@ pub fn verify_any(
             }
         }
     }
-    let (outcome, new) = failure.unwrap_or((Outcome::Rejected(RejectReason::Malformed), base));
+    // The first refused candidate is always kept, so `failure` is set here; the fallback only keeps this
+    // free of a panic path.
+    let (outcome, new) =
+        failure.unwrap_or_else(|| (Outcome::Rejected(RejectReason::Malformed), file.clone()));
     (finish(outcome, new, total), None)
 }
 
@@ -1143,6 +1156,34 @@ mod tests {
                 .hmac_evaluations,
             2 * hmac_budget(&o)
         );
+    }
+
+    #[test]
+    fn given_no_candidate_then_the_attempt_is_refused_as_malformed_and_still_counted() {
+        let f = file("\" TOTP_AUTH\n\" RATE_LIMIT 3 30\n11111111\n");
+        let (v, which) = verify_any(&f, T, &[], &opts(), None);
+        assert_eq!(
+            (v.outcome, which),
+            (Outcome::Rejected(RejectReason::Malformed), None)
+        );
+        assert_eq!(v.updated.unwrap().rate_limit().unwrap().timestamps, [T]);
+    }
+
+    #[test]
+    fn given_a_wrong_reading_then_a_right_one_then_the_right_one_wins_on_the_untouched_start() {
+        // The first (wrong) reading works on a copy, the last on the starting state itself: the winner's
+        // state must not carry anything of the refused reading (here: no skew learned, scratch code kept).
+        let f = file("\" TOTP_AUTH\n\" RATE_LIMIT 3 30\n11111111\n");
+        let (v, which) = verify_any(&f, T, &["000000", "050548"], &opts(), None);
+        assert!(matches!(v.outcome, Outcome::Accepted { via: Via::Totp, .. }));
+        assert_eq!(which, Some(1));
+        let new = v.updated.unwrap();
+        assert_eq!(new.rate_limit().unwrap().timestamps, [T]);
+        assert_eq!(new.scratch_codes().count(), 1);
+        // And the other way round: the right reading first is taken before the last one is tried.
+        let (v, which) = verify_any(&f, T, &["050548", "000000"], &opts(), None);
+        assert!(matches!(v.outcome, Outcome::Accepted { via: Via::Totp, .. }));
+        assert_eq!(which, Some(0));
     }
 
     #[test]
