@@ -100,15 +100,16 @@ fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
     let Some(record) = (world.user_by_name)(user) else {
         return Resolved::UnknownUser;
     };
-    let owner = match &opts.user {
-        None => record.clone(),
+    // Whose filesystem ids the file is read and written with, and who must own it.
+    let (owner_uid, owner_gid) = match &opts.user {
+        None => (record.uid, record.gid),
         Some(fixed) => {
             let found = match fixed {
                 FixedUser::Name(n) => (world.user_by_name)(n),
                 FixedUser::Uid(u) => (world.user_by_uid)(*u),
             };
             match found {
-                Some(r) => r,
+                Some(r) => (r.uid, r.gid),
                 None => return Resolved::Broken(format!("user={fixed:?} does not exist")),
             }
         }
@@ -120,13 +121,13 @@ fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
     };
     Resolved::Target(Target {
         path,
-        fs_uid: owner.uid,
-        fs_gid: owner.gid,
+        fs_uid: owner_uid,
+        fs_gid: owner_gid,
         policy: Policy {
             expected_owner: if opts.no_strict_owner {
                 None
             } else {
-                Some(owner.uid)
+                Some(owner_uid)
             },
             allowed_perm: opts.allowed_perm,
             ..Policy::default()
