@@ -277,16 +277,24 @@ fn pattern(name: &str) -> String {
 /// script does not name follow them there, in the linker's usual order), so that tools that only know a
 /// section called `.text` (valgrind's symbol reader) still see all the code; a hidden symbol marks the end
 /// of the hot part for [`check`].
-fn script(profiles: &[Profile]) -> String {
+///
+/// LLVM merges functions with identical code: the survivor keeps its section and the others become
+/// aliases, symbols at the same address, and callgrind may name the function by any of them. So every
+/// symbol at a profiled function's address (`aliases`, from [`symbols_by_address`]) gets a pattern too.
+fn script(profiles: &[Profile], aliases: &std::collections::HashMap<String, Vec<String>>) -> String {
     let mut seen = BTreeSet::new();
     let mut lines = Vec::new();
     for f in profiles.iter().flat_map(|p| &p.functions) {
         if f.starts_with("0x") || f.starts_with("pam_sm_") {
             continue;
         }
-        let p = pattern(f);
-        if seen.insert(p.clone()) {
-            lines.push(format!("    *(.text.{p} .text.unlikely.{p})"));
+        let base = f.split('\'').next().unwrap_or(f);
+        let names = aliases.get(base).map_or(&[][..], Vec::as_slice);
+        for name in std::iter::once(base).chain(names.iter().map(String::as_str)) {
+            let p = pattern(name);
+            if seen.insert(p.clone()) {
+                lines.push(format!("    *(.text.{p} .text.unlikely.{p})"));
+            }
         }
     }
     let crates: Vec<String> = CRATES.iter().map(|c| format!(".text.*{c}*")).collect();
@@ -303,6 +311,30 @@ fn script(profiles: &[Profile]) -> String {
         lines.join("\n"),
         crates.join(" ")
     )
+}
+
+/// For every code symbol of the module, the other code symbols at the same address (`nm`).
+fn symbols_by_address(module: &Path) -> Result<std::collections::HashMap<String, Vec<String>>, String> {
+    let out = Command::new("nm")
+        .arg(module)
+        .output()
+        .map_err(|e| format!("cannot run nm (binutils): {e}"))?;
+    let mut at: std::collections::BTreeMap<u64, Vec<String>> = std::collections::BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut f = l.split_whitespace();
+        if let (Some(addr), Some("t" | "T"), Some(sym)) = (f.next(), f.next(), f.next()) {
+            if let Ok(a) = u64::from_str_radix(addr, 16) {
+                at.entry(a).or_default().push(sym.to_owned());
+            }
+        }
+    }
+    let mut aliases = std::collections::HashMap::new();
+    for names in at.values().filter(|n| n.len() > 1) {
+        for n in names {
+            aliases.insert(n.clone(), names.iter().filter(|o| *o != n).cloned().collect());
+        }
+    }
+    Ok(aliases)
 }
 
 /// The address of a symbol of the module's symbol table (`nm`).
@@ -384,7 +416,8 @@ fn run(write: bool) -> Result<bool, String> {
             .parent()
             .unwrap_or(Path::new(".."));
         let path = root.join("pam_totp/hot-text.ld");
-        std::fs::write(&path, script(&profiles)).map_err(|e| format!("{}: {e}", path.display()))?;
+        let aliases = symbols_by_address(&module)?;
+        std::fs::write(&path, script(&profiles, &aliases)).map_err(|e| format!("{}: {e}", path.display()))?;
         println!("wrote {}: rebuild to apply it", path.display());
         return Ok(true);
     }
