@@ -40,9 +40,15 @@ pub struct PathStat {
     pub ctime: (i64, i64),
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 use raw as imp;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 use wrapped as imp;
 
 /// `flock(LOCK_EX | LOCK_NB)`: `Ok(false)` when another open file description holds a lock on the file.
@@ -98,6 +104,17 @@ pub fn sleep(d: Duration) {
     imp::sleep(d)
 }
 
+/// Runs `call` again while it fails with `EINTR` (a signal during a sync on NFS or FUSE, say), as std's
+/// wrappers do.
+fn retry(mut call: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+    loop {
+        match call() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// The same `PathStat` from std's metadata (of a descriptor or a path).
 pub fn path_stat_of(meta: &std::fs::Metadata) -> PathStat {
     use std::os::unix::fs::MetadataExt;
@@ -114,9 +131,12 @@ pub fn path_stat_of(meta: &std::fs::Metadata) -> PathStat {
 }
 
 /// Through `syscall(2)`, for the targets whose numbers and `struct stat` are known to match libc's.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 mod raw {
-    use super::PathStat;
+    use super::{retry, PathStat};
     use std::ffi::{CStr, CString};
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd};
@@ -159,37 +179,29 @@ mod raw {
 
     pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
         // SAFETY: fsync(2) takes a descriptor, open for the call (borrowed); no memory.
-        check(unsafe { libc::syscall(libc::SYS_fsync, fd_arg(fd)) })
+        retry(|| check(unsafe { libc::syscall(libc::SYS_fsync, fd_arg(fd)) }))
     }
 
     pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
         // SAFETY: fchmod(2) takes a descriptor, open for the call (borrowed), and a mode; no memory.
-        check(unsafe { libc::syscall(libc::SYS_fchmod, fd_arg(fd), libc::c_long::from(mode)) })
+        retry(|| check(unsafe { libc::syscall(libc::SYS_fchmod, fd_arg(fd), libc::c_long::from(mode)) }))
     }
 
     pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
         let (uid, gid) = (libc::c_long::from(uid), libc::c_long::from(gid));
         // SAFETY: fchown(2) takes a descriptor, open for the call (borrowed), and two 32-bit ids (the only
         // fchown of these targets); no memory.
-        check(unsafe { libc::syscall(libc::SYS_fchown, fd_arg(fd), uid, gid) })
+        retry(|| check(unsafe { libc::syscall(libc::SYS_fchown, fd_arg(fd), uid, gid) }))
     }
 
     pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
         let cwd = libc::c_long::from(libc::AT_FDCWD);
         with_c_path(from, |from| {
             with_c_path(to, |to| {
-                // SAFETY: renameat2(2) with flags 0 is rename(2); both paths are NUL-terminated strings
-                // that live for the call, and relative ones resolve from the working directory.
-                check(unsafe {
-                    libc::syscall(
-                        libc::SYS_renameat2,
-                        cwd,
-                        from.as_ptr(),
-                        cwd,
-                        to.as_ptr(),
-                        0 as libc::c_long,
-                    )
-                })
+                // SAFETY: renameat(2) from and to the working directory is rename(2) (which these targets
+                // have as renameat, and every kernel has, unlike renameat2); both paths are NUL-terminated
+                // strings that live for the call.
+                check(unsafe { libc::syscall(libc::SYS_renameat, cwd, from.as_ptr(), cwd, to.as_ptr()) })
             })
         })
     }
@@ -262,12 +274,15 @@ mod raw {
 
 /// std's and libc's wrappers: the other targets, and the reference the tests compare `raw` with.
 #[cfg_attr(
-    any(target_arch = "x86_64", target_arch = "aarch64"),
+    all(
+        target_pointer_width = "64",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ),
     cfg(test),
     allow(dead_code)
 )]
 mod wrapped {
-    use super::{path_stat_of, PathStat};
+    use super::{path_stat_of, retry, PathStat};
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd};
     use std::path::Path;
@@ -289,12 +304,12 @@ mod wrapped {
 
     pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
         // SAFETY: fsync(3) takes a descriptor, open for the call (borrowed); no memory.
-        check(unsafe { libc::fsync(fd.as_raw_fd()) })
+        retry(|| check(unsafe { libc::fsync(fd.as_raw_fd()) }))
     }
 
     pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
         // SAFETY: fchmod(3) takes a descriptor, open for the call (borrowed), and a mode; no memory.
-        check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })
+        retry(|| check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }))
     }
 
     pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
@@ -319,7 +334,10 @@ mod wrapped {
 }
 
 #[cfg(test)]
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 mod tests {
     use super::*;
     use std::fs::{self, File, OpenOptions};
@@ -387,6 +405,16 @@ mod tests {
         assert_eq!(fs::metadata(&from).unwrap().permissions().mode() & 0o7777, 0o640);
         let meta = fs::metadata(&from).unwrap();
         fchown(&f, meta.uid(), meta.gid()).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            // Different uid and gid, so that swapped arguments show; then back through libc's wrapper.
+            fchown(&f, 1234, 5678).unwrap();
+            let now = fs::metadata(&from).unwrap();
+            assert_eq!((now.uid(), now.gid()), (1234, 5678));
+            wrapped::fchown(f.as_fd(), meta.uid(), meta.gid()).unwrap();
+            let back = fs::metadata(&from).unwrap();
+            assert_eq!((back.uid(), back.gid()), (meta.uid(), meta.gid()));
+        }
         fsync(&f).unwrap();
         fsync(File::open(&dir).unwrap()).unwrap();
         rename(&from, &to).unwrap();

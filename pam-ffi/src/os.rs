@@ -118,7 +118,13 @@ impl std::error::Error for FsIdError {}
 
 /// The kernel returns the previous id as an `int`: ids from 2^31 up (valid, and used in user namespaces)
 /// come back negative, and are the same 32 bits read as unsigned.
-#[cfg(any(test, not(any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(any(
+    test,
+    not(all(
+        target_pointer_width = "64",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))
+))]
 fn id_from_raw(raw: libc::c_int) -> u32 {
     u32::from_ne_bytes(raw.to_ne_bytes())
 }
@@ -126,7 +132,10 @@ fn id_from_raw(raw: libc::c_int) -> u32 {
 /// `setfsuid`/`setfsgid` through `syscall(2)` on the targets where these are the 32-bit calls (see the
 /// `file` module for why: two fewer imported symbols to look up at every load). The kernel returns the
 /// previous id as a `long`, all 32 bits of it.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn set_fs_id(number: libc::c_long, id: u32) -> u32 {
     // SAFETY: setfsuid(2)/setfsgid(2) only change this thread's filesystem id; they take the id and
     // return the previous value, touching no memory.
@@ -134,23 +143,35 @@ fn set_fs_id(number: libc::c_long, id: u32) -> u32 {
     u32::try_from(previous).unwrap_or(u32::MAX)
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn set_fsuid(uid: u32) -> u32 {
     set_fs_id(libc::SYS_setfsuid, uid)
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn set_fsgid(gid: u32) -> u32 {
     set_fs_id(libc::SYS_setfsgid, gid)
 }
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 fn set_fsuid(uid: u32) -> u32 {
     // SAFETY: setfsuid only changes this thread's filesystem uid; it returns the previous value.
     id_from_raw(unsafe { libc::setfsuid(uid) })
 }
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(all(
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 fn set_fsgid(gid: u32) -> u32 {
     // SAFETY: setfsgid only changes this thread's filesystem gid; it returns the previous value.
     id_from_raw(unsafe { libc::setfsgid(gid) })

@@ -19,16 +19,20 @@
 //!   [`Unlocked::relock`] takes the lock on that descriptor; if the path still names the inode and its size,
 //!   `mtime` and `ctime` are unchanged, the bytes read before are current and are not read again; otherwise
 //!   it starts over as `open_locked` does.
-//! - [`Locked::replace`] writes a new file next to the old one (unique name, `O_EXCL|O_NOFOLLOW`), locks
-//!   it, restores the original owner and permission bits, writes, `fsync`s, renames it over the path and
-//!   `fsync`s the directory. The new inode is locked *before* it becomes visible, so a process that opens the
-//!   new file waits for us, and one that waited on the old inode sees, after the re-check, that it must start
-//!   again. The [`Locked`] then stands for the new file and can be replaced again.
-//! - A crash at any instant leaves the old or the new file, never a torn or empty one. The temporary file has
-//!   one fixed name, `<name>~totp`, created only under the lock: a cooperating writer creates it and renames
-//!   or removes it before letting go, so one that exists when `replace` starts is the leftover of a writer
-//!   that was killed, and `replace` deletes it and creates its own. (No directory scan, no random name.)
-//!   google-authenticator's own `<name>~` is never touched and does not get in the way.
+//! - [`Locked::replace`] writes a new file next to the old one, at the temporary name `<name>~totp`
+//!   (`O_EXCL|O_NOFOLLOW`), locks it, checks that the name still is that inode, restores the original owner
+//!   and permission bits, writes, `fsync`s, renames it over the path and `fsync`s the directory. The new
+//!   inode is locked *before* it appears at the path, so a process that opens the new file waits for us, and
+//!   one that waited on the old inode sees, after the re-check, that it must start again. The [`Locked`]
+//!   then stands for the new file and can be replaced again.
+//! - A crash at any instant leaves the old or the new file, never a torn or empty one. A writer killed
+//!   between creating and renaming leaves its temporary file (a whole or partial copy of the secret, with
+//!   the secret file's owner and mode). Something found at the temporary name is deleted only when it is not
+//!   a regular file, or is one that nobody holds locked (a live writer holds the lock on its temporary file
+//!   from just after creating it until the rename, and checks, once locked, that the name is still its
+//!   inode); a locked one fails the replacement. So two writers never share the name, even when a writer that
+//!   ignores the lock (google-authenticator) replaced the file between their locks. (No directory scan, no
+//!   random name.) google-authenticator's own `<name>~` is never touched and does not get in the way.
 //!
 //! # Decisions
 //!
@@ -44,9 +48,11 @@
 //! - The directory must be readable to be `fsync`ed; if it cannot be opened, `replace` fails before writing
 //!   anything (the caller must not accept a code whose use may not have been recorded). A filesystem that
 //!   answers `EINVAL`/`EOPNOTSUPP` to a directory `fsync` (it has nothing to sync) is accepted.
-//! - The directory should be writable only by the file's owner (and root). In a directory others can write
-//!   to, another user could put something at `<name>~totp` that the owner cannot delete, and every rewrite
-//!   would then fail (closed: the code is refused); google-authenticator's `<name>~` has the same weakness.
+//! - The directory should be writable only by the file's owner (and root). In a directory with the sticky
+//!   bit that others can write to, another user could put a file at `<name>~totp` that the owner cannot
+//!   delete, and every rewrite would then fail (closed: the code is refused). The module also refuses user
+//!   names with `~` in `${USER}` (see `args::ExpandError::UnsafeUserName`), so that with
+//!   `secret=/dir/${USER}` one user's temporary name cannot be another user's secret file.
 //! - Waiting for the lock is bounded ([`StoreError::LockTimeout`]): a user holding a lock on their own file
 //!   must not pin an sshd process.
 
@@ -495,10 +501,10 @@ impl Locked {
             .open(dir_path)
             .map_err(|e| StoreError::io(path, "opening the directory", e))?;
 
-        let (temp_path, temp) = create_temp(dir_path, name)
+        let (temp_path, temp, meta) = create_temp(dir_path, name)
             .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
         let guard = TempGuard::new(temp_path);
-        let (new_ident, new_stamp) = self.fill_temp(&temp, new_bytes)?;
+        let (new_ident, new_stamp) = self.fill_temp(&temp, &meta, new_bytes)?;
 
         // We hold the lock, so only a writer that ignores it can have moved the path meanwhile.
         if !names_ident(path, &self.ident)
@@ -523,24 +529,15 @@ impl Locked {
         synced.map_err(|e| StoreError::io(path, "syncing the directory", e))
     }
 
-    /// Locks the fresh temporary file, gives it the original owner and permission bits, writes and syncs it.
-    fn fill_temp(&self, temp: &File, new_bytes: &[u8]) -> Result<(Ident, Stamp), StoreError> {
+    /// Gives the fresh, locked temporary file (`meta`: its metadata) the original owner and permission bits,
+    /// writes and syncs it.
+    fn fill_temp(
+        &self,
+        temp: &File,
+        meta: &Metadata,
+        new_bytes: &[u8],
+    ) -> Result<(Ident, Stamp), StoreError> {
         let path = self.path.as_path();
-        // Nobody else can know this inode yet; the lock makes it ours before it becomes visible.
-        match file::try_lock_exclusive(temp) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(StoreError::io(
-                    path,
-                    "locking the temporary file",
-                    io::ErrorKind::WouldBlock.into(),
-                ))
-            }
-            Err(e) => return Err(StoreError::io(path, "locking the temporary file", e)),
-        }
-        let meta = temp
-            .metadata()
-            .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
         let (uid, gid) = (self.ident.uid, self.ident.gid);
         if meta.uid() != uid || meta.gid() != gid {
             file::fchown(temp, uid, gid).map_err(|source| StoreError::OwnerNotPreserved {
@@ -804,15 +801,14 @@ impl Drop for TempGuard {
     }
 }
 
-/// Creates `<dir>/<name>~totp` with `O_CREAT|O_EXCL|O_NOFOLLOW`. Called only under the lock, so whatever is
-/// already at that name was left by a writer that was killed between creating and renaming it (or was put
-/// there by someone else): it is deleted and the creation tried again.
-fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
+/// Creates `<dir>/<name>~totp` with `O_CREAT|O_EXCL|O_NOFOLLOW`, locks it and checks that the name still is
+/// that inode; returns its path, descriptor and metadata. Called only under the lock of the secret file.
+/// What is already at the name is dealt with by [`remove_leftover`] and the creation tried again.
+fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File, Metadata)> {
     let mut file_name = name.to_os_string();
     file_name.push(TEMP_SUFFIX);
     let temp_path = dir.join(file_name);
-    let mut attempts = 0;
-    loop {
+    for _ in 0..TEMP_ATTEMPTS {
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -820,17 +816,58 @@ fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(&temp_path)
         {
-            Ok(file) => return Ok((temp_path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
-                attempts += 1;
-                match file::unlink(&temp_path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
+            Ok(temp) => {
+                // Between our create and our lock, a writer that found the name taken may have locked and
+                // deleted this inode as a leftover: then the name is no longer ours, and we start again.
+                if file::try_lock_exclusive(&temp)? {
+                    let meta = temp.metadata()?;
+                    if names_inode(&temp_path, &meta)? {
+                        return Ok((temp_path, temp, meta));
+                    }
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => remove_leftover(&temp_path)?,
             Err(e) => return Err(e),
         }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "the temporary name kept being taken by another writer",
+    ))
+}
+
+/// Deletes what is at the temporary name: anything but a regular file (ours always are), or a regular file
+/// that nobody holds locked, the leftover of a killed writer. A locked one is the temporary file of a live
+/// writer, which only a writer that ignores the lock can have let in beside us: that fails the replacement
+/// (and the login with it) rather than take the file away from under the other writer.
+fn remove_leftover(path: &Path) -> io::Result<()> {
+    let Some(st) = file::lstat(path)? else {
+        return Ok(());
+    };
+    if st.mode & libc::S_IFMT == libc::S_IFREG {
+        let found = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(path)
+        {
+            Ok(found) => found,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !file::try_lock_exclusive(&found)? {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "another writer's temporary file is in use (is google-authenticator writing the file too?)",
+            ));
+        }
+        if !names_inode(path, &found.metadata()?)? {
+            // Replaced since we opened it: look again.
+            return Ok(());
+        }
+    }
+    match file::unlink(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -193,42 +193,61 @@ pub fn verify_any(
         return (finish(outcome, base, Stats::default()), None);
     }
     let mut total = Stats::default();
-    let mut failure: Option<(Outcome, SecretFile)> = None;
-    let Some(last) = codes.len().checked_sub(1) else {
+    let Some((last, earlier)) = codes.split_last() else {
         // No candidate at all: nothing to try; the state is the starting one, with the attempt recorded.
         let outcome = Outcome::Rejected(RejectReason::Malformed);
         return (finish(outcome, base, total), None);
     };
-    let mut base = Some(base);
-    for (i, code) in codes.iter().enumerate() {
-        // The last candidate (usually the only one) works on the starting state itself: one copy fewer of
-        // the file, and of its secret.
-        let Some(mut attempt) = (if i == last { base.take() } else { base.clone() }) else {
-            break;
-        };
-        // A secret that cannot key an HMAC cannot come from the parser; fail closed if it ever does.
-        let (outcome, stats) = check(&mut attempt, now, code, options, rhost)
-            .unwrap_or((Outcome::Rejected(RejectReason::WrongCode), Stats::default()));
+    let mut failure: Option<(Outcome, SecretFile)> = None;
+    // Every candidate but the last works on a copy of the starting state; the last (usually the only one)
+    // on the starting state itself: one copy fewer of the file, and of its secret.
+    for (i, code) in earlier.iter().enumerate() {
+        let mut attempt = base.clone();
+        let (outcome, stats) = check_or_refuse(&mut attempt, now, code, options, rhost);
         total.hmac_evaluations = total.hmac_evaluations.saturating_add(stats.hmac_evaluations);
-        match outcome {
-            Outcome::Accepted { .. } => return (finish(outcome, attempt, total), Some(i)),
-            Outcome::Rejected(RejectReason::Malformed) if failure.is_some() => {}
-            _ => {
-                let replace = match &failure {
-                    None => true,
-                    Some((previous, _)) => *previous == Outcome::Rejected(RejectReason::Malformed),
-                };
-                if replace {
-                    failure = Some((outcome, attempt));
-                }
-            }
+        if matches!(outcome, Outcome::Accepted { .. }) {
+            return (finish(outcome, attempt, total), Some(i));
         }
+        failure = Some(keep_failure(failure, outcome, attempt));
     }
-    // The first refused candidate is always kept, so `failure` is set here; the fallback only keeps this
-    // free of a panic path.
-    let (outcome, new) =
-        failure.unwrap_or_else(|| (Outcome::Rejected(RejectReason::Malformed), file.clone()));
+    let mut attempt = base;
+    let (outcome, stats) = check_or_refuse(&mut attempt, now, last, options, rhost);
+    total.hmac_evaluations = total.hmac_evaluations.saturating_add(stats.hmac_evaluations);
+    if matches!(outcome, Outcome::Accepted { .. }) {
+        return (finish(outcome, attempt, total), Some(earlier.len()));
+    }
+    let (outcome, new) = keep_failure(failure, outcome, attempt);
     (finish(outcome, new, total), None)
+}
+
+/// [`check`], with a secret that cannot key an HMAC (which cannot come from the parser) refused: fail closed.
+fn check_or_refuse(
+    file: &mut SecretFile,
+    now: u64,
+    input: &str,
+    options: &Options,
+    rhost: Option<&str>,
+) -> (Outcome, Stats) {
+    check(file, now, input, options, rhost)
+        .unwrap_or((Outcome::Rejected(RejectReason::WrongCode), Stats::default()))
+}
+
+/// Which refusal (and state) stands after one more refused candidate: the first well-formed one; a malformed
+/// one only while nothing better has been seen.
+fn keep_failure(
+    kept: Option<(Outcome, SecretFile)>,
+    outcome: Outcome,
+    state: SecretFile,
+) -> (Outcome, SecretFile) {
+    match kept {
+        Some((previous, kept_state))
+            if previous != Outcome::Rejected(RejectReason::Malformed)
+                || outcome == Outcome::Rejected(RejectReason::Malformed) =>
+        {
+            (previous, kept_state)
+        }
+        _ => (outcome, state),
+    }
 }
 
 /// Checks one code against a file whose rate limit has already been recorded.

@@ -730,17 +730,50 @@ fn given_stale_temp_files_then_replace_works_deletes_ours_and_keeps_google_authe
     // google-authenticator's fixed temporary name, left by a crash: it must not block us, nor be ours to
     // delete (a google-authenticator process might be using it).
     let ga = write_file(dir.path(), ".google_authenticator~", b"ga\n", 0o400);
-    // Ours, left by a writer killed between creating and renaming it, read-only so that a writer which
-    // opened it instead of creating a fresh file would fail.
-    let ours = write_file(dir.path(), ".google_authenticator~totp", b"half", 0o400);
+    // Ours, left by a writer killed between creating and renaming it: a hard link to a sentinel, so that a
+    // writer which opened and wrote the leftover instead of deleting it and creating a fresh file would
+    // change the sentinel.
+    let sentinel = write_file(dir.path(), "sentinel", b"half", 0o600);
+    let ours = dir.path().join(".google_authenticator~totp");
+    fs::hard_link(&sentinel, &ours).unwrap();
     let unrelated = write_file(dir.path(), ".google_authenticator~totp.notes", b"keep", 0o600);
     let mut locked = open(&path).unwrap();
     locked.replace(b"new\n").unwrap();
     drop(locked);
     assert_eq!(fs::read(&path).unwrap(), b"new\n");
+    assert_ne!(
+        fs::metadata(&path).unwrap().ino(),
+        fs::metadata(&sentinel).unwrap().ino()
+    );
+    assert_eq!(fs::read(&sentinel).unwrap(), b"half");
+    assert_eq!(fs::metadata(&sentinel).unwrap().nlink(), 1);
     assert_eq!(fs::read(&ga).unwrap(), b"ga\n");
     assert!(unrelated.exists());
     assert!(!ours.exists(), "leftover temporary file not deleted");
+}
+
+#[test]
+fn given_a_locked_file_at_the_temporary_name_then_replace_fails_and_touches_nothing() {
+    // A live writer's temporary file (possible beside ours only when a writer that ignores the lock, such as
+    // google-authenticator, replaced the file between two logins' locks): never taken away from it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "secret", b"old\n", 0o600);
+    let theirs = write_file(dir.path(), "secret~totp", b"theirs\n", 0o600);
+    let holder = fs::File::open(&theirs).unwrap();
+    assert!(pam_ffi::file::try_lock_exclusive(&holder).unwrap());
+    let mut locked = open(&path).unwrap();
+    let err = locked.replace(b"new\n").unwrap_err();
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(locked);
+    assert_eq!(fs::read(&path).unwrap(), b"old\n");
+    assert_eq!(fs::read(&theirs).unwrap(), b"theirs\n");
+    // Once its writer is gone (the lock is released), it is a leftover like any other.
+    drop(holder);
+    let mut locked = open(&path).unwrap();
+    locked.replace(b"new\n").unwrap();
+    drop(locked);
+    assert_eq!(fs::read(&path).unwrap(), b"new\n");
+    assert!(temp_files(dir.path()).is_empty());
 }
 
 #[test]
@@ -1092,13 +1125,13 @@ fn given_500_sigkills_during_replace_loops_then_file_is_always_one_complete_vers
         last = n;
         // The file is still acceptable to the store itself (mode and owner kept).
         assert!(Store::open_locked(&path, &policy()).is_ok(), "kill {kill}");
-        // At most the killed child's own temporary file: earlier leftovers are swept by later writers.
-        let temps = temp_files(dir.path());
-        assert!(
-            temps.len() <= 1,
-            "kill {kill}: temporary files accumulate: {temps:?}"
-        );
-        kills_leaving_a_temp += temps.len();
+        // Nothing accumulates: the file and at most the killed child's temporary file (one name).
+        let entries: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(entries.len() <= 2, "kill {kill}: files accumulate: {entries:?}");
+        kills_leaving_a_temp += temp_files(dir.path()).len();
     }
     // Evidence that kills landed between creating and renaming the temporary file.
     assert!(
@@ -1110,7 +1143,7 @@ fn given_500_sigkills_during_replace_loops_then_file_is_always_one_complete_vers
     drop(locked);
     assert!(
         temp_files(dir.path()).is_empty(),
-        "leftover not swept by the next replace"
+        "leftover not deleted by the next replace"
     );
     assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o400);
     println!(

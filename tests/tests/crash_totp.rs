@@ -114,6 +114,16 @@ fn leftovers(dir: &Path) -> usize {
         .count()
 }
 
+/// The inode of the temporary file left in `dir`, if any (one name: a new leftover is a new inode).
+fn leftover_inode(dir: &Path) -> Option<u64> {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with("~totp"))
+        .and_then(|e| e.metadata().ok())
+        .map(|m| m.ino())
+}
+
 /// One worker: its own harness and file, logins killed at random delays until `quota` kills hit a running
 /// process.
 fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
@@ -195,7 +205,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
             continue;
         }
         let delay = Duration::from_micros(rng.below(max_delay));
-        let temps_before = leftovers(h.root());
+        let temp_before = leftover_inode(h.root());
         let mut running = h.run("totp").user(&me()).reply(&code).spawn();
         std::thread::sleep(delay);
         running.kill();
@@ -221,7 +231,8 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
         match outcome.status.signal() {
             Some(9) => {
                 killed += 1;
-                if leftovers(h.root()) > temps_before {
+                let temp_after = leftover_inode(h.root());
+                if temp_after.is_some() && temp_after != temp_before {
                     tally.killed_mid_write += 1;
                 }
                 if now == old {
