@@ -28,7 +28,9 @@ fn main() {
     let lld = rust_lld();
     match &lld {
         Ok(()) => println!("cargo:rustc-cdylib-link-arg=-Wl,-z,separate-loadable-segments"),
-        Err(why) => println!("cargo:warning=page-aligned segments not used: {why}; that option is rust-lld's"),
+        Err(why) => {
+            println!("cargo:warning=page-aligned segments not used: {why}; that option is rust-lld's")
+        }
     }
     hot_text(&lld);
     static_unwinder();
