@@ -1,7 +1,8 @@
 //! pam_totp: TOTP/HOTP second factor for PAM, reading and writing `~/.google_authenticator` files.
 //!
-//! The library half holds the pure cores (no libpam, safe Rust only); the `module` feature adds the PAM
-//! entry points in [`module`], which are the only part that talks to libpam (through `pam-ffi`).
+//! The library half holds the cores (safe Rust only; the secret-file store makes its file calls through
+//! `pam_ffi::file`); the `module` feature adds the PAM entry points in [`module`], which are the only part
+//! that talks to libpam (through `pam-ffi`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "module")]
