@@ -104,6 +104,15 @@ pub fn sleep(d: Duration) {
     imp::sleep(d)
 }
 
+/// The result of a system call (through `syscall` or a libc wrapper): -1 and `errno` on failure.
+fn check(rc: impl Into<i64>) -> io::Result<()> {
+    if rc.into() == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Runs `call` again while it fails with `EINTR` (a signal during a sync on NFS or FUSE, say), as std's
 /// wrappers do.
 fn retry(mut call: impl FnMut() -> io::Result<()>) -> io::Result<()> {
@@ -136,22 +145,13 @@ pub fn path_stat_of(meta: &std::fs::Metadata) -> PathStat {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 mod raw {
-    use super::{retry, PathStat};
+    use super::{check, retry, PathStat};
     use std::ffi::{CStr, CString};
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd};
     use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
     use std::time::Duration;
-
-    /// The result of `syscall`: -1 and `errno` on failure.
-    fn check(rc: libc::c_long) -> io::Result<()> {
-        if rc == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
 
     /// Runs `f` with `path` as a C string: on the stack when it is short (most are), so no allocation.
     fn with_c_path<T>(path: &Path, f: impl FnOnce(&CStr) -> io::Result<T>) -> io::Result<T> {
@@ -282,20 +282,11 @@ mod raw {
     allow(dead_code)
 )]
 mod wrapped {
-    use super::{path_stat_of, retry, PathStat};
+    use super::{check, path_stat_of, retry, PathStat};
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd};
     use std::path::Path;
     use std::time::Duration;
-
-    /// A libc call's result: -1 and `errno` on failure.
-    fn check(rc: libc::c_int) -> io::Result<()> {
-        if rc == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
 
     pub fn flock(fd: BorrowedFd<'_>, op: libc::c_int) -> io::Result<()> {
         // SAFETY: flock(3) takes a descriptor, open for the call (borrowed), and an operation; no memory.

@@ -441,12 +441,13 @@ impl fmt::Debug for Locked {
 impl Locked {
     /// The value for `bytes` just read from `file`, whose `fstat` was `meta`.
     fn read(path: &Path, policy: &Policy, file: File, meta: &Metadata, bytes: Vec<u8>) -> Locked {
+        let st = path_stat_of(meta);
         Locked {
             path: path.to_path_buf(),
             policy: *policy,
             file,
-            ident: Ident::of(&path_stat_of(meta)),
-            stamp: Stamp::of(&path_stat_of(meta)),
+            ident: Ident::of(&st),
+            stamp: Stamp::of(&st),
             bytes: Wiped(bytes),
         }
     }
@@ -740,10 +741,10 @@ fn check_content(bytes: &[u8], max_size: u64) -> Result<(), &'static str> {
 
 /// Takes the exclusive lock, polling until `deadline` (`Ok(false)` then). Polling rather than a blocking
 /// `flock` keeps the wait bounded without signals or threads.
-fn lock_until(locked: &File, deadline: Instant) -> io::Result<bool> {
+fn lock_until(target: &File, deadline: Instant) -> io::Result<bool> {
     let mut pause = Duration::from_micros(100);
     loop {
-        if file::try_lock_exclusive(locked)? {
+        if file::try_lock_exclusive(target)? {
             return Ok(true);
         }
         let now = Instant::now();
