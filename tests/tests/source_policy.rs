@@ -179,8 +179,9 @@ fn given_the_policy_checks_then_they_would_catch_a_violation() {
 
 #[test]
 fn given_the_dockerfile_then_it_runs_the_same_scenario_script_as_the_namespace_runner() {
-    // No Docker engine runs here or in CI, so the container cannot be built in a test; this keeps it from
-    // drifting: the entry point must exec the one scenario script, and what it builds must exist.
+    // The container tier (tests/e2e/container) builds and runs it with podman; this fast check keeps it from
+    // drifting between runs of that tier: the entry point must exec the one scenario script, and what it
+    // builds must exist.
     let root = workspace();
     let dockerfile = fs::read_to_string(root.join("tests/e2e/Dockerfile")).expect("tests/e2e/Dockerfile");
     let entry =
