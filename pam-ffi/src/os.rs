@@ -1,10 +1,12 @@
-//! The few operating-system calls the modules need that `std` does not offer: the passwd entry of a user,
-//! the real uid of the caller, and a guard that switches the filesystem uid/gid (`setfsuid`/`setfsgid`) so
-//! that file I/O happens with the target user's rights and is restored on every path; and a read-only
-//! memory mapping of a file ([`Mapping`]), for pam_pwpolicy's breached-password blocklist.
+//! The few operating-system calls the modules need that `std` does not offer, as plain libc calls whose
+//! errors go through one helper (`cerr`): the passwd entry of a user, the real uid of the caller, a guard
+//! that switches the filesystem uid/gid so that file I/O happens with the
+//! target user's rights and is restored on every path ([`FsIdGuard`]), and a read-only memory mapping of a
+//! file ([`Mapping`]), for pam_pwpolicy's breached-password blocklist. It must not decide anything.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
+use std::io;
 use std::marker::PhantomData;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -93,24 +95,36 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// -1 from a libc call is its error, in `errno`; any other value is its result.
+fn cerr<Int: Copy + TryInto<libc::c_long>>(res: Int) -> io::Result<Int> {
+    match res.try_into() {
+        Ok(-1) => Err(io::Error::last_os_error()),
+        _ => Ok(res),
+    }
+}
+
 /// Why the filesystem ids could not be switched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FsIdError {
-    /// The id asked for.
-    pub wanted: u32,
-    /// What `setfsuid`/`setfsgid` left in place.
-    pub got: u32,
-    /// `"uid"` or `"gid"`.
-    pub which: &'static str,
+#[derive(Debug)]
+pub enum FsIdError {
+    /// `setfsuid`/`setfsgid` left another id in place.
+    Id {
+        /// `"uid"` or `"gid"`.
+        which: &'static str,
+        /// The id asked for.
+        wanted: u32,
+        /// What the call left in place.
+        got: u32,
+    },
 }
 
 impl fmt::Display for FsIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not switch the filesystem {} to {} (still {})",
-            self.which, self.wanted, self.got
-        )
+        match self {
+            FsIdError::Id { which, wanted, got } => write!(
+                f,
+                "could not switch the filesystem {which} to {wanted} (still {got})"
+            ),
+        }
     }
 }
 
@@ -118,60 +132,15 @@ impl std::error::Error for FsIdError {}
 
 /// The kernel returns the previous id as an `int`: ids from 2^31 up (valid, and used in user namespaces)
 /// come back negative, and are the same 32 bits read as unsigned.
-#[cfg(any(
-    test,
-    not(all(
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))
-))]
 fn id_from_raw(raw: libc::c_int) -> u32 {
     u32::from_ne_bytes(raw.to_ne_bytes())
 }
 
-/// `setfsuid`/`setfsgid` through `syscall(2)` on the targets where these are the 32-bit calls (see the
-/// `file` module for why: two fewer imported symbols to look up at every load). The kernel returns the
-/// previous id as a `long`, all 32 bits of it.
-#[cfg(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn set_fs_id(number: libc::c_long, id: u32) -> u32 {
-    // SAFETY: setfsuid(2)/setfsgid(2) only change this thread's filesystem id; they take the id and
-    // return the previous value, touching no memory.
-    let previous = unsafe { libc::syscall(number, libc::c_long::from(id)) };
-    u32::try_from(previous).unwrap_or(u32::MAX)
-}
-
-#[cfg(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn set_fsuid(uid: u32) -> u32 {
-    set_fs_id(libc::SYS_setfsuid, uid)
-}
-
-#[cfg(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn set_fsgid(gid: u32) -> u32 {
-    set_fs_id(libc::SYS_setfsgid, gid)
-}
-
-#[cfg(not(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
 fn set_fsuid(uid: u32) -> u32 {
     // SAFETY: setfsuid only changes this thread's filesystem uid; it returns the previous value.
     id_from_raw(unsafe { libc::setfsuid(uid) })
 }
 
-#[cfg(not(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
 fn set_fsgid(gid: u32) -> u32 {
     // SAFETY: setfsgid only changes this thread's filesystem gid; it returns the previous value.
     id_from_raw(unsafe { libc::setfsgid(gid) })
@@ -195,7 +164,7 @@ impl FsIdGuard {
     ///
     /// An id that already had the wanted value needs neither the check nor the restore: whether or not the
     /// call succeeded, the id is the wanted one (like google-authenticator, which changes an id only when it
-    /// differs). A root login by root costs two system calls instead of four, and none on drop instead of two.
+    /// differs).
     pub fn switch(uid: u32, gid: u32) -> Result<FsIdGuard, FsIdError> {
         let old_gid = switch_id(set_fsgid, gid, "gid")?;
         let old_uid =
@@ -218,10 +187,10 @@ fn switch_id(set: fn(u32) -> u32, wanted: u32, which: &'static str) -> Result<u3
         let now = set(wanted);
         if now != wanted {
             set(old);
-            return Err(FsIdError {
+            return Err(FsIdError::Id {
+                which,
                 wanted,
                 got: now,
-                which,
             });
         }
     }
@@ -271,17 +240,11 @@ impl Mapping {
         // O_NONBLOCK: a FIFO put at the path must not block the login waiting for a writer (no effect on files).
         let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
         // SAFETY: `c` is a valid NUL-terminated string; open has no other preconditions.
-        let fd = unsafe { libc::open(c.as_ptr(), flags) };
-        if fd < 0 {
-            return Err(Error::last_os_error());
-        }
-        let fd = Fd(fd);
+        let fd = Fd(cerr(unsafe { libc::open(c.as_ptr(), flags) })?);
         // SAFETY: `stat` is a plain C struct of integers, for which all-zero is valid.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: `fd.0` is an open descriptor and `st` a writable stat buffer.
-        if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
-            return Err(Error::last_os_error());
-        }
+        cerr(unsafe { libc::fstat(fd.0, &mut st) })?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
         }
@@ -404,12 +367,10 @@ mod tests {
     #[test]
     fn switching_to_the_current_ids_is_a_no_op_that_restores() {
         // Switching to the ids we already have works for any caller, root or not.
-        let uid = effective_uid();
-        // SAFETY: getegid has no preconditions.
-        let gid = unsafe { libc::getegid() };
+        let (uid, gid) = (effective_uid(), egid());
         let g = FsIdGuard::switch(uid, gid).expect("switch to own ids");
         drop(g);
-        assert_eq!(set_fsuid(uid), uid);
+        assert_eq!(current_fs_ids(), (uid, gid));
     }
 
     #[test]
@@ -446,9 +407,7 @@ mod tests {
 
     #[test]
     fn switching_to_other_ids_takes_effect_and_drop_restores_each_changed_id() {
-        let uid = effective_uid();
-        // SAFETY: getegid has no preconditions.
-        let gid = unsafe { libc::getegid() };
+        let (uid, gid) = (effective_uid(), egid());
         let other = |id: u32| if id == 65534 { 65533 } else { 65534 };
         // Both ids differ, only the gid, only the uid (refused for a non-root caller after nothing changed).
         for (want_uid, want_gid) in [(other(uid), other(gid)), (uid, other(gid)), (other(uid), gid)] {
