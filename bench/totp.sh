@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark of pam_totp against pam_google_authenticator (issue 3): whole-process logins through the same
-# driver (pamh on real libpam), the two modules interleaved in ONE run, N sequential logins per case (right
-# code with reuse allowed, wrong code with the default skew scan, wrong code with noskewadj, scratch code
-# with the file rewritten). Prints medians, the floor (pam_permit) and the ratios pam_totp / GA, with a
-# verdict; exits 1 if a ratio is above the target 1.0, 2 if it cannot run.
+# Benchmark of pam_totp against pam_google_authenticator: whole-process logins through the same driver
+# (pamh on real libpam, and pamc, a C client like sshd), the two modules interleaved in ONE run, N logins per
+# case. Prints medians, the floor (pam_permit), the ratios of medians pam_totp / GA and the paired
+# per-round differences. Targets: right code <= 1.10x, wrong code <= 0.70x; exits 1 if one is missed, 2 if
+# it cannot run. Method and current figures: bench/README.md.
 #
 #   bench/totp.sh                 BENCH_RUNS=N (default 200) logins per case and module,
 #                                 BENCH_CASES=right,wrong,noskewadj,scratch,tmpfs,right-c,scratch-c,rustfloor

@@ -3,8 +3,8 @@
 //! Modules see only safe types: [`PamHandle`] (implemented over a real `pam_handle_t` by [`LibPam`] and,
 //! for unit tests, by `FakeHandle`), [`PamCode`], [`Flags`], [`Secret`] and the [`export_pam_hooks!`]
 //! macro, which wraps each hook in `catch_unwind` so that no panic ever unwinds into the host process.
-//! [`os`](mod@os) and [`file`](mod@file) hold the few operating-system calls the modules make outside std (passwd lookups,
-//! filesystem ids, and the secret-file store's locking, syncing and renaming as plain system calls).
+//! [`os`](mod@os) and [`file`](mod@file) hold the few operating-system calls the modules make (passwd lookups,
+//! the filesystem-id switch, and the secret-file store's locking, syncing and renaming, through std).
 //!
 //! Rules this crate keeps (see `shared/design/architecture.md`):
 //! - every `unsafe` block carries a `// SAFETY:` comment naming the contract it relies on;

@@ -1,10 +1,12 @@
-//! The few operating-system calls the modules need that `std` does not offer: the passwd entry of a user,
-//! the real uid of the caller, and a guard that switches the filesystem uid/gid (`setfsuid`/`setfsgid`) so
-//! that file I/O happens with the target user's rights and is restored on every path; and a read-only
-//! memory mapping of a file ([`Mapping`]), for pam_pwpolicy's breached-password blocklist.
+//! The few operating-system calls the modules need that `std` does not offer, as plain libc calls whose
+//! errors go through one helper (`cerr`): the passwd entry of a user, the real uid of the caller, a guard
+//! that switches the filesystem uid/gid and the supplementary groups so that file I/O happens with the
+//! target user's rights and is restored on every path ([`FsIdGuard`]), and a read-only memory mapping of a
+//! file ([`Mapping`]), for pam_pwpolicy's breached-password blocklist. It must not decide anything.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
+use std::io;
 use std::marker::PhantomData;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -93,24 +95,39 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Why the filesystem ids could not be switched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FsIdError {
-    /// The id asked for.
-    pub wanted: u32,
-    /// What `setfsuid`/`setfsgid` left in place.
-    pub got: u32,
-    /// `"uid"` or `"gid"`.
-    pub which: &'static str,
+/// -1 from a libc call is its error, in `errno`; any other value is its result.
+fn cerr<Int: Copy + TryInto<libc::c_long>>(res: Int) -> io::Result<Int> {
+    match res.try_into() {
+        Ok(-1) => Err(io::Error::last_os_error()),
+        _ => Ok(res),
+    }
+}
+
+/// Why the filesystem ids or the supplementary groups could not be switched.
+#[derive(Debug)]
+pub enum FsIdError {
+    /// `setfsuid`/`setfsgid` left another id in place.
+    Id {
+        /// `"uid"` or `"gid"`.
+        which: &'static str,
+        /// The id asked for.
+        wanted: u32,
+        /// What the call left in place.
+        got: u32,
+    },
+    /// The supplementary groups could not be read or replaced (`getgroups`/`setgroups`).
+    Groups(io::Error),
 }
 
 impl fmt::Display for FsIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not switch the filesystem {} to {} (still {})",
-            self.which, self.wanted, self.got
-        )
+        match self {
+            FsIdError::Id { which, wanted, got } => write!(
+                f,
+                "could not switch the filesystem {which} to {wanted} (still {got})"
+            ),
+            FsIdError::Groups(e) => write!(f, "could not switch the supplementary groups: {e}"),
+        }
     }
 }
 
@@ -118,95 +135,94 @@ impl std::error::Error for FsIdError {}
 
 /// The kernel returns the previous id as an `int`: ids from 2^31 up (valid, and used in user namespaces)
 /// come back negative, and are the same 32 bits read as unsigned.
-#[cfg(any(
-    test,
-    not(all(
-        target_pointer_width = "64",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))
-))]
 fn id_from_raw(raw: libc::c_int) -> u32 {
     u32::from_ne_bytes(raw.to_ne_bytes())
 }
 
-/// `setfsuid`/`setfsgid` through `syscall(2)` on the targets where these are the 32-bit calls (see the
-/// `file` module for why: two fewer imported symbols to look up at every load). The kernel returns the
-/// previous id as a `long`, all 32 bits of it.
-#[cfg(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn set_fs_id(number: libc::c_long, id: u32) -> u32 {
-    // SAFETY: setfsuid(2)/setfsgid(2) only change this thread's filesystem id; they take the id and
-    // return the previous value, touching no memory.
-    let previous = unsafe { libc::syscall(number, libc::c_long::from(id)) };
-    u32::try_from(previous).unwrap_or(u32::MAX)
-}
-
-#[cfg(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn set_fsuid(uid: u32) -> u32 {
-    set_fs_id(libc::SYS_setfsuid, uid)
-}
-
-#[cfg(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn set_fsgid(gid: u32) -> u32 {
-    set_fs_id(libc::SYS_setfsgid, gid)
-}
-
-#[cfg(not(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
 fn set_fsuid(uid: u32) -> u32 {
     // SAFETY: setfsuid only changes this thread's filesystem uid; it returns the previous value.
     id_from_raw(unsafe { libc::setfsuid(uid) })
 }
 
-#[cfg(not(all(
-    target_pointer_width = "64",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
 fn set_fsgid(gid: u32) -> u32 {
     // SAFETY: setfsgid only changes this thread's filesystem gid; it returns the previous value.
     id_from_raw(unsafe { libc::setfsgid(gid) })
 }
 
-/// While alive, file access by this thread uses `uid`/`gid`. Dropping it restores the previous ids.
+/// The caller's supplementary groups.
+fn groups() -> io::Result<Vec<libc::gid_t>> {
+    // SAFETY: with a size of 0, getgroups only returns the number of groups and writes nothing.
+    let n = cerr(unsafe { libc::getgroups(0, std::ptr::null_mut()) })?;
+    let mut list: Vec<libc::gid_t> = vec![0; usize::try_from(n).unwrap_or(0)];
+    // SAFETY: `list` has room for the `n` ids the call may write.
+    let got = cerr(unsafe { libc::getgroups(n, list.as_mut_ptr()) })?;
+    list.truncate(usize::try_from(got).unwrap_or(0));
+    Ok(list)
+}
+
+/// Replaces the supplementary groups (of every thread: see [`FsIdGuard`]).
+fn set_groups(list: &[libc::gid_t]) -> io::Result<()> {
+    // SAFETY: setgroups reads `list.len()` ids from `list`, which lives for the call.
+    cerr(unsafe { libc::setgroups(list.len(), list.as_ptr()) }).map(drop)
+}
+
+/// While alive, file access by this thread is the user's: filesystem uid `uid`, filesystem gid `gid` and,
+/// when `uid` is not already the filesystem uid, the supplementary groups `[gid]`. Dropping it restores
+/// the previous ids and groups.
 ///
-/// The filesystem ids belong to one thread, so the guard cannot be sent to another (it is not `Send`).
+/// **Supplementary groups.** The kernel checks a file's group bits against the filesystem gid *and* the
+/// supplementary groups, so switching the ids alone would let "the user's" file access use the caller's
+/// groups (in sshd, root's). The guard sets them to the user's primary group only, not to the user's full
+/// list (`getgrouplist`): that never grants more than the user has, needs no group-database lookup (LDAP,
+/// sssd) in the login path, and cannot half fail. A file or directory the user reaches only through a
+/// supplementary group is therefore out of the module's reach: give access through the owner or the
+/// primary group (the secret file must be the user's anyway). Root acting for root, and a caller acting
+/// for itself, keep their groups (an unprivileged caller could not change them).
+///
+/// **Threads.** The filesystem ids belong to one thread, so the guard cannot be sent to another (it is not
+/// `Send`). `setgroups` is per thread in the kernel, but glibc applies it to every thread of the process
+/// (as it does `setuid`): while a guard lives, the process's other threads have the user's groups too, and
+/// two guards alive at once in two threads would restore each other's lists. PAM hosts (sshd, sudo, su,
+/// login, passwd) run a module in one thread; a multi-threaded application must not run logins in parallel
+/// threads with this guard.
 #[derive(Debug)]
 pub struct FsIdGuard {
     old_uid: u32,
     old_gid: u32,
     uid: u32,
     gid: u32,
+    /// The caller's supplementary groups, when the guard replaced them.
+    old_groups: Option<Vec<libc::gid_t>>,
     _this_thread: PhantomData<*const ()>,
 }
 
 impl FsIdGuard {
     /// Switches the filesystem ids (gid first, while still privileged) and verifies the switch took effect
-    /// (`setfsuid` reports no errors, so it is called a second time to read the current value back).
+    /// (`setfsuid` reports no errors, so it is called a second time to read the current value back); then,
+    /// when the uid changed, the supplementary groups. Any failure undoes what was done.
     ///
     /// An id that already had the wanted value needs neither the check nor the restore: whether or not the
     /// call succeeded, the id is the wanted one (like google-authenticator, which changes an id only when it
-    /// differs). A root login by root costs two system calls instead of four, and none on drop instead of two.
+    /// differs).
     pub fn switch(uid: u32, gid: u32) -> Result<FsIdGuard, FsIdError> {
         let old_gid = switch_id(set_fsgid, gid, "gid")?;
         let old_uid =
             switch_id(set_fsuid, uid, "uid").inspect_err(|_| restore_id(set_fsgid, old_gid, gid))?;
-        Ok(FsIdGuard {
+        let mut guard = FsIdGuard {
             old_uid,
             old_gid,
             uid,
             gid,
+            old_groups: None,
             _this_thread: PhantomData,
-        })
+        };
+        if old_uid != uid {
+            // On an error, dropping the guard restores the ids.
+            let old = groups().map_err(FsIdError::Groups)?;
+            set_groups(&[gid]).map_err(FsIdError::Groups)?;
+            guard.old_groups = Some(old);
+        }
+        Ok(guard)
     }
 }
 
@@ -218,10 +234,10 @@ fn switch_id(set: fn(u32) -> u32, wanted: u32, which: &'static str) -> Result<u3
         let now = set(wanted);
         if now != wanted {
             set(old);
-            return Err(FsIdError {
+            return Err(FsIdError::Id {
+                which,
                 wanted,
                 got: now,
-                which,
             });
         }
     }
@@ -237,6 +253,11 @@ fn restore_id(set: fn(u32) -> u32, old: u32, wanted: u32) {
 
 impl Drop for FsIdGuard {
     fn drop(&mut self) {
+        if let Some(old) = &self.old_groups {
+            // Still privileged: CAP_SETGID is not one of the capabilities a non-zero fsuid masks. Nothing
+            // more can be done if it fails.
+            let _ = set_groups(old);
+        }
         restore_id(set_fsuid, self.old_uid, self.uid);
         restore_id(set_fsgid, self.old_gid, self.gid);
     }
@@ -271,17 +292,11 @@ impl Mapping {
         // O_NONBLOCK: a FIFO put at the path must not block the login waiting for a writer (no effect on files).
         let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
         // SAFETY: `c` is a valid NUL-terminated string; open has no other preconditions.
-        let fd = unsafe { libc::open(c.as_ptr(), flags) };
-        if fd < 0 {
-            return Err(Error::last_os_error());
-        }
-        let fd = Fd(fd);
+        let fd = Fd(cerr(unsafe { libc::open(c.as_ptr(), flags) })?);
         // SAFETY: `stat` is a plain C struct of integers, for which all-zero is valid.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: `fd.0` is an open descriptor and `st` a writable stat buffer.
-        if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
-            return Err(Error::last_os_error());
-        }
+        cerr(unsafe { libc::fstat(fd.0, &mut st) })?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
         }
@@ -401,15 +416,23 @@ mod tests {
         assert!(user_by_name("bad\0name").is_none());
     }
 
+    /// The guard tests change process-wide state (glibc's `setgroups` reaches every thread): one at a time.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[test]
     fn switching_to_the_current_ids_is_a_no_op_that_restores() {
+        let _serial = serial();
         // Switching to the ids we already have works for any caller, root or not.
-        let uid = effective_uid();
-        // SAFETY: getegid has no preconditions.
-        let gid = unsafe { libc::getegid() };
+        let (uid, gid) = (effective_uid(), egid());
+        let before = groups().unwrap();
         let g = FsIdGuard::switch(uid, gid).expect("switch to own ids");
+        assert_eq!(groups().unwrap(), before);
         drop(g);
-        assert_eq!(set_fsuid(uid), uid);
+        assert_eq!(current_fs_ids(), (uid, gid));
+        assert_eq!(groups().unwrap(), before);
     }
 
     #[test]
@@ -422,11 +445,13 @@ mod tests {
 
     #[test]
     fn an_id_from_two_to_the_31_up_is_switched_to_and_read_back_whole() {
+        let _serial = serial();
         let (uid, gid) = (effective_uid(), egid());
         let high = (1u32 << 31) + 5;
         match FsIdGuard::switch(high, high) {
             Ok(g) => {
                 assert_eq!(current_fs_ids(), (high, high));
+                assert_eq!(groups().unwrap(), [high]);
                 drop(g);
             }
             Err(e) => assert_ne!(uid, 0, "root could not switch: {e}"),
@@ -446,9 +471,8 @@ mod tests {
 
     #[test]
     fn switching_to_other_ids_takes_effect_and_drop_restores_each_changed_id() {
-        let uid = effective_uid();
-        // SAFETY: getegid has no preconditions.
-        let gid = unsafe { libc::getegid() };
+        let _serial = serial();
+        let (uid, gid) = (effective_uid(), egid());
         let other = |id: u32| if id == 65534 { 65533 } else { 65534 };
         // Both ids differ, only the gid, only the uid (refused for a non-root caller after nothing changed).
         for (want_uid, want_gid) in [(other(uid), other(gid)), (uid, other(gid)), (other(uid), gid)] {
@@ -463,5 +487,51 @@ mod tests {
             }
             assert_eq!(current_fs_ids(), (uid, gid));
         }
+    }
+
+    #[test]
+    fn switching_to_a_user_drops_the_callers_supplementary_groups_until_drop() {
+        let _serial = serial();
+        if effective_uid() != 0 {
+            // Needs root (setgroups, chown): `sudo tests/run-all` runs the unit tier as root.
+            return;
+        }
+        const NOBODY: u32 = 65534;
+        // A group the caller is in and the user (nobody) is not.
+        const CALLER_ONLY: u32 = 4_242_424;
+        let before = groups().unwrap();
+        let with: Vec<u32> = before.iter().copied().chain([CALLER_ONLY]).collect();
+        set_groups(&with).unwrap();
+        let dir = std::env::temp_dir().join(format!("pam-ffi-groups-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let file_of = |name: &str, gid: u32| {
+            let path = dir.join(name);
+            std::fs::write(&path, b"x").unwrap();
+            std::os::unix::fs::chown(&path, Some(0), Some(gid)).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+            path
+        };
+        let callers = file_of("callers-group", CALLER_ONLY);
+        let users = file_of("users-group", NOBODY);
+
+        let guard = FsIdGuard::switch(NOBODY, NOBODY).unwrap();
+        let through_callers_group = std::fs::File::open(&callers).map(drop);
+        let through_users_group = std::fs::File::open(&users).map(drop);
+        let during = groups().unwrap();
+        drop(guard);
+        let after = groups().unwrap();
+        set_groups(&before).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert_eq!(
+            through_callers_group.map_err(|e| e.raw_os_error()),
+            Err(Some(libc::EACCES)),
+            "the user read a file through a group of the caller's"
+        );
+        through_users_group.expect("the user's primary group still reads");
+        assert_eq!(during, [NOBODY]);
+        assert_eq!(after, with);
     }
 }

@@ -802,8 +802,11 @@ fn given_a_directory_at_the_temporary_name_then_replace_fails_and_keeps_the_old_
     assert_eq!(fs::read(&path).unwrap(), b"old\n");
 }
 
-/// Switches this thread's filesystem ids to nobody (as the module does for a user) for the test body.
+/// Switches this thread's filesystem ids and the supplementary groups to nobody's (as the module does for a
+/// user) for the test body. One test at a time: glibc's `setgroups` changes every thread's groups.
 fn as_nobody<T>(f: impl FnOnce() -> T) -> T {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let guard = FsIdGuard::switch(NOBODY, NOBODY).unwrap();
     let out = f();
     drop(guard);

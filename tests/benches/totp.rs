@@ -1,4 +1,4 @@
-//! Benchmark of pam_totp against pam_google_authenticator (issue 3), run by `bench/totp.sh`. Not a test: it
+//! Benchmark of pam_totp against pam_google_authenticator, run by `bench/totp.sh`. Not a test: it
 //! prints medians and ratios measured in ONE run (the machine is shared and noisy; only ratios from the same
 //! run mean anything) and exits 1 when a ratio target is missed, 2 when it cannot run.
 //!
@@ -18,13 +18,14 @@
 //!   target, a decomposition. pam_totp syncs the file *and its directory* (so that a used scratch code stays
 //!   used after a power cut), google-authenticator only the file; this row shows the rest of the write path.
 //!
-//! Target: median(pam_totp) / median(pam_google_authenticator) <= 1.0 in every case (the verdict and the
-//! exit status). Each case also prints the median of the per-round differences pam_totp - GA with a 95%
-//! bootstrap interval: the two modules run back to back in every round, so this is the sharper estimate of
-//! the same gap (the ratio of medians moves by a percent or two between runs on this machine); it is
-//! reported, not used for the verdict. Last, not a target: the fixed cost of a Rust PAM module that does nothing (tests/fixture-module)
-//! over pam_permit, which is most of the difference in the cases where pam_totp does little. Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
-//! module's own cost is median - floor.
+//! Targets, as ratios of medians median(pam_totp) / median(pam_google_authenticator) from the same run (the
+//! verdict and the exit status): a right-code login within 1.10 (both drivers), a wrong code (default
+//! options) at most 0.70. The other cases are printed without a target. Each case also prints the median of
+//! the per-round differences pam_totp - GA with a 95% bootstrap interval: the two modules run back to back
+//! in every round, so this is the sharper estimate of the same gap; it is reported, not used for the
+//! verdict. Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
+//! module's own cost is median - floor; and, last, the fixed cost of a Rust PAM module that does nothing
+//! (tests/fixture-module) over pam_permit.
 //!
 //! Inputs (environment): `PAM_MODULE_DIR` (where `pamh` and `libpam_totp.so` are; default: this binary's
 //! `target/release`), `BENCH_RUNS` (samples per case and module, default 200), `BENCH_CASES` (a comma list
@@ -48,7 +49,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use totp_common::{current_code, ga_module, me, write_secret, wrong_code, GA_MODULE, SECRET};
 
-const TARGET_RATIO: f64 = 1.0;
 const SCRATCH: &str = "45681685";
 
 fn body() -> String {
@@ -86,9 +86,18 @@ impl Case {
             Case::Wrong => "wrong code (default: ±1500-step skew scan)",
             Case::WrongNoSkewAdj => "wrong code, noskewadj",
             Case::Scratch => "scratch code (file rewritten)",
-            Case::ScratchTmpfs => "scratch code, file on tmpfs (no target)",
+            Case::ScratchTmpfs => "scratch code, file on tmpfs",
             Case::RightC => "right code, C client (as sshd)",
             Case::ScratchC => "scratch code, C client (as sshd)",
+        }
+    }
+
+    /// The highest ratio of medians pam_totp / GA that meets the target, if the case has one.
+    fn target(self) -> Option<f64> {
+        match self {
+            Case::Right | Case::RightC => Some(1.10),
+            Case::Wrong => Some(0.70),
+            Case::WrongNoSkewAdj | Case::Scratch | Case::ScratchTmpfs | Case::ScratchC => None,
         }
     }
 
@@ -278,21 +287,19 @@ fn run() -> Result<bool, String> {
         let (d, lo, hi) = paired_difference(&ours, &theirs);
         let (a, b, f) = (median(ours), median(theirs), median(floor));
         let ratio = a / b;
-        let ok = ratio <= TARGET_RATIO;
-        let targeted = case != Case::ScratchTmpfs;
-        if targeted {
-            all_ok &= ok;
-        }
+        let verdict = match case.target() {
+            None => "(no target)".to_owned(),
+            Some(t) if ratio <= t => format!("ok (target <= {t:.2})"),
+            Some(t) => {
+                all_ok = false;
+                format!("MISSED (target <= {t:.2})")
+            }
+        };
         println!(
-            "{:<43} {a:>8.2} {b:>8.2} {f:>8.2} {ratio:>7.3} | {:>7.2} / {:<7.2} | {}",
+            "{:<43} {a:>8.2} {b:>8.2} {f:>8.2} {ratio:>7.3} | {:>7.2} / {:<7.2} | {verdict}",
             case.name(),
             a - f,
             b - f,
-            match (targeted, ok) {
-                (false, _) => "(decomposition)",
-                (true, true) => "ok",
-                (true, false) => "MISSED (target <= 1.0)",
-            }
         );
         println!(
             "{:<43} paired by round: pam_totp - GA {:+.0} us (95% CI {:+.0} to {:+.0}), \
@@ -353,7 +360,7 @@ fn rust_floor(h: &Harness, runs: usize) -> Result<(), String> {
 fn main() -> ExitCode {
     match run() {
         Ok(true) => {
-            println!("\nverdict: every ratio is within the target (pam_totp <= pam_google_authenticator)");
+            println!("\nverdict: every target met (right code <= 1.10x, wrong code <= 0.70x GA)");
             ExitCode::SUCCESS
         }
         Ok(false) => {

@@ -270,7 +270,7 @@ fn given_the_built_modules_then_only_pam_sm_hooks_are_exported() {
 #[test]
 fn given_the_built_modules_then_they_do_not_depend_on_libgcc_s() {
     // sshd does not load libgcc_s; a module that needs it makes every login load one more library. The
-    // unwinder is linked in statically (pam_totp/build.rs).
+    // unwinder is linked in statically (build/pam_module.rs).
     for name in ["pam_totp", "pam_pwpolicy", "pam_fixture"] {
         let path = module_path(name);
         let text = binutils("readelf", &["-d", "-W"], &path);
