@@ -178,7 +178,8 @@ pub static FLAGS: &[Flag] = &[
         Id::User,
         None,
         "user",
-        "Enroll another user (root only): home directory from the account database, file owned by that user.",
+        "Act for another user (root only): home directory from the account database; the file is read and \
+         written with that user's file-system rights (as pam_totp does), so it is theirs and only where they may write.",
     )
     .takes("NAME"),
     flag(
@@ -219,11 +220,13 @@ pub static FLAGS: &[Flag] = &[
 pub static COMMANDS: &[(&str, &str)] = &[
     (
         "status",
-        "Show how the secret file is set up and how many scratch codes remain (never the secret).",
+        "Show how the secret file is set up and how many scratch codes remain (never the secret). Fails (exit 1) \
+         with pam_totp's reason when pam_totp would refuse the file (owner, permissions, symbolic link, size).",
     ),
     (
         "new-scratch-codes",
-        "Replace the emergency scratch codes (count from -e, default 5) without changing the secret.",
+        "Replace the emergency scratch codes (count from -e, default 5) without changing the secret, under \
+         pam_totp's lock, so that a login recording a used code meanwhile is not undone.",
     ),
     (
         "doctor",

@@ -3,23 +3,25 @@
 //!
 //! It owns the user-facing flow: parse the flags ([`flags`], one table), ask the questions the flags did not
 //! answer in google-authenticator's order, show the otpauth URI and QR code ([`qr`]), confirm a code from the
-//! app with exactly the parameters about to be stored, and write the file through pam_totp's own serializer
-//! with the safe writer in [`system`]. It must not link libpam (pam_totp is used with its `module` feature
-//! off), must not print the secret anywhere but the terminal (or `--json` on request), and never logs it.
+//! app with exactly the parameters about to be stored, and write the file with pam_totp's own serializer
+//! through [`secret`] (pam_totp's store, the only code that opens or writes secret files). It must not link
+//! libpam (pam_totp is used with its `module` feature off), must not print the secret anywhere but the
+//! terminal (or `--json` on request), and never logs it.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod doctor;
 mod flags;
 mod qr;
+mod secret;
 mod system;
 
 use flags::{Args, Command, QrMode, UsageError};
 use pam_totp::otp::{codes_equal, parse_code, Algorithm, Digits, SecretKey};
-use pam_totp::secret_file::{encode_secret, Mode, RateLimit, SecretFile, MAX_FILE_SIZE};
+use pam_totp::secret_file::{encode_secret, Mode, RateLimit, SecretFile};
+use secret::Owner;
 use std::fmt::Write as _;
-use std::io::{self, BufRead, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,11 +40,17 @@ enum Error {
     Runtime { message: String, hint: Option<String> },
 }
 
-fn fail(message: impl Into<String>, hint: impl Into<String>) -> Error {
-    Error::Runtime {
-        message: message.into(),
-        hint: Some(hint.into()),
+impl Error {
+    fn runtime(message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Runtime {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
+}
+
+fn fail(message: impl Into<String>, hint: impl Into<String>) -> Error {
+    Error::runtime(message, hint)
 }
 
 fn io_fail(what: &str, path: &Path, e: &io::Error) -> Error {
@@ -108,8 +116,8 @@ struct Target {
     name: String,
     /// The secret file.
     path: PathBuf,
-    /// (uid, gid) to chown new files to (only when root enrolls another user).
-    owner: Option<(u32, u32)>,
+    /// Who must own the file, and whose filesystem ids to act with (root enrolling another user).
+    owner: Owner,
     /// Caller's real uid.
     caller_uid: u32,
     /// Caller's name, for the audit line.
@@ -153,7 +161,10 @@ fn resolve_target(args: &Args) -> Result<Target, Error> {
             .as_ref()
             .map(PathBuf::from)
             .unwrap_or_else(|| account.home.join(".google_authenticator"));
-        let owner = (account.uid != real).then_some((account.uid, account.gid));
+        let owner = Owner {
+            uid: account.uid,
+            act_as: (account.uid != real).then_some((account.uid, account.gid)),
+        };
         return Ok(Target {
             name: account.name,
             path,
@@ -182,7 +193,10 @@ fn resolve_target(args: &Args) -> Result<Target, Error> {
     Ok(Target {
         name: caller.clone(),
         path,
-        owner: None,
+        owner: Owner {
+            uid: real,
+            act_as: None,
+        },
         caller_uid: real,
         caller,
         passwd,
@@ -352,9 +366,7 @@ fn enroll(args: &Args, target: &Target) -> Result<ExitCode, Error> {
     }));
     let matrix = qr::Matrix::encode(&uri).map_err(|m| fail(m, "use a shorter --label or --issuer"))?;
     if let Some(svg) = &args.qr_svg {
-        let path = Path::new(svg);
-        system::write_atomic(path, qr::render_svg(&matrix).as_bytes(), 0o600, None)
-            .map_err(|e| io_fail("cannot write the QR code SVG", path, &e))?;
+        secret::create_private(Path::new(svg), qr::render_svg(&matrix).as_bytes())?;
     }
     if show {
         term.say(&format!("{}\n", uri.as_str()));
@@ -471,8 +483,7 @@ fn enroll(args: &Args, target: &Target) -> Result<ExitCode, Error> {
     }
 
     let mode = args.mode.unwrap_or(0o400);
-    system::write_atomic(&target.path, &file.to_bytes(), mode, target.owner)
-        .map_err(|e| io_fail("cannot write", &target.path, &e))?;
+    secret::create(&target.owner, &target.path, &file.to_bytes(), mode)?;
 
     let kind = if time_based {
         format!("totp period={}", file.step_size())
@@ -614,53 +625,16 @@ fn json_codes(codes: &[u32]) -> String {
 
 // ----- status and new-scratch-codes -----
 
-/// Reads and parses an existing secret file: opened with `O_NOFOLLOW` and checked on the open descriptor, so
-/// a symlink swapped in by the file's owner cannot make root read (and rewrite under the owner's name) another
-/// user's file.
-fn read_existing(path: &Path) -> Result<(SecretFile, std::fs::Metadata), Error> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => fail(
-                format!("no secret file at {}", path.display()),
-                "run totp-enroll (without a command) to create one",
-            ),
-            _ if e.raw_os_error() == Some(libc::ELOOP) => fail(
-                format!("{} is a symbolic link", path.display()),
-                "remove it and enroll again",
-            ),
-            _ => io_fail("cannot open", path, &e),
-        })?;
-    let meta = file.metadata().map_err(|e| io_fail("cannot examine", path, &e))?;
-    if !meta.file_type().is_file() {
-        return Err(fail(
-            format!("{} is not a regular file", path.display()),
-            "remove it and enroll again",
-        ));
-    }
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_FILE_SIZE as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_fail("cannot read", path, &e))?;
-    let parsed = SecretFile::parse(&bytes).map_err(|e| {
-        fail(
-            format!("{} is not a valid secret file: {e}", path.display()),
-            "see docs/secret-file-format.md, or enroll again with -f",
-        )
-    })?;
-    Ok((parsed, meta))
-}
-
 fn status(args: &Args, target: &Target) -> Result<ExitCode, Error> {
-    let (file, meta) = read_existing(&target.path)?;
-    let owner = system::find_account(&target.passwd, |a| a.uid == meta.uid())
+    // The module's checks, under its lock: a file it would refuse is an error here too.
+    let (locked, file) = secret::open_locked(&target.owner, &target.path)?;
+    let ((uid, _), mode) = (locked.owner(), locked.mode());
+    drop(locked);
+    let owner = system::find_account(&target.passwd, |a| a.uid == uid)
         .ok()
         .flatten()
         .map(|a| a.name)
-        .unwrap_or_else(|| meta.uid().to_string());
-    let mode = meta.permissions().mode() & 0o7777;
+        .unwrap_or_else(|| uid.to_string());
     let (kind, detail) = match file.mode() {
         Mode::Totp => ("totp", format!("period {} s", file.step_size())),
         Mode::Hotp { counter } => ("hotp", format!("next counter {counter}")),
@@ -720,24 +694,19 @@ fn status(args: &Args, target: &Target) -> Result<ExitCode, Error> {
 }
 
 fn new_scratch_codes(args: &Args, target: &Target) -> Result<ExitCode, Error> {
-    let (mut file, meta) = read_existing(&target.path)?;
+    let codes = scratch_codes(args.emergency_codes.unwrap_or(DEFAULT_SCRATCH_CODES))?;
+    // Read, modify and replace under the module's lock, so that a login recording a used code meanwhile
+    // is not undone. The store keeps the file's owner and mode.
+    let (mut locked, mut file) = secret::open_locked(&target.owner, &target.path)?;
     let old: Vec<u32> = file.scratch_codes().collect();
     for c in old {
         file.remove_scratch_code(c);
     }
-    let codes = scratch_codes(args.emergency_codes.unwrap_or(DEFAULT_SCRATCH_CODES))?;
     for c in &codes {
         file.add_scratch_code(*c);
     }
-    // Keep the file's owner and mode; only root can (and needs to) set an owner other than itself.
-    let owner = (target.caller_uid == 0).then_some((meta.uid(), meta.gid()));
-    system::write_atomic(
-        &target.path,
-        &file.to_bytes(),
-        meta.permissions().mode() & 0o7777,
-        owner,
-    )
-    .map_err(|e| io_fail("cannot write", &target.path, &e))?;
+    secret::replace(&target.owner, &mut locked, &file.to_bytes())?;
+    drop(locked);
     audit(
         args,
         &format!(

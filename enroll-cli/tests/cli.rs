@@ -575,6 +575,22 @@ fn status_shows_the_setup_and_never_the_secret() {
 }
 
 #[test]
+fn status_fails_with_the_modules_reason_when_the_module_would_refuse_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(dir.path(), &["-t", "-D", "-u", "-W", "-f", "-C", "-q"]).ok();
+    let file = f.to_str().unwrap();
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+    for cmd in [&["status"][..], &["status", "--json"], &["new-scratch-codes"]] {
+        let r = run_in(dir.path(), &[cmd, &["-s", file]].concat(), "");
+        assert_eq!(r.status, 1, "{cmd:?}: {}", r.stdout);
+        r.error_shape("permissions 0644 are more permissive than 0600");
+    }
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    run_in(dir.path(), &["status", "-s", file], "").ok();
+}
+
+#[test]
 fn new_scratch_codes_replaces_only_the_codes() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
@@ -631,6 +647,9 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs::create_dir(&home).unwrap();
+    // Root acts with the user's filesystem ids (as pam_totp does): their home is theirs, the way there open.
+    std::os::unix::fs::chown(&home, Some(65534), Some(65533)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let passwd = dir.path().join("passwd");
     fs::write(
         &passwd,
@@ -659,8 +678,8 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
         !dir.path().join(".google_authenticator").exists(),
         "not in the caller's home"
     );
-    // --mode 0600 and -s with --user: still chowned.
-    let g = dir.path().join("elsewhere");
+    // --mode 0600 and -s with --user: still the user's.
+    let g = home.join("elsewhere");
     admin(&format!(
         "--user enrolltest -t -D -u -W -f -C -q --mode 0600 -s {}",
         g.display()
@@ -673,6 +692,13 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
     assert!(s.contains("owner: enrolltest, mode 0400"), "{s}");
     admin("new-scratch-codes -q --user enrolltest").ok();
     assert_eq!(fs::metadata(&f).unwrap().uid(), 65534);
+    // A directory the user cannot write is not written, although root could.
+    admin(&format!(
+        "--user enrolltest -t -D -u -W -f -C -q -s {}",
+        dir.path().join("roots").display()
+    ))
+    .error_shape("Permission denied");
+    assert!(!dir.path().join("roots").exists());
     // An unknown user is an error.
     admin("--user nosuchuser -t").error_shape("no user");
 }
