@@ -2,8 +2,7 @@
 //! `pam_totp::store`, with the module's checks (owner, permission bits, size, no symlink, no FIFO) and, when
 //! root acts for another user, with that user's filesystem ids (`pam_ffi::os::FsIdGuard`), as the module
 //! does: a path the user controls can then only lead where the user may write, and whatever is created is
-//! the user's. It owns mapping the store's errors to `error:`/`hint:` messages; it must not open files
-//! itself or know the file format beyond parsing it with `SecretFile`.
+//! the user's. It must not open files itself or know the file format beyond parsing it with `SecretFile`.
 
 use crate::Error;
 use pam_ffi::os::FsIdGuard;
@@ -32,15 +31,12 @@ impl Owner {
     /// Runs `f` with the owner's filesystem ids when root acts for them, else as the caller.
     fn with_ids<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, Error> {
         let _guard = match self.act_as {
-            Some((uid, gid)) => Some(FsIdGuard::switch(uid, gid).map_err(|e| {
-                Error::runtime(
-                    format!("cannot act as uid {uid}: {e}"),
-                    "run it as root, or as the user",
-                )
-            })?),
+            Some((uid, gid)) => {
+                Some(FsIdGuard::switch(uid, gid).map_err(|source| Error::ActAs { uid, source })?)
+            }
             None => None,
         };
-        f().map_err(store_error)
+        Ok(f()?)
     }
 }
 
@@ -55,11 +51,9 @@ pub fn create(owner: &Owner, path: &Path, bytes: &[u8], mode: u32) -> Result<(),
 /// returned [`Locked`].
 pub fn open_locked(owner: &Owner, path: &Path) -> Result<(Locked, SecretFile), Error> {
     let locked = owner.with_ids(|| Store::open_locked(path, &owner.policy()))?;
-    let parsed = SecretFile::parse(locked.bytes()).map_err(|e| {
-        Error::runtime(
-            format!("{} is not a valid secret file: {e}", path.display()),
-            "see docs/secret-file-format.md, or enroll again with -f",
-        )
+    let parsed = SecretFile::parse(locked.bytes()).map_err(|e| Error::NotASecretFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     })?;
     Ok((locked, parsed))
 }
@@ -76,32 +70,6 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         max_size: u64::MAX,
         ..Policy::default()
     };
-    Store::create(path, bytes, 0o600, &policy)
-        .map(drop)
-        .map_err(store_error)
-}
-
-/// The module's reason as the message, and what to do about it as the hint.
-fn store_error(e: StoreError) -> Error {
-    let path = e.path().display().to_string();
-    let hint = match &e {
-        StoreError::NotFound { .. } => {
-            return Error::runtime(
-                format!("no secret file at {path}"),
-                "run totp-enroll (without a command) to create one",
-            )
-        }
-        StoreError::Symlink { .. } | StoreError::NotRegular { .. } => {
-            "pam_totp refuses it too: remove it and enroll again".to_owned()
-        }
-        StoreError::BadMode { allowed, .. } => {
-            format!("pam_totp refuses it too: chmod {allowed:o} {path}")
-        }
-        StoreError::BadOwner { expected, .. } => {
-            format!("pam_totp refuses it too: chown {expected} {path}, or enroll again")
-        }
-        StoreError::LockTimeout { .. } => "a login or another totp-enroll holds it; try again".to_owned(),
-        _ => "check the path, its directory and their permissions".to_owned(),
-    };
-    Error::runtime(e.to_string(), hint)
+    Store::create(path, bytes, 0o600, &policy)?;
+    Ok(())
 }

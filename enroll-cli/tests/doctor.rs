@@ -2,9 +2,9 @@
 //! lines appended), Debian 12's stock /etc/pam.d files, the guide's sshd stack, broken stacks, clean
 //! configurations with no findings, and the parser fallback compared with the real `sshd -T`.
 //!
-//! The module is compiled in here through `#[path]` until the CLI dispatches `doctor` to it. Every test
-//! works in a temporary directory; nothing on the host is read except the fixtures and, for the `sshd -T`
-//! comparison, the sshd binary (run in a private mount namespace so that /run/sshd can exist).
+//! The checks are called through the totp-enroll library. Every test works in a temporary directory;
+//! nothing on the host is read except the fixtures and, for the `sshd -T` comparison, the sshd binary (run
+//! in a private mount namespace so that /run/sshd can exist).
 
 #![allow(
     clippy::expect_used,
@@ -14,8 +14,7 @@
     clippy::print_stderr
 )]
 
-#[path = "../src/doctor/mod.rs"]
-mod doctor;
+use totp_enroll::doctor;
 
 use doctor::clock::{self, ClockState};
 use doctor::report::{self, Finding, Severity};
