@@ -572,28 +572,7 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
         ));
     }
     if args.command != Command::Enroll {
-        let enroll_only = [
-            Id::TimeBased,
-            Id::CounterBased,
-            Id::DisallowReuse,
-            Id::AllowReuse,
-            Id::NoConfirm,
-            Id::Label,
-            Id::Issuer,
-            Id::QrMode,
-            Id::RateLimit,
-            Id::RateTime,
-            Id::NoRateLimit,
-            Id::StepSize,
-            Id::WindowSize,
-            Id::MinimalWindow,
-            Id::Algorithm,
-            Id::Digits,
-            Id::Mode,
-            Id::QrSvg,
-            Id::Force,
-        ];
-        if let Some(f) = FLAGS.iter().find(|f| enroll_only.contains(&f.id) && has(f.id)) {
+        if let Some(f) = FLAGS.iter().find(|f| ENROLL_ONLY.contains(&f.id) && has(f.id)) {
             return Err(usage(
                 format!("{} applies only when enrolling", display_name(f)),
                 "status and new-scratch-codes take -s, --user, --json, -q and (new-scratch-codes) -e",
@@ -607,6 +586,38 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
         }
     }
     Ok(())
+}
+
+/// The flags that only enrolling takes (`status` and `new-scratch-codes` refuse them).
+const ENROLL_ONLY: &[Id] = &[
+    Id::TimeBased,
+    Id::CounterBased,
+    Id::DisallowReuse,
+    Id::AllowReuse,
+    Id::NoConfirm,
+    Id::Label,
+    Id::Issuer,
+    Id::QrMode,
+    Id::RateLimit,
+    Id::RateTime,
+    Id::NoRateLimit,
+    Id::StepSize,
+    Id::WindowSize,
+    Id::MinimalWindow,
+    Id::Algorithm,
+    Id::Digits,
+    Id::Mode,
+    Id::QrSvg,
+    Id::Force,
+];
+
+/// Whether `command` takes the flag `id`.
+fn applies(command: Command, id: Id) -> bool {
+    match command {
+        Command::Enroll => true,
+        Command::Status => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
+        Command::NewScratchCodes => !ENROLL_ONLY.contains(&id),
+    }
 }
 
 fn visible() -> impl Iterator<Item = &'static Flag> {
@@ -623,6 +634,24 @@ fn synopsis(f: &Flag) -> String {
         s.push_str(v);
     }
     s
+}
+
+/// `--help` of `command`: the whole table without a command, else the command and the flags it takes.
+pub fn help_for(command: Command) -> String {
+    let name = match command {
+        Command::Enroll => return help_text(),
+        Command::Status => "status",
+        Command::NewScratchCodes => "new-scratch-codes",
+    };
+    let about = COMMANDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, help)| *help);
+    let mut out = format!("Usage: totp-enroll {name} [OPTIONS]\n\n{about}\n\nOptions:\n");
+    for f in visible().filter(|f| applies(command, f.id)) {
+        let _ = writeln!(out, "  {:<28} {}", synopsis(f), f.help);
+    }
+    out
 }
 
 /// `--help`.

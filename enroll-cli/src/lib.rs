@@ -47,7 +47,7 @@ pub fn main(argv: &[String]) -> ExitCode {
 fn run(argv: &[String]) -> Result<ExitCode, Error> {
     let args = flags::parse(argv)?;
     if args.help {
-        stdout(&flags::help_text());
+        stdout(&flags::help_for(args.command));
         return Ok(ExitCode::SUCCESS);
     }
     if args.version {

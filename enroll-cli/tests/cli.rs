@@ -329,6 +329,28 @@ fn help_version_man_page_and_completion_come_from_one_table() {
 }
 
 #[test]
+fn status_and_new_scratch_codes_print_their_own_help() {
+    for (cmd, takes_e) in [("status", false), ("new-scratch-codes", true)] {
+        for help in ["--help", "-h"] {
+            let out = run(&[cmd, help]).ok().stdout;
+            assert!(
+                out.starts_with(&format!("Usage: totp-enroll {cmd} [OPTIONS]\n")),
+                "{out}"
+            );
+            assert!(
+                out.contains("--secret FILE") && out.contains("--user NAME"),
+                "{out}"
+            );
+            assert_eq!(out.contains("--emergency-codes"), takes_e, "{out}");
+            assert!(
+                !out.contains("--time-based") && !out.contains("Commands:"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn given_an_existing_file_then_it_is_replaced_only_with_force_or_a_yes() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
