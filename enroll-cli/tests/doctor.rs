@@ -1196,7 +1196,7 @@ fn given_findings_then_json_and_human_output_are_well_formed() {
     let j = report::json(&f);
     assert_eq!(
         j,
-        "[\n  {\"severity\": \"error\", \"id\": \"x-one\", \"file\": \"/etc/a b\", \"line\": 3, \"message\": \"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0007 ok é\", \"fix\": \"fix it\"},\n  {\"severity\": \"warning\", \"id\": \"x-two\", \"file\": null, \"line\": null, \"message\": \"plain\", \"fix\": \"\"}\n]\n"
+        "[\n  {\"severity\":\"error\",\"id\":\"x-one\",\"file\":\"/etc/a b\",\"line\":3,\"message\":\"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0007 ok é\",\"fix\":\"fix it\"},\n  {\"severity\":\"warning\",\"id\":\"x-two\",\"file\":null,\"line\":null,\"message\":\"plain\",\"fix\":\"\"}\n]\n"
     );
     let h = report::human(&f, &["read by the parser".into()]);
     assert_eq!(
