@@ -329,6 +329,51 @@ fn help_version_man_page_and_completion_come_from_one_table() {
 }
 
 #[test]
+fn doctors_flags_come_from_the_one_table_into_its_help_the_man_page_and_the_completion() {
+    use totp_enroll::doctor::{parse_args, Parsed};
+    use totp_enroll::flags::DOCTOR_FLAGS;
+    let help = run(&["doctor", "--help"]).ok().stdout;
+    let man = run(&["--print-man"]).ok().stdout;
+    let completion = run(&["--print-completion", "bash"]).ok().stdout;
+    let doctor_words = completion
+        .split("= doctor ]")
+        .nth(1)
+        .and_then(|rest| rest.split("return\n    fi").next())
+        .unwrap();
+    let man_section = man.split(".SH DOCTOR OPTIONS").nth(1).unwrap();
+    for f in DOCTOR_FLAGS {
+        let long = format!("--{}", f.long);
+        assert!(help.contains(&long), "{long} not in doctor --help");
+        assert_eq!(
+            man_section.contains(&format!("\\-\\-{}\\fR", f.long.replace('-', "\\-"))),
+            !f.hidden,
+            "{long} in the man page"
+        );
+        assert_eq!(
+            doctor_words.contains(&format!("{long} ")),
+            !f.hidden,
+            "{long} in the completion"
+        );
+        // The parser knows every row, and takes a value exactly when the row says so.
+        let mut argv = vec![long.clone()];
+        if f.value.is_some() {
+            argv.push("x".to_owned());
+        }
+        assert!(parse_args(&argv).is_ok(), "{argv:?} refused");
+        if f.value.is_some() {
+            assert!(
+                parse_args(std::slice::from_ref(&long)).is_err(),
+                "{long} without its value"
+            );
+        } else {
+            assert!(parse_args(&[format!("{long}=x")]).is_err(), "{long}=x accepted");
+        }
+    }
+    assert!(matches!(parse_args(&["-h".to_owned()]), Ok(Parsed::Help)));
+    assert!(parse_args(&["--bogus".to_owned()]).is_err());
+}
+
+#[test]
 fn status_and_new_scratch_codes_print_their_own_help() {
     for (cmd, takes_e) in [("status", false), ("new-scratch-codes", true)] {
         for help in ["--help", "-h"] {
