@@ -1,7 +1,7 @@
 //! The one error type of `totp-enroll` and its printer: every failure prints a `totp-enroll: error:` line
-//! saying what went wrong and a `totp-enroll: hint:` line saying what to do, and exits 2 for a usage error,
-//! 1 for anything else. It owns the wording of messages and hints; it must not decide anything (the
-//! callers choose the variant) and never carries the secret.
+//! saying what went wrong and a `totp-enroll: hint:` line saying what to do, and exits 2 for a usage error
+//! (and when `doctor` cannot run), 1 for anything else. It owns the wording of messages and hints; it must
+//! not decide anything (the callers choose the variant) and never carries the secret.
 
 use crate::flags::UsageError;
 use pam_ffi::os::FsIdError;
@@ -68,6 +68,9 @@ pub enum Error {
     QrTooLong(String),
     /// Something the flags cannot cause (a bug).
     Bug(String),
+    /// `doctor` could not run (a configuration it must read is missing or unreadable); exit 2, as a
+    /// usage error, so that 1 keeps meaning "something is wrong with the configuration".
+    Doctor(String),
 }
 
 impl Error {
@@ -95,6 +98,7 @@ impl Error {
             Error::NoCode => "type the code your app shows, -1 to skip, or use -C".to_owned(),
             Error::QrTooLong(_) => "use a shorter --label or --issuer".to_owned(),
             Error::Bug(_) => "this is a bug; please report it".to_owned(),
+            Error::Doctor(_) => "see totp-enroll doctor --help for where it reads from".to_owned(),
         }
     }
 
@@ -104,7 +108,7 @@ impl Error {
         let _ = writeln!(err, "totp-enroll: error: {self}");
         let _ = writeln!(err, "totp-enroll: hint: {}", self.hint());
         match self {
-            Error::Usage(_) => ExitCode::from(2),
+            Error::Usage(_) | Error::Doctor(_) => ExitCode::from(2),
             _ => ExitCode::from(1),
         }
     }
@@ -135,7 +139,7 @@ impl fmt::Display for Error {
             Error::Stdin(e) => write!(f, "cannot read standard input: {e}"),
             Error::NoAnswer => write!(f, "no answer on standard input"),
             Error::NoCode => write!(f, "no code on standard input; nothing was written"),
-            Error::QrTooLong(m) | Error::Bug(m) => write!(f, "{m}"),
+            Error::QrTooLong(m) | Error::Bug(m) | Error::Doctor(m) => write!(f, "{m}"),
         }
     }
 }

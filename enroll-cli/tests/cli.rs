@@ -374,6 +374,22 @@ fn doctors_flags_come_from_the_one_table_into_its_help_the_man_page_and_the_comp
 }
 
 #[test]
+fn doctors_own_failures_have_the_error_and_hint_shape_and_exit_2() {
+    run(&["doctor", "--bogus"]).usage_error("unknown option \"--bogus\"");
+    run(&["doctor", "--user"]).usage_error("--user needs a value");
+    let r = run(&[
+        "doctor",
+        "--pam-dir",
+        "/nonexistent",
+        "--no-clock",
+        "--sshd",
+        "none",
+    ]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    r.error_shape("/nonexistent is not a directory");
+}
+
+#[test]
 fn status_and_new_scratch_codes_print_their_own_help() {
     for (cmd, takes_e) in [("status", false), ("new-scratch-codes", true)] {
         for help in ["--help", "-h"] {

@@ -19,7 +19,8 @@ pub mod report;
 pub mod sshd;
 pub mod user;
 
-use crate::flags::{doctor_flag, doctor_help, DoctorId, DOCTOR_USAGE};
+use crate::error::Error;
+use crate::flags::{doctor_flag, doctor_help, DoctorId, UsageError, DOCTOR_USAGE};
 use report::Finding;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -363,10 +364,12 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Run(s)) => s,
-        Err(e) => {
-            eprintln!("doctor: error: {e}");
-            eprintln!("doctor: hint: {DOCTOR_USAGE}");
-            return ExitCode::from(2);
+        Err(message) => {
+            return Error::Usage(UsageError {
+                message,
+                hint: format!("usage: {DOCTOR_USAGE}"),
+            })
+            .report()
         }
     };
     match diagnose(&settings) {
@@ -378,9 +381,6 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             ExitCode::from(report::exit_status(&d.findings))
         }
-        Err(e) => {
-            eprintln!("doctor: error: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => Error::Doctor(e).report(),
     }
 }
