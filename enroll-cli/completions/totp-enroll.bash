@@ -3,6 +3,15 @@ _totp_enroll() {
     local cur prev
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
+    if [ "${COMP_WORDS[1]}" = doctor ]; then
+        case "$prev" in
+            --sshd-config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            --pam-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
+        esac
+        COMPREPLY=($(compgen -W "--sshd-config --pam-dir --user --json --help -h" -- "$cur"))
+        return
+    fi
     case "$prev" in
         --label|-l) return ;;
         --issuer|-i) return ;;

@@ -43,11 +43,11 @@ pub enum Id {
     PrintCompletion,
 }
 
-/// One row of the flag table.
+/// One row of a flag table: [`FLAGS`] (ids [`Id`]) or [`DOCTOR_FLAGS`] (ids [`DoctorId`]).
 #[derive(Debug)]
-pub struct Flag {
+pub struct Flag<I = Id> {
     /// What it sets.
-    pub id: Id,
+    pub id: I,
     /// The short form, if any (google-authenticator's letter).
     pub short: Option<char>,
     /// The long form, without `--`.
@@ -65,7 +65,7 @@ pub struct Flag {
 }
 
 /// A row with no value; the methods below add one.
-const fn flag(id: Id, short: Option<char>, long: &'static str, help: &'static str) -> Flag {
+const fn flag<I: Copy>(id: I, short: Option<char>, long: &'static str, help: &'static str) -> Flag<I> {
     Flag {
         id,
         short,
@@ -78,16 +78,16 @@ const fn flag(id: Id, short: Option<char>, long: &'static str, help: &'static st
     }
 }
 
-impl Flag {
+impl<I: Copy> Flag<I> {
     /// Takes a value named `name` in help text.
-    const fn takes(self, name: &'static str) -> Flag {
+    const fn takes(self, name: &'static str) -> Self {
         Flag {
             value: Some(name),
             ..self
         }
     }
     /// Takes one of `choices`.
-    const fn one_of(self, name: &'static str, choices: &'static [&'static str]) -> Flag {
+    const fn one_of(self, name: &'static str, choices: &'static [&'static str]) -> Self {
         Flag {
             value: Some(name),
             choices,
@@ -95,7 +95,7 @@ impl Flag {
         }
     }
     /// Takes a file name.
-    const fn path(self, name: &'static str) -> Flag {
+    const fn path(self, name: &'static str) -> Self {
         Flag {
             value: Some(name),
             file: true,
@@ -103,7 +103,7 @@ impl Flag {
         }
     }
     /// Left out of `--help`, the man page and completions.
-    const fn hidden(self) -> Flag {
+    const fn hidden(self) -> Self {
         Flag { hidden: true, ..self }
     }
 }
@@ -178,7 +178,8 @@ pub static FLAGS: &[Flag] = &[
         Id::User,
         None,
         "user",
-        "Enroll another user (root only): home directory from the account database, file owned by that user.",
+        "Act for another user (root only): home directory from the account database; the file is read and \
+         written with that user's file-system rights (as pam_totp does), so it is theirs and only where they may write.",
     )
     .takes("NAME"),
     flag(
@@ -219,11 +220,13 @@ pub static FLAGS: &[Flag] = &[
 pub static COMMANDS: &[(&str, &str)] = &[
     (
         "status",
-        "Show how the secret file is set up and how many scratch codes remain (never the secret).",
+        "Show how the secret file is set up and how many scratch codes remain (never the secret). Fails (exit 1) \
+         with pam_totp's reason when pam_totp would refuse the file (owner, permissions, symbolic link, size).",
     ),
     (
         "new-scratch-codes",
-        "Replace the emergency scratch codes (count from -e, default 5) without changing the secret.",
+        "Replace the emergency scratch codes (count from -e, default 5) without changing the secret, under \
+         pam_totp's lock, so that a login recording a used code meanwhile is not undone.",
     ),
     (
         "doctor",
@@ -231,6 +234,133 @@ pub static COMMANDS: &[(&str, &str)] = &[
          attackers in (`totp-enroll doctor --help`).",
     ),
 ];
+
+/// What a `doctor` flag sets. One variant per row of [`DOCTOR_FLAGS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoctorId {
+    SshdConfig,
+    PamDir,
+    User,
+    Json,
+    Help,
+    Root,
+    Passwd,
+    Shadow,
+    Sudoers,
+    SudoersDir,
+    Sshd,
+    NoClock,
+    ModuleDir,
+}
+
+/// The flags of `totp-enroll doctor`, in the order its help shows them. The hidden rows are the less common
+/// ones (mostly for tests), listed in one paragraph of the help and left out of the man page and completion.
+pub static DOCTOR_FLAGS: &[Flag<DoctorId>] = &[
+    flag(
+        DoctorId::SshdConfig,
+        None,
+        "sshd-config",
+        "sshd configuration (default /etc/ssh/sshd_config; read with `sshd -T` when possible).",
+    )
+    .path("FILE"),
+    flag(
+        DoctorId::PamDir,
+        None,
+        "pam-dir",
+        "PAM configuration directory (default /etc/pam.d).",
+    )
+    .path("DIR"),
+    flag(
+        DoctorId::User,
+        None,
+        "user",
+        "Also check NAME's secret file, its directory and scratch codes.",
+    )
+    .takes("NAME"),
+    flag(
+        DoctorId::Json,
+        None,
+        "json",
+        "Print the findings as a JSON array of {severity, id, file, line, message, fix}.",
+    ),
+    flag(DoctorId::Help, Some('h'), "help", "Print this help and exit."),
+    flag(DoctorId::Root, None, "root", "read Include paths below DIR")
+        .path("DIR")
+        .hidden(),
+    flag(DoctorId::Passwd, None, "passwd", "passwd(5) file")
+        .path("FILE")
+        .hidden(),
+    flag(DoctorId::Shadow, None, "shadow", "shadow(5) file")
+        .path("FILE")
+        .hidden(),
+    flag(DoctorId::Sudoers, None, "sudoers", "sudoers file")
+        .path("FILE")
+        .hidden(),
+    flag(
+        DoctorId::SudoersDir,
+        None,
+        "sudoers-dir",
+        "sudoers drop-in directory",
+    )
+    .path("DIR")
+    .hidden(),
+    flag(
+        DoctorId::Sshd,
+        None,
+        "sshd",
+        "the sshd to run `sshd -T` with, or none",
+    )
+    .takes("PROGRAM|none")
+    .hidden(),
+    flag(DoctorId::NoClock, None, "no-clock", "do not check the clock").hidden(),
+    flag(
+        DoctorId::ModuleDir,
+        None,
+        "module-dir",
+        "a PAM module directory, repeatable; none: no check",
+    )
+    .takes("DIR|none")
+    .hidden(),
+];
+
+/// The `doctor` row for `--long` or `-x` as written on the command line.
+pub fn doctor_flag(name: &str) -> Option<&'static Flag<DoctorId>> {
+    DOCTOR_FLAGS.iter().find(|f| {
+        name.strip_prefix("--") == Some(f.long)
+            || f.short
+                .is_some_and(|c| name.strip_prefix('-') == Some(c.encode_utf8(&mut [0; 4])))
+    })
+}
+
+/// The usage line of `doctor`, also its hint after a usage error.
+pub const DOCTOR_USAGE: &str =
+    "totp-enroll doctor [--sshd-config FILE] [--pam-dir DIR] [--user NAME] [--json]";
+
+/// `totp-enroll doctor --help`.
+pub fn doctor_help() -> String {
+    let mut out = format!(
+        "Usage: {DOCTOR_USAGE}\n\n\
+         Checks the sshd configuration, the sshd PAM stack, common-password, the clock and (with --user) one \
+         user's\nsecret file for the mistakes that lock people out or let a login skip the code. Reads only.\n\n"
+    );
+    for f in DOCTOR_FLAGS.iter().filter(|f| !f.hidden) {
+        let _ = writeln!(out, "  {:<28} {}", synopsis(f), f.help);
+    }
+    let rare: Vec<String> = DOCTOR_FLAGS
+        .iter()
+        .filter(|f| f.hidden)
+        .map(|f| match f.value {
+            Some(v) => format!("--{} {v} ({})", f.long, f.help),
+            None => format!("--{} ({})", f.long, f.help),
+        })
+        .collect();
+    let _ = writeln!(out, "\nLess common (mostly for tests): {}.", rare.join(", "));
+    out.push_str(
+        "\nExit status: 0 nothing wrong (warnings alone give 0), 1 something will break logins or skips the \
+         code,\n2 the doctor could not run.\n",
+    );
+    out
+}
 
 /// What to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -304,7 +434,7 @@ fn usage(message: impl Into<String>, hint: impl Into<String>) -> UsageError {
 }
 
 /// `-x` or `--long` as the user would write it.
-pub fn display_name(f: &Flag) -> String {
+pub fn display_name<I>(f: &Flag<I>) -> String {
     match f.short {
         Some(c) => format!("-{c}/--{}", f.long),
         None => format!("--{}", f.long),
@@ -569,28 +699,7 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
         ));
     }
     if args.command != Command::Enroll {
-        let enroll_only = [
-            Id::TimeBased,
-            Id::CounterBased,
-            Id::DisallowReuse,
-            Id::AllowReuse,
-            Id::NoConfirm,
-            Id::Label,
-            Id::Issuer,
-            Id::QrMode,
-            Id::RateLimit,
-            Id::RateTime,
-            Id::NoRateLimit,
-            Id::StepSize,
-            Id::WindowSize,
-            Id::MinimalWindow,
-            Id::Algorithm,
-            Id::Digits,
-            Id::Mode,
-            Id::QrSvg,
-            Id::Force,
-        ];
-        if let Some(f) = FLAGS.iter().find(|f| enroll_only.contains(&f.id) && has(f.id)) {
+        if let Some(f) = FLAGS.iter().find(|f| ENROLL_ONLY.contains(&f.id) && has(f.id)) {
             return Err(usage(
                 format!("{} applies only when enrolling", display_name(f)),
                 "status and new-scratch-codes take -s, --user, --json, -q and (new-scratch-codes) -e",
@@ -606,11 +715,43 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
     Ok(())
 }
 
+/// The flags that only enrolling takes (`status` and `new-scratch-codes` refuse them).
+const ENROLL_ONLY: &[Id] = &[
+    Id::TimeBased,
+    Id::CounterBased,
+    Id::DisallowReuse,
+    Id::AllowReuse,
+    Id::NoConfirm,
+    Id::Label,
+    Id::Issuer,
+    Id::QrMode,
+    Id::RateLimit,
+    Id::RateTime,
+    Id::NoRateLimit,
+    Id::StepSize,
+    Id::WindowSize,
+    Id::MinimalWindow,
+    Id::Algorithm,
+    Id::Digits,
+    Id::Mode,
+    Id::QrSvg,
+    Id::Force,
+];
+
+/// Whether `command` takes the flag `id`.
+fn applies(command: Command, id: Id) -> bool {
+    match command {
+        Command::Enroll => true,
+        Command::Status => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
+        Command::NewScratchCodes => !ENROLL_ONLY.contains(&id),
+    }
+}
+
 fn visible() -> impl Iterator<Item = &'static Flag> {
     FLAGS.iter().filter(|f| !f.hidden)
 }
 
-fn synopsis(f: &Flag) -> String {
+fn synopsis<I>(f: &Flag<I>) -> String {
     let mut s = match f.short {
         Some(c) => format!("-{c}, --{}", f.long),
         None => format!("    --{}", f.long),
@@ -620,6 +761,24 @@ fn synopsis(f: &Flag) -> String {
         s.push_str(v);
     }
     s
+}
+
+/// `--help` of `command`: the whole table without a command, else the command and the flags it takes.
+pub fn help_for(command: Command) -> String {
+    let name = match command {
+        Command::Enroll => return help_text(),
+        Command::Status => "status",
+        Command::NewScratchCodes => "new-scratch-codes",
+    };
+    let about = COMMANDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, help)| *help);
+    let mut out = format!("Usage: totp-enroll {name} [OPTIONS]\n\n{about}\n\nOptions:\n");
+    for f in visible().filter(|f| applies(command, f.id)) {
+        let _ = writeln!(out, "  {:<28} {}", synopsis(f), f.help);
+    }
+    out
 }
 
 /// `--help`.
@@ -652,6 +811,18 @@ fn roff_escape(s: &str) -> String {
     }
 }
 
+/// A flag's `.TP` head line in the man page: `-x, --long VALUE` in bold and italics.
+fn man_head<I>(f: &Flag<I>) -> String {
+    let mut head = match f.short {
+        Some(c) => format!("\\fB\\-{c}\\fR, \\fB\\-\\-{}\\fR", roff_escape(f.long)),
+        None => format!("\\fB\\-\\-{}\\fR", roff_escape(f.long)),
+    };
+    if let Some(v) = f.value {
+        let _ = write!(head, " \\fI{}\\fR", roff_escape(v));
+    }
+    head
+}
+
 /// The man page, in roff. `docs/man/totp-enroll.1` must equal this (a test checks it).
 pub fn man_page() -> String {
     let mut out = String::new();
@@ -674,28 +845,47 @@ pub fn man_page() -> String {
     }
     out.push_str(".SH OPTIONS\n");
     for f in visible() {
-        let mut head = match f.short {
-            Some(c) => format!("\\fB\\-{c}\\fR, \\fB\\-\\-{}\\fR", roff_escape(f.long)),
-            None => format!("\\fB\\-\\-{}\\fR", roff_escape(f.long)),
-        };
-        if let Some(v) = f.value {
-            let _ = write!(head, " \\fI{}\\fR", roff_escape(v));
-        }
-        let _ = write!(out, ".TP\n{head}\n{}\n", roff_escape(f.help));
+        let _ = write!(out, ".TP\n{}\n{}\n", man_head(f), roff_escape(f.help));
+    }
+    out.push_str(".SH DOCTOR OPTIONS\n");
+    for f in DOCTOR_FLAGS.iter().filter(|f| !f.hidden) {
+        let _ = write!(out, ".TP\n{}\n{}\n", man_head(f), roff_escape(f.help));
     }
     out.push_str(
-        ".SH EXIT STATUS\n0 on success, 1 on a runtime error, 2 on a usage error.\n\
+        ".SH EXIT STATUS\n0 on success, 1 on a runtime error, 2 on a usage error. \\fBdoctor\\fR: 0 nothing \
+         wrong (warnings alone give 0), 1 something will break logins or skips the code, 2 the doctor could \
+         not run.\n\
          .SH FILES\n.TP\n\\fI~/.google_authenticator\\fR\nThe secret file (see docs/secret\\-file\\-format.md).\n\
          .SH SEE ALSO\ngoogle\\-authenticator(1), pam_totp(8), oathtool(1)\n",
     );
     out
 }
 
-/// The bash completion script.
+/// The bash completion script: `doctor`'s flags after `doctor`, the commands and the other flags otherwise.
 pub fn bash_completion() -> String {
+    let (flag_words, cases) = completion_of(visible());
     let mut words: Vec<String> = COMMANDS.iter().map(|(n, _)| (*n).to_owned()).collect();
+    words.extend(flag_words);
+    let (doctor_words, doctor_cases) = completion_of(DOCTOR_FLAGS.iter().filter(|f| !f.hidden));
+    format!(
+        "# bash completion for totp-enroll. Generated by `totp-enroll --print-completion bash`; do not edit.\n\
+         _totp_enroll() {{\n    local cur prev\n    cur=\"${{COMP_WORDS[COMP_CWORD]}}\"\n    \
+         prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\"\n    \
+         if [ \"${{COMP_WORDS[1]}}\" = doctor ]; then\n        case \"$prev\" in\n{}        esac\n        \
+         COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))\n        return\n    fi\n    \
+         case \"$prev\" in\n{cases}    esac\n    \
+         COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))\n}}\ncomplete -F _totp_enroll totp-enroll\n",
+        doctor_cases.lines().map(|l| format!("    {l}\n")).collect::<String>(),
+        doctor_words.join(" "),
+        words.join(" ")
+    )
+}
+
+/// The words to offer for `flags`, and the `case` lines that complete their values.
+fn completion_of<'a, I: 'a>(flags: impl Iterator<Item = &'a Flag<I>>) -> (Vec<String>, String) {
+    let mut words = Vec::new();
     let mut cases = String::new();
-    for f in visible() {
+    for f in flags {
         words.push(format!("--{}", f.long));
         if let Some(c) = f.short {
             words.push(format!("-{c}"));
@@ -721,11 +911,5 @@ pub fn bash_completion() -> String {
         };
         let _ = writeln!(cases, "        {names}) {action} ;;");
     }
-    format!(
-        "# bash completion for totp-enroll. Generated by `totp-enroll --print-completion bash`; do not edit.\n\
-         _totp_enroll() {{\n    local cur prev\n    cur=\"${{COMP_WORDS[COMP_CWORD]}}\"\n    \
-         prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\"\n    case \"$prev\" in\n{cases}    esac\n    \
-         COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))\n}}\ncomplete -F _totp_enroll totp-enroll\n",
-        words.join(" ")
-    )
+    (words, cases)
 }

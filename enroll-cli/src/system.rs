@@ -1,20 +1,14 @@
 //! Everything `totp-enroll` asks of the operating system, in safe Rust only and without linking libpam: user
 //! ids (from `/proc/self/status`), the account database (a passwd-format file, `/etc/passwd` unless
-//! `--passwd-file`), random bytes (`/dev/urandom`), the host name, the atomic secret-file writer, and the
-//! syslog audit datagram.
-//!
-//! The writer is the google-authenticator write path done safely: a temporary file created with `O_EXCL`
-//! under a unique name in the target directory (so a stale `~/.google_authenticator~` or an attacker's
-//! symlink cannot get in the way), written, chmod/chown on the open descriptor, fsynced, renamed over the
-//! target, and the directory fsynced. A crash leaves the old file or the new one, never a torn one.
+//! `--passwd-file`), random bytes (`/dev/urandom`), the host name and the syslog audit datagram. Secret
+//! files are not its business: they are read and written only through `pam_totp::store` (see `secret`).
 //!
 //! The audit line is one RFC 3164 datagram to `/dev/log` written with std's `UnixDatagram`, not the `syslog`
 //! crate: that crate brings `hostname`, `log` and `time` (with formatting macros) for what is one `send`, and
 //! it hides whether the socket exists, which we must report (a missing audit line is a warning, not silence).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{fchown, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -105,55 +99,6 @@ pub fn random_scratch_code() -> io::Result<u32> {
     }
 }
 
-/// Replaces `path` atomically with `bytes`, mode `mode`, owned by `owner` (uid, gid) when given.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?
-        .to_string_lossy()
-        .into_owned();
-    let (file, tmp) = create_unique(&dir, &name)?;
-    let result = fill(file, bytes, mode, owner).and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    File::open(&dir)?.sync_all()
-}
-
-fn create_unique(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
-    let mut last = io::Error::other("no temporary name");
-    for _ in 0..16 {
-        let tag: String = random_bytes(6)?.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = dir.join(format!(".{name}.totp-enroll.{}.{tag}", std::process::id()));
-        // create_new is O_CREAT|O_EXCL: never follows a symlink, never reuses an existing file.
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-        {
-            Ok(f) => return Ok((f, tmp)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
-}
-
-fn fill(mut file: File, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
-    file.write_all(bytes)?;
-    if let Some((uid, gid)) = owner {
-        fchown(&file, Some(uid), Some(gid))?;
-    }
-    file.set_permissions(fs::Permissions::from_mode(mode))?;
-    file.sync_all()
-}
-
 /// Sends one syslog line (facility authpriv, severity info) to `socket`. The caller reports a failure.
 pub fn audit(socket: &Path, message: &str) -> io::Result<()> {
     const AUTHPRIV_INFO: u32 = (10 << 3) | 6;
@@ -183,25 +128,5 @@ mod tests {
             let c = random_scratch_code().unwrap();
             assert!((10_000_000..=99_999_999).contains(&c));
         }
-    }
-
-    #[test]
-    fn a_stale_tilde_file_does_not_break_the_writer() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join(".google_authenticator");
-        fs::write(dir.path().join(".google_authenticator~"), "stale").unwrap();
-        write_atomic(&target, b"ABC\n", 0o400, None).unwrap();
-        write_atomic(&target, b"DEF\n", 0o400, None).unwrap();
-        assert_eq!(fs::read(&target).unwrap(), b"DEF\n");
-        assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o400);
-        assert_eq!(
-            fs::read(dir.path().join(".google_authenticator~")).unwrap(),
-            b"stale"
-        );
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            2,
-            "no temporary file left behind"
-        );
     }
 }

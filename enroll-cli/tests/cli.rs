@@ -329,6 +329,89 @@ fn help_version_man_page_and_completion_come_from_one_table() {
 }
 
 #[test]
+fn doctors_flags_come_from_the_one_table_into_its_help_the_man_page_and_the_completion() {
+    use totp_enroll::doctor::{parse_args, Parsed};
+    use totp_enroll::flags::DOCTOR_FLAGS;
+    let help = run(&["doctor", "--help"]).ok().stdout;
+    let man = run(&["--print-man"]).ok().stdout;
+    let completion = run(&["--print-completion", "bash"]).ok().stdout;
+    let doctor_words = completion
+        .split("= doctor ]")
+        .nth(1)
+        .and_then(|rest| rest.split("return\n    fi").next())
+        .unwrap();
+    let man_section = man.split(".SH DOCTOR OPTIONS").nth(1).unwrap();
+    for f in DOCTOR_FLAGS {
+        let long = format!("--{}", f.long);
+        assert!(help.contains(&long), "{long} not in doctor --help");
+        assert_eq!(
+            man_section.contains(&format!("\\-\\-{}\\fR", f.long.replace('-', "\\-"))),
+            !f.hidden,
+            "{long} in the man page"
+        );
+        assert_eq!(
+            doctor_words.contains(&format!("{long} ")),
+            !f.hidden,
+            "{long} in the completion"
+        );
+        // The parser knows every row, and takes a value exactly when the row says so.
+        let mut argv = vec![long.clone()];
+        if f.value.is_some() {
+            argv.push("x".to_owned());
+        }
+        assert!(parse_args(&argv).is_ok(), "{argv:?} refused");
+        if f.value.is_some() {
+            assert!(
+                parse_args(std::slice::from_ref(&long)).is_err(),
+                "{long} without its value"
+            );
+        } else {
+            assert!(parse_args(&[format!("{long}=x")]).is_err(), "{long}=x accepted");
+        }
+    }
+    assert!(matches!(parse_args(&["-h".to_owned()]), Ok(Parsed::Help)));
+    assert!(parse_args(&["--bogus".to_owned()]).is_err());
+}
+
+#[test]
+fn doctors_own_failures_have_the_error_and_hint_shape_and_exit_2() {
+    run(&["doctor", "--bogus"]).usage_error("unknown option \"--bogus\"");
+    run(&["doctor", "--user"]).usage_error("--user needs a value");
+    let r = run(&[
+        "doctor",
+        "--pam-dir",
+        "/nonexistent",
+        "--no-clock",
+        "--sshd",
+        "none",
+    ]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    r.error_shape("/nonexistent is not a directory");
+}
+
+#[test]
+fn status_and_new_scratch_codes_print_their_own_help() {
+    for (cmd, takes_e) in [("status", false), ("new-scratch-codes", true)] {
+        for help in ["--help", "-h"] {
+            let out = run(&[cmd, help]).ok().stdout;
+            assert!(
+                out.starts_with(&format!("Usage: totp-enroll {cmd} [OPTIONS]\n")),
+                "{out}"
+            );
+            assert!(
+                out.contains("--secret FILE") && out.contains("--user NAME"),
+                "{out}"
+            );
+            assert_eq!(out.contains("--emergency-codes"), takes_e, "{out}");
+            assert!(
+                !out.contains("--time-based") && !out.contains("Commands:"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn given_an_existing_file_then_it_is_replaced_only_with_force_or_a_yes() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
@@ -575,6 +658,22 @@ fn status_shows_the_setup_and_never_the_secret() {
 }
 
 #[test]
+fn status_fails_with_the_modules_reason_when_the_module_would_refuse_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(dir.path(), &["-t", "-D", "-u", "-W", "-f", "-C", "-q"]).ok();
+    let file = f.to_str().unwrap();
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+    for cmd in [&["status"][..], &["status", "--json"], &["new-scratch-codes"]] {
+        let r = run_in(dir.path(), &[cmd, &["-s", file]].concat(), "");
+        assert_eq!(r.status, 1, "{cmd:?}: {}", r.stdout);
+        r.error_shape("permissions 0644 are more permissive than 0600");
+    }
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    run_in(dir.path(), &["status", "-s", file], "").ok();
+}
+
+#[test]
 fn new_scratch_codes_replaces_only_the_codes() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
@@ -631,6 +730,9 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs::create_dir(&home).unwrap();
+    // Root acts with the user's filesystem ids (as pam_totp does): their home is theirs, the way there open.
+    std::os::unix::fs::chown(&home, Some(65534), Some(65533)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let passwd = dir.path().join("passwd");
     fs::write(
         &passwd,
@@ -659,8 +761,8 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
         !dir.path().join(".google_authenticator").exists(),
         "not in the caller's home"
     );
-    // --mode 0600 and -s with --user: still chowned.
-    let g = dir.path().join("elsewhere");
+    // --mode 0600 and -s with --user: still the user's.
+    let g = home.join("elsewhere");
     admin(&format!(
         "--user enrolltest -t -D -u -W -f -C -q --mode 0600 -s {}",
         g.display()
@@ -673,6 +775,13 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
     assert!(s.contains("owner: enrolltest, mode 0400"), "{s}");
     admin("new-scratch-codes -q --user enrolltest").ok();
     assert_eq!(fs::metadata(&f).unwrap().uid(), 65534);
+    // A directory the user cannot write is not written, although root could.
+    admin(&format!(
+        "--user enrolltest -t -D -u -W -f -C -q -s {}",
+        dir.path().join("roots").display()
+    ))
+    .error_shape("Permission denied");
+    assert!(!dir.path().join("roots").exists());
     // An unknown user is an error.
     admin("--user nosuchuser -t").error_shape("no user");
 }

@@ -2,9 +2,9 @@
 //! lines appended), Debian 12's stock /etc/pam.d files, the guide's sshd stack, broken stacks, clean
 //! configurations with no findings, and the parser fallback compared with the real `sshd -T`.
 //!
-//! The module is compiled in here through `#[path]` until the CLI dispatches `doctor` to it. Every test
-//! works in a temporary directory; nothing on the host is read except the fixtures and, for the `sshd -T`
-//! comparison, the sshd binary (run in a private mount namespace so that /run/sshd can exist).
+//! The checks are called through the totp-enroll library. Every test works in a temporary directory;
+//! nothing on the host is read except the fixtures and, for the `sshd -T` comparison, the sshd binary (run
+//! in a private mount namespace so that /run/sshd can exist).
 
 #![allow(
     clippy::expect_used,
@@ -14,8 +14,7 @@
     clippy::print_stderr
 )]
 
-#[path = "../src/doctor/mod.rs"]
-mod doctor;
+use totp_enroll::doctor;
 
 use doctor::clock::{self, ClockState};
 use doctor::report::{self, Finding, Severity};
@@ -1197,7 +1196,7 @@ fn given_findings_then_json_and_human_output_are_well_formed() {
     let j = report::json(&f);
     assert_eq!(
         j,
-        "[\n  {\"severity\": \"error\", \"id\": \"x-one\", \"file\": \"/etc/a b\", \"line\": 3, \"message\": \"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0007 ok é\", \"fix\": \"fix it\"},\n  {\"severity\": \"warning\", \"id\": \"x-two\", \"file\": null, \"line\": null, \"message\": \"plain\", \"fix\": \"\"}\n]\n"
+        "[\n  {\"severity\":\"error\",\"id\":\"x-one\",\"file\":\"/etc/a b\",\"line\":3,\"message\":\"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0007 ok é\",\"fix\":\"fix it\"},\n  {\"severity\":\"warning\",\"id\":\"x-two\",\"file\":null,\"line\":null,\"message\":\"plain\",\"fix\":\"\"}\n]\n"
     );
     let h = report::human(&f, &["read by the parser".into()]);
     assert_eq!(

@@ -5,6 +5,8 @@
 //! macro, which wraps each hook in `catch_unwind` so that no panic ever unwinds into the host process.
 //! [`os`](mod@os) and [`file`](mod@file) hold the few operating-system calls the modules make (passwd lookups,
 //! the filesystem-id switch, and the secret-file store's locking, syncing and renaming, through std).
+//! Everything that talks to libpam sits behind the `libpam` feature, which only the modules and the test
+//! harness enable: `totp-enroll` uses `os` and `file` and never builds or links the bindings.
 //!
 //! Rules this crate keeps (see `shared/design/architecture.md`):
 //! - every `unsafe` block carries a `// SAFETY:` comment naming the contract it relies on;
@@ -17,20 +19,29 @@
 
 #[cfg(feature = "app")]
 pub mod app;
+#[cfg(feature = "libpam")]
 mod code;
+#[cfg(feature = "libpam")]
 mod conv;
+#[cfg(feature = "libpam")]
 #[doc(hidden)]
 pub mod entry;
 #[cfg(feature = "fake")]
 mod fake;
 pub mod file;
+#[cfg(feature = "libpam")]
 mod handle;
 pub mod os;
+#[cfg(feature = "libpam")]
 mod secret;
+#[cfg(feature = "libpam")]
 pub mod sys;
 
+#[cfg(feature = "libpam")]
 pub use code::{Flags, PamCode};
 #[cfg(feature = "fake")]
 pub use fake::{FakeHandle, FakeReply, Logged, Shown};
+#[cfg(feature = "libpam")]
 pub use handle::{LibPam, PamHandle, Priority};
+#[cfg(feature = "libpam")]
 pub use secret::Secret;

@@ -348,6 +348,55 @@ impl Store {
             inner: Locked::read(path, policy, file, &meta, bytes),
         })
     }
+
+    /// Writes a whole new file at `path` (an enrollment): the temporary file of [`Locked::replace`],
+    /// created, locked, given the permission bits `perm & 0o777` and owned by the caller's filesystem ids,
+    /// written, synced and renamed over whatever the last component names (a file, or a symbolic link, which
+    /// is replaced, never followed); then the directory is synced. Returns the new file, locked. The file
+    /// that was there is not opened or checked: a login holding its lock fails closed (its own replacement
+    /// finds our temporary file locked, or the path renamed under its lock). `policy.max_size` bounds the
+    /// content as for [`Locked::replace`].
+    pub fn create(
+        path: impl AsRef<Path>,
+        bytes: &[u8],
+        perm: u32,
+        policy: &Policy,
+    ) -> Result<Locked, StoreError> {
+        let path = path.as_ref();
+        check_content(bytes, policy.max_size).map_err(|reason| StoreError::RefusedContent {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| StoreError::io(path, "naming the file", io::ErrorKind::InvalidInput.into()))?;
+        let dir_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+            .open(dir_path)
+            .map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        let (temp_path, temp, _) = create_temp(dir_path, name)
+            .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
+        let guard = TempGuard::new(temp_path);
+        file::fchmod(&temp, perm & 0o777)
+            .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
+        let mut writer = &temp;
+        writer
+            .write_all(bytes)
+            .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+        file::fsync(&temp).map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
+        let meta = temp
+            .metadata()
+            .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
+        file::rename(&guard.path, path).map_err(|e| StoreError::io(path, "renaming over the file", e))?;
+        guard.disarm();
+        sync_dir(&dir).map_err(|e| StoreError::io(path, "syncing the directory", e))?;
+        Ok(Locked::read(path, policy, temp, &meta, bytes.to_vec()))
+    }
 }
 
 /// When waiting for the lock started, and until when it may last. Clamped so that the deadline cannot
@@ -885,5 +934,31 @@ mod tests {
             Err("is larger than the size limit")
         );
         assert_eq!(check_content(&[0xff, 0xfe, b'\n'], 10), Ok(()));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn create_replaces_a_symlink_without_following_it_and_leaves_the_new_file_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"untouched").unwrap();
+        let path = dir.path().join("secret");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let locked = Store::create(&path, b"NEW\n", 0o400, &Policy::default()).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.mode() & 0o7777, 0o400);
+        assert_eq!((locked.bytes(), locked.mode()), (&b"NEW\n"[..], 0o400));
+        let other = File::open(&path).unwrap();
+        assert!(!file::try_lock_exclusive(&other).unwrap(), "held locked");
+        drop(locked);
+        assert!(file::try_lock_exclusive(&other).unwrap());
+        let names = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(names, 2, "no temporary file left");
+        assert!(matches!(
+            Store::create(&path, b"", 0o400, &Policy::default()),
+            Err(StoreError::RefusedContent { .. })
+        ));
     }
 }

@@ -19,6 +19,8 @@ pub mod report;
 pub mod sshd;
 pub mod user;
 
+use crate::error::Error;
+use crate::flags::{doctor_flag, doctor_help, DoctorId, UsageError, DOCTOR_USAGE};
 use report::Finding;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -121,26 +123,6 @@ fn system_module_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
-/// The help text.
-pub const HELP: &str = "\
-Usage: totp-enroll doctor [--sshd-config FILE] [--pam-dir DIR] [--user NAME] [--json]
-
-Checks the sshd configuration, the sshd PAM stack, common-password, the clock and (with --user) one user's
-secret file for the mistakes that lock people out or let a login skip the code. Reads only.
-
-  --sshd-config FILE  sshd configuration (default /etc/ssh/sshd_config; read with `sshd -T` when possible)
-  --pam-dir DIR       PAM configuration directory (default /etc/pam.d)
-  --user NAME         also check NAME's secret file, its directory and scratch codes
-  --json              print the findings as a JSON array of {severity, id, file, line, message, fix}
-  -h, --help          this text
-
-Less common (mostly for tests): --root DIR (read Include paths below DIR), --passwd FILE, --shadow FILE,
---sudoers FILE, --sudoers-dir DIR, --sshd PROGRAM|none, --no-clock, --module-dir DIR|none (repeatable).
-
-Exit status: 0 nothing wrong (warnings alone give 0), 1 something will break logins or skips the code,
-2 the doctor could not run.
-";
-
 /// What the flags ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
@@ -150,7 +132,7 @@ pub enum Parsed {
     Run(Box<Settings>),
 }
 
-/// Parses the arguments after `doctor`.
+/// Parses the arguments after `doctor` with the rows of [`DOCTOR_FLAGS`](crate::flags::DOCTOR_FLAGS).
 pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
     let mut s = Settings::system();
     let mut module_dirs: Option<Vec<PathBuf>> = None;
@@ -160,20 +142,10 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
             _ => (arg.as_str(), None),
         };
-        let takes_value = matches!(
-            name,
-            "--sshd-config"
-                | "--pam-dir"
-                | "--user"
-                | "--root"
-                | "--passwd"
-                | "--shadow"
-                | "--sudoers"
-                | "--sudoers-dir"
-                | "--sshd"
-                | "--module-dir"
-        );
-        let value = if takes_value {
+        let Some(flag) = doctor_flag(name) else {
+            return Err(format!("unknown option {name:?} (see totp-enroll doctor --help)"));
+        };
+        let value = if flag.value.is_some() {
             match inline.or_else(|| it.next().cloned()) {
                 Some(v) if !v.is_empty() => v,
                 _ => return Err(format!("{name} needs a value")),
@@ -183,39 +155,34 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
         } else {
             String::new()
         };
-        match name {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--json" => s.json = true,
-            "--no-clock" => s.clock = ClockMode::Skip,
-            "--sshd-config" => {
+        match flag.id {
+            DoctorId::Help => return Ok(Parsed::Help),
+            DoctorId::Json => s.json = true,
+            DoctorId::NoClock => s.clock = ClockMode::Skip,
+            DoctorId::SshdConfig => {
                 s.sshd_config = PathBuf::from(value);
                 s.sshd_config_given = true;
             }
-            "--pam-dir" => s.pam_dir = PathBuf::from(value),
-            "--user" => s.user = Some(value),
-            "--root" => s.include_root = PathBuf::from(value),
-            "--passwd" => s.passwd = PathBuf::from(value),
-            "--shadow" => s.shadow = PathBuf::from(value),
-            "--sudoers" => s.sudoers = PathBuf::from(value),
-            "--sudoers-dir" => s.sudoers_dir = PathBuf::from(value),
-            "--sshd" if value == "none" => s.sshd = None,
-            "--sshd" => {
+            DoctorId::PamDir => s.pam_dir = PathBuf::from(value),
+            DoctorId::User => s.user = Some(value),
+            DoctorId::Root => s.include_root = PathBuf::from(value),
+            DoctorId::Passwd => s.passwd = PathBuf::from(value),
+            DoctorId::Shadow => s.shadow = PathBuf::from(value),
+            DoctorId::Sudoers => s.sudoers = PathBuf::from(value),
+            DoctorId::SudoersDir => s.sudoers_dir = PathBuf::from(value),
+            DoctorId::Sshd if value == "none" => s.sshd = None,
+            DoctorId::Sshd => {
                 s.sshd = Some(SshdCommand {
                     program: PathBuf::from(value),
                     prefix: Vec::new(),
                     extra: Vec::new(),
                 })
             }
-            "--module-dir" => {
+            DoctorId::ModuleDir => {
                 let dirs = module_dirs.get_or_insert_with(Vec::new);
                 if value != "none" {
                     dirs.push(PathBuf::from(value));
                 }
-            }
-            other => {
-                return Err(format!(
-                    "unknown option {other:?} (see totp-enroll doctor --help)"
-                ))
             }
         }
     }
@@ -393,14 +360,16 @@ pub fn diagnose(s: &Settings) -> Result<Diagnosis, String> {
 pub fn run(args: &[String]) -> ExitCode {
     let settings = match parse_args(args) {
         Ok(Parsed::Help) => {
-            print!("{HELP}");
+            print!("{}", doctor_help());
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Run(s)) => s,
-        Err(e) => {
-            eprintln!("doctor: error: {e}");
-            eprintln!("doctor: hint: totp-enroll doctor [--sshd-config FILE] [--pam-dir DIR] [--user NAME] [--json]");
-            return ExitCode::from(2);
+        Err(message) => {
+            return Error::Usage(UsageError {
+                message,
+                hint: format!("usage: {DOCTOR_USAGE}"),
+            })
+            .report()
         }
     };
     match diagnose(&settings) {
@@ -412,9 +381,6 @@ pub fn run(args: &[String]) -> ExitCode {
             }
             ExitCode::from(report::exit_status(&d.findings))
         }
-        Err(e) => {
-            eprintln!("doctor: error: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => Error::Doctor(e).report(),
     }
 }

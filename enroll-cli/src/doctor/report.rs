@@ -1,8 +1,9 @@
 //! Findings and their two renderings: `doctor: error: ...` lines for people and a JSON array for tools.
 //!
-//! The JSON is written by hand (six fields, strings and numbers only), so the CLI needs no serde_json; every
-//! string goes through [`json_string`], which escapes quotes, backslashes and every control character.
+//! The JSON is serde_json's (one compact object per line), so escaping follows RFC 8259 without a writer of
+//! our own.
 
+use serde::Serialize;
 use std::fmt::Write as _;
 
 /// How bad a finding is. Errors break logins (or let a login skip the code); warnings are hardening advice.
@@ -130,59 +131,37 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// One finding as it appears in the JSON output.
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    severity: &'static str,
+    id: &'static str,
+    file: Option<&'a str>,
+    line: Option<usize>,
+    message: &'a str,
+    fix: &'a str,
+}
+
 /// The findings as a JSON array of `{severity, id, file, line, message, fix}` (`file`/`line` are `null` when
 /// absent), one object per line, with a trailing newline.
 pub fn json(findings: &[Finding]) -> String {
-    let mut out = String::from("[");
-    for (i, f) in findings.iter().enumerate() {
-        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-        out.push_str("{\"severity\": ");
-        json_string(&mut out, f.severity.as_str());
-        out.push_str(", \"id\": ");
-        json_string(&mut out, f.id);
-        out.push_str(", \"file\": ");
-        match &f.file {
-            Some(file) => json_string(&mut out, file),
-            None => out.push_str("null"),
-        }
-        out.push_str(", \"line\": ");
-        match f.line {
-            Some(l) => {
-                let _ = write!(out, "{l}");
-            }
-            None => out.push_str("null"),
-        }
-        out.push_str(", \"message\": ");
-        json_string(&mut out, &f.message);
-        out.push_str(", \"fix\": ");
-        json_string(&mut out, &f.fix);
-        out.push('}');
+    let objects: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            serde_json::to_string(&FindingJson {
+                severity: f.severity.as_str(),
+                id: f.id,
+                file: f.file.as_deref(),
+                line: f.line,
+                message: &f.message,
+                fix: &f.fix,
+            })
+            // Cannot fail: strings and numbers only.
+            .unwrap_or_else(|_| "null".to_owned())
+        })
+        .collect();
+    if objects.is_empty() {
+        return "[]\n".to_owned();
     }
-    if !findings.is_empty() {
-        out.push('\n');
-    }
-    out.push_str("]\n");
-    out
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259: `"` and `\` escaped, every control character as `\uXXXX`
-/// or its short form; U+2028/U+2029 escaped too so the output is also valid JavaScript).
-pub fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    format!("[\n  {}\n]\n", objects.join(",\n  "))
 }

@@ -1,0 +1,154 @@
+//! The commands on an existing secret file: `status` (how it is set up, never the secret) and
+//! `new-scratch-codes`. Both open the file through the store with pam_totp's checks and under its lock, so
+//! `status` fails with the module's reason when the module would refuse the file, and a login recording a
+//! used code while `new-scratch-codes` works is never undone.
+
+use crate::enroll::{code_list, print_json_line, RateJson};
+use crate::error::Error;
+use crate::flags::Args;
+use crate::target::Target;
+use crate::term::stdout;
+use crate::{audit, scratch_codes, secret, system, DEFAULT_SCRATCH_CODES};
+use pam_totp::secret_file::{Mode, SecretFile};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// The `--json` output of `status`.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    file: &'a str,
+    owner: &'a str,
+    mode: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    algorithm: &'static str,
+    digits: u8,
+    period: u64,
+    window_size: u32,
+    disallow_reuse: bool,
+    rate_limit: Option<RateJson>,
+    time_skew: i64,
+    scratch_codes_left: usize,
+    warnings: usize,
+}
+
+/// `totp-enroll status`.
+pub fn status(args: &Args, target: &Target) -> Result<ExitCode, Error> {
+    // The module's checks, under its lock: a file it would refuse is an error here too.
+    let (locked, file) = secret::open_locked(&target.owner, &target.path)?;
+    let ((uid, _), mode) = (locked.owner(), locked.mode());
+    drop(locked);
+    let owner = system::find_account(&target.passwd, |a| a.uid == uid)
+        .ok()
+        .flatten()
+        .map(|a| a.name)
+        .unwrap_or_else(|| uid.to_string());
+    let (kind, detail) = match file.mode() {
+        Mode::Totp => ("totp", format!("period {} s", file.step_size())),
+        Mode::Hotp { counter } => ("hotp", format!("next counter {counter}")),
+        Mode::ScratchOnly => ("scratch-only", "no TOTP_AUTH or HOTP_COUNTER".to_owned()),
+    };
+    if args.json {
+        print_json_line(&StatusJson {
+            file: &target.path.to_string_lossy(),
+            owner: &owner,
+            mode: format!("{mode:04o}"),
+            kind,
+            algorithm: file.algorithm().name(),
+            digits: file.digits().get(),
+            period: file.step_size().get(),
+            window_size: file.window_size(),
+            disallow_reuse: file.disallow_reuse().is_some(),
+            rate_limit: file.rate_limit().map(|r| RateJson {
+                attempts: r.attempts,
+                interval: r.interval,
+            }),
+            time_skew: file.time_skew(),
+            scratch_codes_left: file.scratch_codes().count(),
+            warnings: file.warnings().len(),
+        });
+    } else if !args.quiet {
+        stdout(&status_text(target, &file, &owner, mode, kind, &detail));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_text(
+    target: &Target,
+    file: &SecretFile,
+    owner: &str,
+    mode: u32,
+    kind: &str,
+    detail: &str,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "file: {}", target.path.display());
+    let _ = writeln!(out, "owner: {owner}, mode {mode:04o}");
+    let _ = writeln!(out, "type: {kind} ({detail})");
+    let _ = writeln!(out, "algorithm: {}, digits: {}", file.algorithm(), file.digits());
+    let _ = writeln!(out, "window: {} codes", file.window_size());
+    let reuse = if file.disallow_reuse().is_some() {
+        "disallowed"
+    } else {
+        "allowed"
+    };
+    let _ = writeln!(out, "reuse: {reuse}");
+    let rate = file
+        .rate_limit()
+        .map(|r| format!("{} attempts per {} s", r.attempts, r.interval))
+        .unwrap_or_else(|| "none".to_owned());
+    let _ = writeln!(out, "rate limit: {rate}");
+    let _ = writeln!(out, "time skew: {} steps", file.time_skew());
+    let _ = writeln!(out, "scratch codes left: {}", file.scratch_codes().count());
+    for w in file.warnings() {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+/// The `--json` output of `new-scratch-codes`.
+#[derive(Serialize)]
+struct NewCodesJson<'a> {
+    user: &'a str,
+    file: &'a str,
+    scratch_codes: Vec<String>,
+}
+
+/// `totp-enroll new-scratch-codes`.
+pub fn new_scratch_codes(args: &Args, target: &Target) -> Result<ExitCode, Error> {
+    let codes = scratch_codes(args.emergency_codes.unwrap_or(DEFAULT_SCRATCH_CODES))?;
+    // Read, modify and replace under the module's lock, so that a login recording a used code meanwhile
+    // is not undone. The store keeps the file's owner and mode.
+    let (mut locked, mut file) = secret::open_locked(&target.owner, &target.path)?;
+    let old: Vec<u32> = file.scratch_codes().collect();
+    for c in old {
+        file.remove_scratch_code(c);
+    }
+    for c in &codes {
+        file.add_scratch_code(*c);
+    }
+    secret::replace(&target.owner, &mut locked, &file.to_bytes())?;
+    drop(locked);
+    audit(
+        args,
+        &format!(
+            "new scratch codes user={} by={} uid={} file={} scratch_codes={}",
+            target.name,
+            target.caller,
+            target.caller_uid,
+            target.path.display(),
+            codes.len()
+        ),
+    );
+    if args.json {
+        print_json_line(&NewCodesJson {
+            user: &target.name,
+            file: &target.path.to_string_lossy(),
+            scratch_codes: codes.iter().map(u32::to_string).collect(),
+        });
+    } else if !args.quiet {
+        stdout(&code_list("Your new emergency scratch codes are:\n", &codes));
+    }
+    Ok(ExitCode::SUCCESS)
+}
