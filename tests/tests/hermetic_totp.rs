@@ -677,3 +677,15 @@ fn given_hostile_user_names_then_the_shipped_fail2ban_filter_finds_only_the_real
     let hosts: Vec<&str> = found.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(hosts, vec!["127.0.0.1"; hostile.len()], "{log}");
 }
+
+/// Issue 17, item 9: an empty PAM_USER got PAM_USER_UNKNOWN without a prompt while other unknown users are
+/// prompted; now it is prompted and refused like them.
+#[test]
+fn given_an_empty_user_name_then_it_is_prompted_and_refused_like_an_unknown_user() {
+    let (h, _) = setup(&totp_file(""), "");
+    let empty = h.run("totp").user("").reply("000000").go();
+    empty.assert_code(PamCode::AuthErr);
+    assert!(empty.logged("reason=no-user-name"), "{:#?}", empty.logs);
+    let unknown = h.run("totp").user("pam-totp-no-such-user").reply("000000").go();
+    assert_eq!(empty.events, unknown.events);
+}
