@@ -492,7 +492,7 @@ impl SecretFile {
         self.settings.digits.unwrap_or_default()
     }
 
-    /// `USED_STEP` (a pam_totp extension): the highest TOTP step accepted while `DISALLOW_REUSE` is on, a
+    /// `USED_STEP` (a pam_totp extension): the highest TOTP step accepted while `DISALLOW_REUSE` or `RATE_LIMIT` is on, a
     /// high-water mark that outlives the pruned `DISALLOW_REUSE` list. Skew learning never accepts a step at
     /// or below it.
     pub fn used_step(&self) -> Option<u64> {

@@ -459,27 +459,26 @@ fn check_totp(
     }
 }
 
-/// Accepts TOTP step `step`, enforcing and updating `DISALLOW_REUSE` when it is on, with its high-water mark
-/// `USED_STEP` (the highest step ever accepted, which the pruned list forgets).
+/// Accepts TOTP step `step`, enforcing and updating `DISALLOW_REUSE` when it is on, and raising the
+/// high-water mark `USED_STEP` (the highest step ever accepted, which the pruned list forgets) whenever the
+/// file is rewritten at every login anyway (`DISALLOW_REUSE` or `RATE_LIMIT`): a plain file without either is
+/// never written by a right code, and stays so.
 fn use_step(file: &mut SecretFile, step: u64) -> Outcome {
-    let Some(used) = file.disallow_reuse() else {
-        return Outcome::Accepted {
-            via: Via::Totp,
-            scratch_left: 0,
-        };
-    };
-    if used.contains(&step) {
-        return Outcome::Replayed;
+    if let Some(used) = file.disallow_reuse() {
+        if used.contains(&step) {
+            return Outcome::Replayed;
+        }
+        let window = u64::from(file.window_size());
+        let mut kept: Vec<u64> = used
+            .iter()
+            .copied()
+            .filter(|&b| b.abs_diff(step) < window)
+            .collect();
+        kept.push(step);
+        file.set_disallow_reuse(Some(kept));
     }
-    let window = u64::from(file.window_size());
-    let mut kept: Vec<u64> = used
-        .iter()
-        .copied()
-        .filter(|&b| b.abs_diff(step) < window)
-        .collect();
-    kept.push(step);
-    file.set_disallow_reuse(Some(kept));
-    if file.used_step().is_none_or(|high| step > high) {
+    let stateful = file.disallow_reuse().is_some() || file.rate_limit().is_some();
+    if stateful && file.used_step().is_none_or(|high| step > high) {
         file.set_used_step(Some(step));
     }
     Outcome::Accepted {
@@ -986,7 +985,17 @@ mod tests {
     /// outlives the pruned DISALLOW_REUSE list: such codes are refused as replays and learn nothing.
     #[test]
     fn given_used_codes_replayed_hours_later_then_skew_learning_refuses_them() {
-        let mut f = file("\" TOTP_AUTH\n\" DISALLOW_REUSE\n\" RATE_LIMIT 3 30\n");
+        for body in [
+            "\" TOTP_AUTH\n\" DISALLOW_REUSE\n\" RATE_LIMIT 3 30\n",
+            "\" TOTP_AUTH\n\" RATE_LIMIT 3 30\n",
+        ] {
+            replayed_codes_teach_no_skew(body);
+        }
+    }
+
+    #[track_caller]
+    fn replayed_codes_teach_no_skew(body: &str) {
+        let mut f = file(body);
         for k in 0..3 {
             let t = T + 30 * k;
             let v = verify(&f, t, &code_at_step(t / 30), &opts(), None);
