@@ -241,7 +241,7 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
             let mut file = FileBackend::new(target, &opts, world.clock);
             run(h, &opts, &ctx, &mut file, &mut decoy)
         }
-        Resolved::Nobody(reason) => attempts(h, &opts, &ctx, &mut decoy, Digits::default(), Some(reason)),
+        Resolved::Nobody(reason) => attempts(h, &Login::nobody(&opts, &ctx, reason), &mut decoy),
         Resolved::Broken(why) => Decision::Config(why),
     };
     answer(h, &ctx, decision)
@@ -272,44 +272,66 @@ fn run<H: PamHandle>(
             if grace {
                 return Decision::Grace;
             }
-            attempts(h, opts, ctx, backend, digits, None)
+            let login = Login {
+                opts,
+                ctx,
+                digits,
+                refuse_as: None,
+            };
+            attempts(h, &login, backend)
         }
         Probe::Absent if opts.nullok => Decision::Ignored,
-        Probe::Absent => attempts(h, opts, ctx, decoy, Digits::default(), Some(Reason::NotEnrolled)),
+        Probe::Absent => attempts(h, &Login::nobody(opts, ctx, Reason::NotEnrolled), decoy),
         Probe::Unusable(why) => {
             h.log(
                 Priority::Err,
                 &format!("error {} reason=secret-file: {why}", ctx.who()),
             );
-            let reason = Some(Reason::SecretFileUnusable);
-            attempts(h, opts, ctx, decoy, Digits::default(), reason)
+            attempts(h, &Login::nobody(opts, ctx, Reason::SecretFileUnusable), decoy)
+        }
+    }
+}
+
+/// What the attempts of one login share.
+struct Login<'a> {
+    opts: &'a Options,
+    ctx: &'a Ctx,
+    /// Code length, for reading what was typed.
+    digits: Digits,
+    /// The log reason of every refusal, for a user without usable state.
+    refuse_as: Option<Reason>,
+}
+
+impl<'a> Login<'a> {
+    fn nobody(opts: &'a Options, ctx: &'a Ctx, reason: Reason) -> Self {
+        Login {
+            opts,
+            ctx,
+            digits: Digits::default(),
+            refuse_as: Some(reason),
         }
     }
 }
 
 /// The first pass (PAM_AUTHTOK), then the prompt: each submitted code is decided and recorded before the
-/// next step. `refuse_as`: the log reason for a user without usable state.
-fn attempts<H: PamHandle>(
-    h: &mut H,
-    opts: &Options,
-    ctx: &Ctx,
-    backend: &mut dyn StateBackend,
-    digits: Digits,
-    refuse_as: Option<Reason>,
-) -> Decision {
+/// next step.
+fn attempts<H: PamHandle>(h: &mut H, login: &Login<'_>, backend: &mut dyn StateBackend) -> Decision {
+    let (opts, ctx) = (login.opts, login.ctx);
     let stacked = h.authtok().filter(|t| !t.is_empty());
     match opts.pass_mode {
         PassMode::Prompt => {}
         PassMode::UseFirstPass => {
             return match stacked {
-                Some(token) => attempt(h, opts, ctx, backend, &token, true, digits, refuse_as),
-                None => refuse_as.map_or(Decision::NoCode(PamCode::AuthErr), Decision::Refused),
+                Some(token) => attempt(h, login, backend, &token, true),
+                None => login
+                    .refuse_as
+                    .map_or(Decision::NoCode(PamCode::AuthErr), Decision::Refused),
             };
         }
         PassMode::TryFirstPass => {
-            let token = stacked.filter(|t| t.as_str().is_some_and(|s| holds_a_code(s, digits)));
+            let token = stacked.filter(|t| t.as_str().is_some_and(|s| holds_a_code(s, login.digits)));
             if let Some(token) = token {
-                let first = attempt(h, opts, ctx, backend, &token, true, digits, refuse_as);
+                let first = attempt(h, login, backend, &token, true);
                 if matches!(first, Decision::Accepted { .. }) {
                     return first;
                 }
@@ -325,33 +347,21 @@ fn attempts<H: PamHandle>(
         Ok(t) => t,
         Err(code) => return Decision::NoCode(code),
     };
-    attempt(
-        h,
-        opts,
-        ctx,
-        backend,
-        &typed,
-        opts.forward_pass,
-        digits,
-        refuse_as,
-    )
+    attempt(h, login, backend, &typed, opts.forward_pass)
 }
 
 /// One submitted code: decided and recorded by the backend, then turned into a [`Decision`].
-#[allow(clippy::too_many_arguments)]
 fn attempt<H: PamHandle>(
     h: &mut H,
-    opts: &Options,
-    ctx: &Ctx,
+    login: &Login<'_>,
     backend: &mut dyn StateBackend,
     typed: &Secret,
     allow_password: bool,
-    digits: Digits,
-    refuse_as: Option<Reason>,
 ) -> Decision {
+    let (opts, ctx) = (login.opts, login.ctx);
     // A reply that is not UTF-8 is still an attempt: recorded, and refused as malformed.
     let text = typed.as_str().unwrap_or("");
-    let candidates = code_candidates(text, digits, allow_password);
+    let candidates = code_candidates(text, login.digits, allow_password);
     let codes = codes_to_try(&candidates, text);
     let recorded = match backend.verify_and_record(&ctx.request(), &codes) {
         Ok(r) => r,
@@ -363,7 +373,7 @@ fn attempt<H: PamHandle>(
             &format!("debug {} {}", ctx.who(), recorded.debug),
         );
     }
-    let decision = decide(h, opts, ctx, &recorded, refuse_as);
+    let decision = decide(h, login, &recorded);
     if let (Decision::Accepted { .. }, true) = (&decision, opts.forward_pass && allow_password) {
         if let Some(c) = recorded.which.and_then(|i| candidates.get(i)) {
             if h.set_authtok(&Secret::from(c.password)).is_err() {
@@ -375,13 +385,8 @@ fn attempt<H: PamHandle>(
 }
 
 /// The backend's outcome, and whether its state was saved, as a decision.
-fn decide<H: PamHandle>(
-    h: &mut H,
-    opts: &Options,
-    ctx: &Ctx,
-    recorded: &Recorded,
-    refuse_as: Option<Reason>,
-) -> Decision {
+fn decide<H: PamHandle>(h: &mut H, login: &Login<'_>, recorded: &Recorded) -> Decision {
+    let (opts, ctx) = (login.opts, login.ctx);
     let accepted = matches!(recorded.outcome, Outcome::Accepted { .. });
     if let Some(unsaved) = &recorded.unsaved {
         if accepted && (unsaved.replay_guard || unsaved.attempt || !opts.allow_readonly) {
@@ -404,7 +409,7 @@ fn decide<H: PamHandle>(
         Outcome::RateLimited { retry_after_secs } => Reason::RateLimited(retry_after_secs),
         Outcome::NotConfigured => Reason::NoTotpOrHotp,
     };
-    Decision::Refused(refuse_as.unwrap_or(reason))
+    Decision::Refused(login.refuse_as.unwrap_or(reason))
 }
 
 /// Why a code was refused, for the log only (the client sees the same refusal whatever the reason).
@@ -925,7 +930,13 @@ mod tests {
         ] {
             let mut h = handle("alice", &["123456"]);
             let mut backend = ReadOnly { outcome, rate_limit };
-            let d = attempts(&mut h, &opts, &ctx, &mut backend, Digits::default(), None);
+            let login = Login {
+                opts: &opts,
+                ctx: &ctx,
+                digits: Digits::default(),
+                refuse_as: None,
+            };
+            let d = attempts(&mut h, &login, &mut backend);
             assert_eq!(d.code(), expected, "{outcome:?} rate_limit={rate_limit}");
             if rate_limit {
                 assert_eq!(d.priority(), Priority::Err);
