@@ -32,7 +32,15 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+/// The input's time, for the module's clock (a `fn`, read when it decides).
+static NOW: AtomicU64 = AtomicU64::new(0);
+
+fn fuzz_now() -> u64 {
+    NOW.load(Ordering::Relaxed)
+}
 
 /// Conversation failures the fake application returns (including the two a module must never pass on as is).
 const FAILS: &[PamCode] = &[
@@ -208,8 +216,9 @@ fuzz_target!(|input: Input| {
     if input.silent {
         h.flags = Flags(pam_ffi::sys::PAM_SILENT);
     }
+    NOW.store(input.now, Ordering::Relaxed);
     let world = World {
-        now: input.now,
+        clock: fuzz_now,
         user_by_name: lookup_name,
         user_by_uid: lookup_uid,
     };

@@ -9,6 +9,7 @@
 pub mod module;
 
 pub mod args;
+pub mod backend;
 pub mod otp;
 pub mod secret_file;
 pub mod store;

@@ -1,30 +1,40 @@
 //! PAM glue for pam_totp: `pam_sm_authenticate` and `pam_sm_setcred`, generic over [`PamHandle`] so that the
-//! whole flow is unit-tested with `FakeHandle`; the exported hooks only add the real clock and passwd.
+//! whole flow is unit-tested with `FakeHandle` (the tests at the end of this file); the exported hooks only
+//! add the real clock and passwd. It owns the order of the steps and the one table from outcome to PAM
+//! code, log priority and log line ([`Decision`]); where state lives and how a code is judged belong to the
+//! state backend (`backend`), which reads the clock under its lock when it decides.
 //!
-//! The flow, and the one table from outcome to PAM return code (`shared/design/architecture.md`):
+//! The steps (`shared/design/architecture.md`):
 //! 1. Module arguments are parsed first; any bad one is logged (all of them) -> PAM_SERVICE_ERR.
-//! 2. The secret file is found (`secret=`, `user=`) and read without the lock (the descriptor is kept):
-//!    a missing file with `nullok` -> PAM_IGNORE without a prompt (the only PAM_IGNORE);
-//!    the grace period and `RATE_LIMIT` are checked before prompting.
-//! 3. The code is obtained (prompt, `try_first_pass`, `use_first_pass`, `forward_pass`). The file lock is
-//!    never held while the user types.
-//! 4. The exclusive lock is taken and the state made fresh (read and parsed again, unless the store
-//!    shows the inode unchanged since step 2), the code verified against it, and the new state written
-//!    atomically before the lock is released. A code whose use cannot be recorded is
-//!    refused (with `allow_readonly` too, unless reuse was allowed anyway), so no code is ever replayable.
-//! 5. Unknown users, users without a file (no `nullok`), insecure or unparsable files: the user is prompted
-//!    like everyone else, the same HMAC work is done, and the answer is PAM_AUTH_ERR; only the log says why.
+//! 2. The user is resolved through passwd; `${USER}` and `~` come from the canonical `pw_name` and home,
+//!    and the name the client typed is logged beside it (`typed=`) when it differs.
+//! 3. Probe: the backend looks at the state without a lock. No state and `nullok` -> PAM_IGNORE without a
+//!    prompt (the only PAM_IGNORE); `grace_period` may accept without a prompt.
+//! 4. Unknown users, empty or non-UTF-8 user names, users without a file (no `nullok`), unusable files:
+//!    they get the decoy backend, so the prompt, the messages and the HMAC work are those of a wrong code.
+//!    `RATE_LIMIT` is not checked before the prompt: a rate-limited user is prompted too, and refused
+//!    without a message, as everyone else is.
+//! 5. First pass (`try_first_pass`, `use_first_pass`): a PAM_AUTHTOK holding a code-shaped reading is a
+//!    submitted code like any other: decided and recorded under the lock, and logged, before the prompt.
+//! 6. The code is prompted for (the lock is never held while the user types), decided and recorded under
+//!    the lock, and only then answered. A code whose use cannot be recorded is refused (with `allow_readonly`
+//!    too, unless it leaves nothing replayable and `RATE_LIMIT` is off).
 //!
 //! Log lines (LOG_AUTHPRIV, through pam_syslog, prefixed `SERVICE(pam_totp:auth):`) are `key=value`
 //! records that never hold a code or a secret, for example
 //! `accepted user=alice rhost=192.0.2.7 via=totp` or `refused user=alice rhost=192.0.2.7 reason=wrong-code`.
+//! Every value the client controls is escaped by [`field`], so a field never holds a space or `=`.
 
 use crate::args::{expand_secret_path, uses_home, FixedUser, Options, PassMode};
-use crate::secret_file::SecretFile;
-use crate::store::{Locked, Policy, Store, StoreError, Unlocked};
-use crate::verify::{self, code_candidates, Outcome, RejectReason, Verdict, Via};
-use pam_ffi::os::{FsIdError, FsIdGuard, UserRecord};
+use crate::backend::{
+    codes_to_try, holds_a_code, FileBackend, FileTarget, NoState, Probe, Recorded, Request, StateBackend,
+};
+use crate::otp::Digits;
+use crate::store::Policy;
+use crate::verify::{code_candidates, Outcome, RejectReason, Via};
+use pam_ffi::os::UserRecord;
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pam_ffi::export_pam_hooks! {
@@ -38,22 +48,26 @@ const FEW_SCRATCH_CODES: usize = 2;
 /// What the module takes from the system, as parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct World {
-    /// Unix time now.
-    pub now: u64,
+    /// Unix time now; read when a decision is made (under the backend's lock), not when the hook starts.
+    pub clock: fn() -> u64,
     /// passwd lookup by name.
     pub user_by_name: fn(&str) -> Option<UserRecord>,
     /// passwd lookup by uid.
     pub user_by_uid: fn(u32) -> Option<UserRecord>,
 }
 
+fn system_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 impl World {
     /// The real system.
     pub fn system() -> Self {
         World {
-            now: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            clock: system_now,
             user_by_name: pam_ffi::os::user_by_name,
             user_by_uid: pam_ffi::os::user_by_uid,
         }
@@ -68,40 +82,66 @@ fn setcred_hook(_pamh: &mut LibPam, _flags: Flags, _args: &[String]) -> PamCode 
     PamCode::Success
 }
 
-/// Who and where, for log lines.
+/// A log-line value the client may control (user name, rhost, service), escaped so that it is one field:
+/// every byte that is a space, `=`, `%`, a control character (0x00-0x1f, 0x7f) or not ASCII (0x80-0xff)
+/// becomes `%XX` (two upper-case hex digits); an empty value is `-`.
+pub fn field(value: &str) -> String {
+    if value.is_empty() {
+        return "-".to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b <= b' ' || b == b'=' || b == b'%' || b >= 0x7f {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
+}
+
+/// Who and where, for log lines and the backend.
 struct Ctx {
+    /// The canonical name (passwd `pw_name`), or what was typed when there is no such user.
     user: String,
-    rhost: String,
+    /// The name as typed, when it differs from `user`.
+    typed: Option<String>,
+    rhost: Option<String>,
+    service: String,
 }
 
 impl Ctx {
     fn who(&self) -> String {
-        format!("user={} rhost={}", self.user, self.rhost)
+        let typed = self
+            .typed
+            .as_deref()
+            .map(|t| format!(" typed={}", field(t)))
+            .unwrap_or_default();
+        let rhost = field(self.rhost.as_deref().unwrap_or(""));
+        format!("user={}{typed} rhost={rhost}", field(&self.user))
+    }
+
+    fn request(&self) -> Request<'_> {
+        Request {
+            user: &self.user,
+            rhost: self.rhost.as_deref(),
+            service: &self.service,
+        }
     }
 }
 
-/// Where the secret file is and whose rights are used to touch it.
-struct Target {
-    path: String,
-    fs_uid: u32,
-    fs_gid: u32,
-    policy: Policy,
-}
-
+/// What the user name resolved to.
 enum Resolved {
-    Target(Target),
-    /// The user does not exist (prompted and refused like everyone else).
-    UnknownUser,
+    File(FileTarget),
+    /// Prompted and refused like everyone else; the reason goes to the log.
+    Nobody(Reason),
     /// Misconfiguration (a `user=` account that does not exist, a path that cannot be expanded).
     Broken(String),
 }
 
-fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
-    let Some(record) = (world.user_by_name)(user) else {
-        return Resolved::UnknownUser;
-    };
+fn resolve(opts: &Options, record: &UserRecord, world: &World) -> Resolved {
     // Whose filesystem ids the file is read and written with, and who must own it.
-    let (owner_uid, owner_gid) = match &opts.user {
+    let (fs_uid, fs_gid) = match &opts.user {
         None => (record.uid, record.gid),
         Some(fixed) => {
             let found = match fixed {
@@ -115,78 +155,59 @@ fn resolve(opts: &Options, user: &str, world: &World) -> Resolved {
         }
     };
     let home = record.home.to_str().filter(|h| !h.is_empty());
-    let path = match expand_secret_path(&opts.secret, user, if opts.user.is_some() { None } else { home }) {
+    let home = if opts.user.is_some() { None } else { home };
+    let path = match expand_secret_path(&opts.secret, &record.name, home) {
         Ok(p) => p,
         Err(e) => return Resolved::Broken(format!("cannot expand secret={}: {e}", opts.secret)),
     };
-    Resolved::Target(Target {
+    Resolved::File(FileTarget {
         path,
-        fs_uid: owner_uid,
-        fs_gid: owner_gid,
+        fs_uid,
+        fs_gid,
         policy: Policy {
-            expected_owner: if opts.no_strict_owner {
-                None
-            } else {
-                Some(owner_uid)
-            },
+            expected_owner: (!opts.no_strict_owner).then_some(fs_uid),
             allowed_perm: opts.allowed_perm,
             ..Policy::default()
         },
     })
 }
 
-/// The first look, before the user types: opens, checks and parses the secret file with the owner's
-/// filesystem ids, without taking the lock.
-fn first_look(target: &Target) -> Result<(Unlocked, SecretFile), LoadError> {
-    let guard = FsIdGuard::switch(target.fs_uid, target.fs_gid)?;
-    let unlocked = Store::open_unlocked(&target.path, &target.policy).map_err(LoadError::from)?;
-    drop(guard);
-    let file = parse(target, unlocked.bytes())?;
-    Ok((unlocked, file))
-}
-
-/// Takes the lock for the file of the first look (with the owner's filesystem ids). When the file has not
-/// changed since, the snapshot parsed then is the file's content and is returned as it is; otherwise the file
-/// is opened, checked, read and parsed again under the lock.
-fn reload(target: &Target, first: Unlocked, snapshot: SecretFile) -> Result<(Locked, SecretFile), LoadError> {
-    let guard = FsIdGuard::switch(target.fs_uid, target.fs_gid)?;
-    let (locked, unchanged) = first.relock().map_err(LoadError::from)?;
-    drop(guard);
-    if unchanged {
-        return Ok((locked, snapshot));
-    }
-    let file = parse(target, locked.bytes())?;
-    Ok((locked, file))
-}
-
-fn parse(target: &Target, bytes: &[u8]) -> Result<SecretFile, LoadError> {
-    SecretFile::parse(bytes).map_err(|e| LoadError::Other(format!("{}: cannot parse: {e}", target.path)))
-}
-
-enum LoadError {
-    NotFound,
-    Other(String),
-}
-
-impl From<FsIdError> for LoadError {
-    fn from(e: FsIdError) -> Self {
-        LoadError::Other(e.to_string())
-    }
-}
-
-impl From<StoreError> for LoadError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound { .. } => LoadError::NotFound,
-            other => LoadError::Other(other.to_string()),
+/// Reads PAM_USER and PAM_RHOST and resolves the user; `Err` when libpam itself failed.
+fn identify<H: PamHandle>(h: &mut H, opts: &Options, world: &World) -> Result<(Ctx, Resolved), PamCode> {
+    let rhost = h.rhost().filter(|r| !r.is_empty());
+    let service = h.service().unwrap_or_default();
+    let typed = match h.user() {
+        Ok(u) => u,
+        // An empty or non-UTF-8 name: prompted like any other unknown user.
+        Err(PamCode::UserUnknown) => {
+            let ctx = Ctx {
+                user: String::new(),
+                typed: None,
+                rhost,
+                service,
+            };
+            return Ok((ctx, Resolved::Nobody(Reason::NoUserName)));
         }
-    }
+        Err(e) => return Err(e),
+    };
+    let Some(record) = (world.user_by_name)(&typed) else {
+        let ctx = Ctx {
+            user: typed,
+            typed: None,
+            rhost,
+            service,
+        };
+        return Ok((ctx, Resolved::Nobody(Reason::UnknownUser)));
+    };
+    let resolved = resolve(opts, &record, world);
+    let ctx = Ctx {
+        typed: (record.name != typed).then_some(typed),
+        user: record.name,
+        rhost,
+        service,
+    };
+    Ok((ctx, resolved))
 }
-
-/// A secret file within this many bytes of the size limit gets a warning at every login: one state update
-/// (a `DISALLOW_REUSE` step, a `RATE_LIMIT` time, a grace-period host) may no longer fit, and a code whose use
-/// cannot be saved is refused.
-const NEAR_SIZE_LIMIT: u64 = 1024;
 
 /// The whole of `pam_sm_authenticate`.
 pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], world: &World) -> PamCode {
@@ -207,264 +228,317 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
         );
         return PamCode::ServiceErr;
     }
-    let user = match h.user() {
-        Ok(u) => u,
+    let (ctx, resolved) = match identify(h, &opts, world) {
+        Ok(x) => x,
         Err(e) => {
             h.log(Priority::Notice, &format!("refused reason=no-user-name ({e})"));
             return fail_closed(e);
         }
     };
-    let ctx = Ctx {
-        user,
-        rhost: h
-            .rhost()
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| "-".to_owned()),
-    };
-    let target = match resolve(&opts, &ctx.user, world) {
-        Resolved::Target(t) => t,
-        Resolved::UnknownUser => return refuse_after_prompt(h, &opts, world, &ctx, "unknown-user"),
-        Resolved::Broken(why) => {
-            h.log(
-                Priority::Err,
-                &format!("error {} reason=configuration: {why}", ctx.who()),
-            );
-            return PamCode::ServiceErr;
+    let mut decoy = NoState::new(&opts, world.clock);
+    let decision = match resolved {
+        Resolved::File(target) => {
+            let mut file = FileBackend::new(target, &opts, world.clock);
+            run(h, &opts, &ctx, &mut file, &mut decoy)
         }
+        Resolved::Nobody(reason) => attempts(h, &Login::nobody(&opts, &ctx, reason), &mut decoy),
+        Resolved::Broken(why) => Decision::Config(why),
     };
+    answer(h, &ctx, decision)
+}
 
-    // First look: no lock is taken or kept while the user types (the descriptor is kept, so that an
-    // unchanged file need not be read again).
-    let (first, snapshot) = match first_look(&target) {
-        Ok(x) => x,
-        Err(LoadError::NotFound) if opts.nullok => {
-            h.log(
-                Priority::Info,
-                &format!("ignored {} reason=no-secret-file nullok", ctx.who()),
-            );
-            return PamCode::Ignore;
+/// Probe, then the attempts against the user's backend, or against the decoy when the probe finds nothing
+/// usable.
+fn run<H: PamHandle>(
+    h: &mut H,
+    opts: &Options,
+    ctx: &Ctx,
+    backend: &mut dyn StateBackend,
+    decoy: &mut NoState<'_>,
+) -> Decision {
+    match backend.probe(&ctx.request()) {
+        Probe::Ready {
+            digits,
+            grace,
+            warnings,
+            debug,
+        } => {
+            if opts.debug {
+                h.log(Priority::Debug, &format!("debug {} {debug}", ctx.who()));
+            }
+            for w in warnings {
+                h.log(Priority::Warning, &format!("warning {} {w}", ctx.who()));
+            }
+            if grace {
+                return Decision::Grace;
+            }
+            let login = Login {
+                opts,
+                ctx,
+                digits,
+                refuse_as: None,
+            };
+            attempts(h, &login, backend)
         }
-        Err(LoadError::NotFound) => return refuse_after_prompt(h, &opts, world, &ctx, "not-enrolled"),
-        Err(LoadError::Other(why)) => {
+        Probe::Absent if opts.nullok => Decision::Ignored,
+        Probe::Absent => attempts(h, &Login::nobody(opts, ctx, Reason::NotEnrolled), decoy),
+        Probe::Unusable(why) => {
             h.log(
                 Priority::Err,
                 &format!("error {} reason=secret-file: {why}", ctx.who()),
             );
-            return refuse_after_prompt(h, &opts, world, &ctx, "secret-file-unusable");
-        }
-    };
-    if opts.debug {
-        let mode = match snapshot.mode() {
-            crate::secret_file::Mode::Hotp { .. } => "hotp",
-            crate::secret_file::Mode::Totp => "totp",
-            crate::secret_file::Mode::ScratchOnly => "scratch-only",
-        };
-        h.log(
-            Priority::Debug,
-            &format!(
-                "debug {} secret={} mode={mode} algorithm={} digits={} step={} window={} scratch_codes={} \
-                 disallow_reuse={} rate_limit={}",
-                ctx.who(),
-                target.path,
-                snapshot.algorithm().name(),
-                snapshot.digits().get(),
-                snapshot.step_size(),
-                snapshot.window_size(),
-                snapshot.scratch_codes().count(),
-                snapshot.disallow_reuse().is_some(),
-                snapshot.rate_limit().is_some(),
-            ),
-        );
-    }
-    let size = u64::try_from(first.bytes().len()).unwrap_or(u64::MAX);
-    if size.saturating_add(NEAR_SIZE_LIMIT) > target.policy.max_size {
-        h.log(
-            Priority::Warning,
-            &format!(
-                "warning {} file={}: the secret file is {size} bytes, close to its {}-byte limit; remove \
-                 comments or lines it does not need, or logins that must save state will be refused",
-                ctx.who(),
-                target.path,
-                target.policy.max_size
-            ),
-        );
-    }
-    for w in snapshot.warnings() {
-        h.log(
-            Priority::Warning,
-            &format!("warning {} file={}: {w}", ctx.who(), target.path),
-        );
-    }
-    if opts.grace_period > 0
-        && verify::grace_applies(
-            &snapshot,
-            world.now,
-            Some(ctx.rhost.as_str()).filter(|r| *r != "-"),
-            opts.grace_period,
-        )
-    {
-        h.log(
-            Priority::Info,
-            &format!("accepted {} via=grace-period", ctx.who()),
-        );
-        return PamCode::Success;
-    }
-    if let Some(retry) = verify::rate_limited(&snapshot, world.now) {
-        return rate_limited(h, &ctx, retry);
-    }
-
-    let typed = match obtain_code(h, &opts, &snapshot, world) {
-        Ok(t) => t,
-        Err(code) => {
-            h.log(
-                Priority::Notice,
-                &format!("refused {} reason=no-code ({code})", ctx.who()),
-            );
-            return fail_closed(code);
-        }
-    };
-    let Some(typed_str) = typed.text.as_str().map(str::to_owned) else {
-        h.log(
-            Priority::Notice,
-            &format!("refused {} reason=malformed", ctx.who()),
-        );
-        return PamCode::AuthErr;
-    };
-    let typed_str = zeroize::Zeroizing::new(typed_str);
-
-    // Decide against fresh state, under the lock, and record before answering.
-    let (mut locked, file) = match reload(&target, first, snapshot) {
-        Ok(x) => x,
-        Err(LoadError::NotFound) => {
-            h.log(
-                Priority::Err,
-                &format!(
-                    "error {} reason=secret-file-vanished path={}",
-                    ctx.who(),
-                    target.path
-                ),
-            );
-            return PamCode::AuthErr;
-        }
-        Err(LoadError::Other(why)) => {
-            h.log(
-                Priority::Err,
-                &format!("error {} reason=secret-file: {why}", ctx.who()),
-            );
-            return PamCode::AuthErr;
-        }
-    };
-    let candidates = code_candidates(&typed_str, file.digits(), typed.allow_password);
-    let codes = codes_to_try(&candidates, &typed_str);
-    let rhost = Some(ctx.rhost.as_str()).filter(|r| *r != "-");
-    let (verdict, which): (Verdict, Option<usize>) =
-        verify::verify_any(&file, world.now, &codes, &opts, rhost);
-    if opts.debug {
-        h.log(
-            Priority::Debug,
-            &format!(
-                "debug {} candidates={} hmac_evaluations={} state_changed={}",
-                ctx.who(),
-                codes.len(),
-                verdict.stats.hmac_evaluations,
-                verdict.updated.is_some()
-            ),
-        );
-    }
-    if let Some(updated) = &verdict.updated {
-        let guard = FsIdGuard::switch(target.fs_uid, target.fs_gid);
-        let written = match guard {
-            Ok(_g) => locked.replace(&updated.to_bytes()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(why) = written {
-            let accepted = matches!(verdict.outcome, Outcome::Accepted { .. });
-            let replay_safe = matches!(verdict.outcome, Outcome::Accepted { via: Via::Totp, .. })
-                && file.disallow_reuse().is_none();
-            if accepted && !(opts.allow_readonly && replay_safe) {
-                h.log(
-                    Priority::Err,
-                    &format!(
-                        "refused {} reason=state-not-saved: {why}; the code is refused so that it cannot be replayed",
-                        ctx.who()
-                    ),
-                );
-                return PamCode::AuthErr;
-            }
-            h.log(
-                Priority::Warning,
-                &format!("warning {} reason=state-not-saved: {why}", ctx.who()),
-            );
-        }
-    }
-    drop(locked);
-
-    match verdict.outcome {
-        Outcome::Accepted { via, scratch_left } => {
-            if typed.forward_password {
-                if let Some(c) = which.and_then(|i| candidates.get(i)) {
-                    if h.set_authtok(&Secret::from(c.password)).is_err() {
-                        h.log(
-                            Priority::Err,
-                            &format!("error {} reason=cannot-forward-password", ctx.who()),
-                        );
-                        return PamCode::AuthErr;
-                    }
-                }
-            }
-            let via = match via {
-                Via::Totp => "totp",
-                Via::Hotp => "hotp",
-                Via::Scratch => "scratch",
-            };
-            h.log(Priority::Info, &format!("accepted {} via={via}", ctx.who()));
-            if via == "scratch" && scratch_left <= FEW_SCRATCH_CODES {
-                let _ = h.info(&format!(
-                    "{scratch_left} scratch code{} left. Run `totp-enroll new-scratch-codes` to get new ones.",
-                    if scratch_left == 1 { "" } else { "s" }
-                ));
-            }
-            PamCode::Success
-        }
-        Outcome::Rejected(reason) => {
-            let reason = match reason {
-                RejectReason::Malformed => "malformed",
-                RejectReason::WrongCode => "wrong-code",
-                RejectReason::SkewLearning => "wrong-code-clock-skew",
-            };
-            h.log(
-                Priority::Notice,
-                &format!("refused {} reason={reason}", ctx.who()),
-            );
-            PamCode::AuthErr
-        }
-        Outcome::Replayed => {
-            h.log(
-                Priority::Warning,
-                &format!("refused {} reason=replayed", ctx.who()),
-            );
-            PamCode::AuthErr
-        }
-        Outcome::RateLimited { retry_after_secs } => rate_limited(h, &ctx, retry_after_secs),
-        Outcome::NotConfigured => {
-            h.log(
-                Priority::Notice,
-                &format!("refused {} reason=no-totp-or-hotp-in-secret-file", ctx.who()),
-            );
-            PamCode::AuthErr
+            attempts(h, &Login::nobody(opts, ctx, Reason::SecretFileUnusable), decoy)
         }
     }
 }
 
-fn rate_limited<H: PamHandle>(h: &mut H, ctx: &Ctx, retry: u64) -> PamCode {
-    h.log(
-        Priority::Warning,
-        &format!("refused {} reason=rate-limited retry_after={retry}", ctx.who()),
-    );
-    let _ = h.error(&format!(
-        "Too many verification attempts. Try again in {retry} seconds."
-    ));
-    PamCode::AuthErr
+/// What the attempts of one login share.
+struct Login<'a> {
+    opts: &'a Options,
+    ctx: &'a Ctx,
+    /// Code length, for reading what was typed.
+    digits: Digits,
+    /// The log reason of every refusal, for a user without usable state.
+    refuse_as: Option<Reason>,
+}
+
+impl<'a> Login<'a> {
+    fn nobody(opts: &'a Options, ctx: &'a Ctx, reason: Reason) -> Self {
+        Login {
+            opts,
+            ctx,
+            digits: Digits::default(),
+            refuse_as: Some(reason),
+        }
+    }
+}
+
+/// The first pass (PAM_AUTHTOK), then the prompt: each submitted code is decided and recorded before the
+/// next step.
+fn attempts<H: PamHandle>(h: &mut H, login: &Login<'_>, backend: &mut dyn StateBackend) -> Decision {
+    let (opts, ctx) = (login.opts, login.ctx);
+    let stacked = h.authtok().filter(|t| !t.is_empty());
+    match opts.pass_mode {
+        PassMode::Prompt => {}
+        PassMode::UseFirstPass => {
+            return match stacked {
+                Some(token) => attempt(h, login, backend, &token, true),
+                None => login
+                    .refuse_as
+                    .map_or(Decision::NoCode(PamCode::AuthErr), Decision::Refused),
+            };
+        }
+        PassMode::TryFirstPass => {
+            let token = stacked.filter(|t| t.as_str().is_some_and(|s| holds_a_code(s, login.digits)));
+            if let Some(token) = token {
+                let first = attempt(h, login, backend, &token, true);
+                if matches!(first, Decision::Accepted { .. }) {
+                    return first;
+                }
+                // Recorded and refused: logged now, as every submitted code is, then the prompt.
+                h.log(
+                    first.priority(),
+                    &format!("{} pass=first", first.line(&ctx.who())),
+                );
+            }
+        }
+    }
+    let typed = match prompt(h, opts) {
+        Ok(t) => t,
+        Err(code) => return Decision::NoCode(code),
+    };
+    attempt(h, login, backend, &typed, opts.forward_pass)
+}
+
+/// One submitted code: decided and recorded by the backend, then turned into a [`Decision`].
+fn attempt<H: PamHandle>(
+    h: &mut H,
+    login: &Login<'_>,
+    backend: &mut dyn StateBackend,
+    typed: &Secret,
+    allow_password: bool,
+) -> Decision {
+    let (opts, ctx) = (login.opts, login.ctx);
+    // A reply that is not UTF-8 is still an attempt: recorded, and refused as malformed.
+    let text = typed.as_str().unwrap_or("");
+    let candidates = code_candidates(text, login.digits, allow_password);
+    let codes = codes_to_try(&candidates, text);
+    let recorded = match backend.verify_and_record(&ctx.request(), &codes) {
+        Ok(r) => r,
+        Err(why) => return Decision::StateError(why),
+    };
+    if opts.debug {
+        h.log(
+            Priority::Debug,
+            &format!("debug {} {}", ctx.who(), recorded.debug),
+        );
+    }
+    let decision = decide(h, login, &recorded);
+    if let (Decision::Accepted { .. }, true) = (&decision, opts.forward_pass && allow_password) {
+        if let Some(c) = recorded.which.and_then(|i| candidates.get(i)) {
+            if h.set_authtok(&Secret::from(c.password)).is_err() {
+                return Decision::CannotForward;
+            }
+        }
+    }
+    decision
+}
+
+/// The backend's outcome, and whether its state was saved, as a decision.
+fn decide<H: PamHandle>(h: &mut H, login: &Login<'_>, recorded: &Recorded) -> Decision {
+    let (opts, ctx) = (login.opts, login.ctx);
+    let accepted = matches!(recorded.outcome, Outcome::Accepted { .. });
+    if let Some(unsaved) = &recorded.unsaved {
+        if accepted && (unsaved.replay_guard || unsaved.attempt || !opts.allow_readonly) {
+            return Decision::NotSaved(unsaved.why.clone());
+        }
+        if !accepted && unsaved.attempt {
+            return Decision::AttemptNotSaved(unsaved.why.clone());
+        }
+        h.log(
+            Priority::Warning,
+            &format!("warning {} reason=state-not-saved: {}", ctx.who(), unsaved.why),
+        );
+    }
+    let reason = match recorded.outcome {
+        Outcome::Accepted { via, scratch_left } => return Decision::Accepted { via, scratch_left },
+        Outcome::Rejected(RejectReason::Malformed) => Reason::Malformed,
+        Outcome::Rejected(RejectReason::WrongCode) => Reason::WrongCode,
+        Outcome::Rejected(RejectReason::SkewLearning) => Reason::SkewLearning,
+        Outcome::Replayed => Reason::Replayed,
+        Outcome::RateLimited { retry_after_secs } => Reason::RateLimited(retry_after_secs),
+        Outcome::NotConfigured => Reason::NoTotpOrHotp,
+    };
+    Decision::Refused(login.refuse_as.unwrap_or(reason))
+}
+
+/// Why a code was refused, for the log only (the client sees the same refusal whatever the reason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    WrongCode,
+    SkewLearning,
+    Malformed,
+    Replayed,
+    RateLimited(u64),
+    NoTotpOrHotp,
+    UnknownUser,
+    NoUserName,
+    NotEnrolled,
+    SecretFileUnusable,
+}
+
+impl Reason {
+    fn text(self) -> String {
+        match self {
+            Reason::WrongCode => "wrong-code".into(),
+            Reason::SkewLearning => "wrong-code-clock-skew".into(),
+            Reason::Malformed => "malformed".into(),
+            Reason::Replayed => "replayed".into(),
+            Reason::RateLimited(retry) => format!("rate-limited retry_after={retry}"),
+            Reason::NoTotpOrHotp => "no-totp-or-hotp-in-secret-file".into(),
+            Reason::UnknownUser => "unknown-user".into(),
+            Reason::NoUserName => "no-user-name".into(),
+            Reason::NotEnrolled => "not-enrolled".into(),
+            Reason::SecretFileUnusable => "secret-file-unusable".into(),
+        }
+    }
+}
+
+/// How a login ends: the one place that gives the PAM code, the log priority and the log line.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Accepted {
+        via: Via,
+        scratch_left: usize,
+    },
+    Grace,
+    /// No state and `nullok`.
+    Ignored,
+    Refused(Reason),
+    /// The conversation failed (or no code was there to take).
+    NoCode(PamCode),
+    /// The code was right but its use could not be recorded.
+    NotSaved(String),
+    /// A refused attempt that `RATE_LIMIT` must count could not be recorded.
+    AttemptNotSaved(String),
+    /// The state could not be read when deciding.
+    StateError(String),
+    CannotForward,
+    Config(String),
+}
+
+impl Decision {
+    fn code(&self) -> PamCode {
+        match self {
+            Decision::Accepted { .. } | Decision::Grace => PamCode::Success,
+            Decision::Ignored => PamCode::Ignore,
+            Decision::NoCode(code) => fail_closed(*code),
+            Decision::Config(_) => PamCode::ServiceErr,
+            Decision::Refused(_)
+            | Decision::NotSaved(_)
+            | Decision::AttemptNotSaved(_)
+            | Decision::StateError(_)
+            | Decision::CannotForward => PamCode::AuthErr,
+        }
+    }
+
+    fn priority(&self) -> Priority {
+        match self {
+            Decision::Accepted { .. } | Decision::Grace | Decision::Ignored => Priority::Info,
+            Decision::Refused(Reason::Replayed | Reason::RateLimited(_)) => Priority::Warning,
+            Decision::Refused(_) | Decision::NoCode(_) => Priority::Notice,
+            Decision::NotSaved(_)
+            | Decision::AttemptNotSaved(_)
+            | Decision::StateError(_)
+            | Decision::CannotForward
+            | Decision::Config(_) => Priority::Err,
+        }
+    }
+
+    fn line(&self, who: &str) -> String {
+        match self {
+            Decision::Accepted { via, .. } => {
+                let via = match via {
+                    Via::Totp => "totp",
+                    Via::Hotp => "hotp",
+                    Via::Scratch => "scratch",
+                };
+                format!("accepted {who} via={via}")
+            }
+            Decision::Grace => format!("accepted {who} via=grace-period"),
+            Decision::Ignored => format!("ignored {who} reason=no-secret-file nullok"),
+            Decision::Refused(reason) => format!("refused {who} reason={}", reason.text()),
+            Decision::NoCode(code) => format!("refused {who} reason=no-code ({code})"),
+            Decision::NotSaved(why) => format!(
+                "refused {who} reason=state-not-saved: {why}; the code is refused so that it cannot be replayed"
+            ),
+            Decision::AttemptNotSaved(why) => format!(
+                "refused {who} reason=attempt-not-saved: {why}; RATE_LIMIT cannot count attempts, so every \
+                 code is refused until the file can be written"
+            ),
+            Decision::StateError(why) => format!("error {who} reason={why}"),
+            Decision::CannotForward => format!("error {who} reason=cannot-forward-password"),
+            Decision::Config(why) => format!("error {who} reason=configuration: {why}"),
+        }
+    }
+}
+
+/// Logs the decision, tells the user what only its owner may know, and returns its PAM code.
+fn answer<H: PamHandle>(h: &mut H, ctx: &Ctx, decision: Decision) -> PamCode {
+    h.log(decision.priority(), &decision.line(&ctx.who()));
+    if let Decision::Accepted {
+        via: Via::Scratch,
+        scratch_left,
+    } = decision
+    {
+        if scratch_left <= FEW_SCRATCH_CODES {
+            let _ = h.info(&format!(
+                "{scratch_left} scratch code{} left. Run `totp-enroll new-scratch-codes` to get new ones.",
+                if scratch_left == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    decision.code()
 }
 
 /// A libpam error is passed on, but never as success.
@@ -473,15 +547,6 @@ fn fail_closed(code: PamCode) -> PamCode {
         PamCode::Success | PamCode::Ignore => PamCode::AuthErr,
         other => other,
     }
-}
-
-/// What the user typed (or what PAM_AUTHTOK held) and how to read it.
-struct Typed {
-    text: Secret,
-    /// Text before the code is a password (forward_pass, or a code taken from PAM_AUTHTOK).
-    allow_password: bool,
-    /// Put that password into PAM_AUTHTOK on success (`forward_pass`).
-    forward_password: bool,
 }
 
 fn prompt<H: PamHandle>(h: &mut H, opts: &Options) -> Result<Secret, PamCode> {
@@ -494,96 +559,389 @@ fn prompt<H: PamHandle>(h: &mut H, opts: &Options) -> Result<Secret, PamCode> {
     Ok(reply.unwrap_or_default())
 }
 
-fn obtain_code<H: PamHandle>(
-    h: &mut H,
-    opts: &Options,
-    snapshot: &SecretFile,
-    world: &World,
-) -> Result<Typed, PamCode> {
-    let from_stack = |h: &H| h.authtok().filter(|t| !t.is_empty());
-    match opts.pass_mode {
-        PassMode::UseFirstPass => {
-            let text = from_stack(h).ok_or(PamCode::AuthErr)?;
-            Ok(Typed {
-                text,
-                allow_password: true,
-                forward_password: opts.forward_pass,
-            })
-        }
-        PassMode::TryFirstPass => {
-            if let Some(text) = from_stack(h) {
-                // Use the stacked token if it verifies against the snapshot; the real decision is made
-                // again under the lock.
-                if let Some(s) = text.as_str() {
-                    let cands = code_candidates(s, snapshot.digits(), true);
-                    let codes: Vec<&str> = cands.iter().map(|c| c.code).collect();
-                    let (v, _) = verify::verify_any(snapshot, world.now, &codes, opts, None);
-                    if matches!(v.outcome, Outcome::Accepted { .. }) {
-                        return Ok(Typed {
-                            text,
-                            allow_password: true,
-                            forward_password: opts.forward_pass,
-                        });
-                    }
-                }
+#[cfg(test)]
+mod tests {
+    //! The flow through `FakeHandle`, with a real secret file in a temporary directory and a scripted
+    //! clock. Each test named after issue 17 failed on the code before that issue was fixed.
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+
+    use super::*;
+    use crate::otp::format_code;
+    use crate::secret_file::SecretFile;
+    use pam_ffi::{FakeHandle, FakeReply, Shown};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    const SECRET: &str = "2SH3V3GDW7ZNMGYE";
+    const T: u64 = 1_800_000_000;
+
+    thread_local! {
+        /// The times the clock returns, in order; the last one stays.
+        static TIMES: RefCell<VecDeque<u64>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    fn scripted_clock() -> u64 {
+        TIMES.with(|t| {
+            let mut t = t.borrow_mut();
+            if t.len() > 1 {
+                t.pop_front().unwrap_or(0)
+            } else {
+                t.front().copied().unwrap_or(0)
             }
-            let text = prompt(h, opts)?;
-            Ok(Typed {
-                text,
-                allow_password: opts.forward_pass,
-                forward_password: opts.forward_pass,
-            })
+        })
+    }
+
+    fn clock_reads(times: &[u64]) {
+        TIMES.with(|t| *t.borrow_mut() = times.iter().copied().collect());
+    }
+
+    fn alice(name: &str) -> UserRecord {
+        let me = std::fs::metadata("/proc/self").unwrap();
+        UserRecord {
+            name: name.to_owned(),
+            uid: me.uid(),
+            gid: me.gid(),
+            home: PathBuf::from("/nonexistent"),
+            gecos: String::new(),
+            shell: String::new(),
         }
-        PassMode::Prompt => {
-            let text = prompt(h, opts)?;
-            Ok(Typed {
-                text,
-                allow_password: opts.forward_pass,
-                forward_password: opts.forward_pass,
+    }
+
+    /// passwd with one user, `alice`, found case-insensitively (as sssd with `case_sensitive=false`).
+    fn lookup(name: &str) -> Option<UserRecord> {
+        name.eq_ignore_ascii_case("alice").then(|| alice("alice"))
+    }
+
+    fn no_uid(_: u32) -> Option<UserRecord> {
+        None
+    }
+
+    fn world() -> World {
+        World {
+            clock: scripted_clock,
+            user_by_name: lookup,
+            user_by_uid: no_uid,
+        }
+    }
+
+    /// A directory with `alice.ga` holding `body` after the secret line.
+    fn enrolled(body: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.ga");
+        std::fs::write(&path, format!("{SECRET}\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        (dir, path)
+    }
+
+    fn args(dir: impl AsRef<Path>, extra: &[&str]) -> Vec<String> {
+        let mut a = vec![format!("secret={}/${{USER}}.ga", dir.as_ref().display())];
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    }
+
+    fn code_at(t: u64) -> String {
+        let f = SecretFile::parse(format!("{SECRET}\n").as_bytes()).unwrap();
+        let otp = f.otp().unwrap();
+        format_code(otp.totp(t, f.step_size()), f.digits()).to_string()
+    }
+
+    fn handle(user: &str, replies: &[&str]) -> FakeHandle {
+        let mut h = FakeHandle::new(user, "sshd", replies.iter().map(|r| FakeReply::from(*r)));
+        h.rhost = Some("127.0.0.1".to_owned());
+        h
+    }
+
+    fn login(h: &mut FakeHandle, args: &[String]) -> PamCode {
+        authenticate(h, Flags::default(), args, &world())
+    }
+
+    /// A client that takes `delay` seconds to answer each prompt: the scripted clock moves on meanwhile.
+    struct Slow<'h> {
+        h: &'h mut FakeHandle,
+        delay: u64,
+    }
+
+    impl Slow<'_> {
+        fn wait(&self) {
+            let later = scripted_clock() + self.delay;
+            clock_reads(&[later]);
+        }
+    }
+
+    impl PamHandle for Slow<'_> {
+        fn user(&mut self) -> Result<String, PamCode> {
+            self.h.user()
+        }
+        fn service(&self) -> Option<String> {
+            self.h.service()
+        }
+        fn rhost(&self) -> Option<String> {
+            self.h.rhost()
+        }
+        fn tty(&self) -> Option<String> {
+            self.h.tty()
+        }
+        fn ruser(&self) -> Option<String> {
+            self.h.ruser()
+        }
+        fn authtok(&self) -> Option<Secret> {
+            self.h.authtok()
+        }
+        fn old_authtok(&self) -> Option<Secret> {
+            self.h.old_authtok()
+        }
+        fn set_authtok(&mut self, value: &Secret) -> Result<(), PamCode> {
+            self.h.set_authtok(value)
+        }
+        fn set_old_authtok(&mut self, value: &Secret) -> Result<(), PamCode> {
+            self.h.set_old_authtok(value)
+        }
+        fn prompt_hidden(&mut self, prompt: &str) -> Result<Option<Secret>, PamCode> {
+            self.wait();
+            self.h.prompt_hidden(prompt)
+        }
+        fn prompt_echo(&mut self, prompt: &str) -> Result<Option<Secret>, PamCode> {
+            self.wait();
+            self.h.prompt_echo(prompt)
+        }
+        fn info(&mut self, text: &str) -> Result<(), PamCode> {
+            self.h.info(text)
+        }
+        fn error(&mut self, text: &str) -> Result<(), PamCode> {
+            self.h.error(text)
+        }
+        fn log(&self, priority: Priority, text: &str) {
+            self.h.log(priority, text)
+        }
+    }
+
+    fn slow_login(h: &mut FakeHandle, delay: u64, args: &[String]) -> PamCode {
+        authenticate(&mut Slow { h, delay }, Flags::default(), args, &world())
+    }
+
+    fn last_line(h: &FakeHandle) -> String {
+        h.log_lines().last().map(|l| l.text.clone()).unwrap_or_default()
+    }
+
+    fn rate_limit_of(path: &Path) -> Vec<u64> {
+        let f = SecretFile::parse(&std::fs::read(path).unwrap()).unwrap();
+        f.rate_limit().unwrap().timestamps.clone()
+    }
+
+    #[test]
+    fn given_a_login_held_at_the_prompt_then_its_code_is_judged_at_the_time_it_is_checked() {
+        let (dir, _) = enrolled("\" TOTP_AUTH\n");
+        // Prompted at T, answered 100 s later with the code of T: three steps old, outside the window.
+        clock_reads(&[T]);
+        let mut h = handle("alice", &[&code_at(T)]);
+        assert_eq!(
+            slow_login(&mut h, 100, &args(&dir, &["noskewadj"])),
+            PamCode::AuthErr
+        );
+        clock_reads(&[T]);
+        let mut h = handle("alice", &[&code_at(T + 100)]);
+        assert_eq!(
+            slow_login(&mut h, 100, &args(&dir, &["noskewadj"])),
+            PamCode::Success
+        );
+    }
+
+    #[test]
+    fn given_attempts_recorded_while_a_login_waited_at_the_prompt_then_rate_limit_keeps_and_counts_them() {
+        // Three other logins recorded attempts at T+90..T+99 while this one waited since T.
+        let (dir, path) = enrolled(&format!(
+            "\" RATE_LIMIT 3 30 {} {} {}\n\" TOTP_AUTH\n",
+            T + 90,
+            T + 95,
+            T + 99
+        ));
+        clock_reads(&[T]);
+        let mut h = handle("alice", &["000000"]);
+        assert_eq!(
+            slow_login(&mut h, 100, &args(&dir, &["noskewadj"])),
+            PamCode::AuthErr
+        );
+        assert!(last_line(&h).contains("reason=rate-limited"), "{}", last_line(&h));
+        assert_eq!(rate_limit_of(&path), [T + 95, T + 99, T + 100]);
+    }
+
+    #[test]
+    fn given_try_first_pass_then_the_stacked_code_is_recorded_before_the_prompt_even_if_the_client_leaves() {
+        let (dir, path) = enrolled("\" RATE_LIMIT 5 30\n\" TOTP_AUTH\n");
+        clock_reads(&[T]);
+        // The client disconnects at the code prompt that follows the wrong stacked guess.
+        let mut h = FakeHandle::new("alice", "sshd", [FakeReply::Fail(PamCode::ConvErr)]);
+        h.authtok = Some(Secret::from("000000"));
+        let code = login(&mut h, &args(&dir, &["try_first_pass", "noskewadj"]));
+        assert_eq!(code, PamCode::ConvErr);
+        assert_eq!(rate_limit_of(&path), [T], "the first pass counts");
+        let lines: Vec<String> = h.log_lines().into_iter().map(|l| l.text).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "refused user=alice rhost=- reason=wrong-code pass=first"),
+            "{lines:?}"
+        );
+        // A stacked password without a code-shaped reading is no guess: not recorded.
+        let mut h = handle("alice", &[&code_at(T)]);
+        h.authtok = Some(Secret::from("hunter2"));
+        assert_eq!(login(&mut h, &args(&dir, &["try_first_pass"])), PamCode::Success);
+        assert_eq!(rate_limit_of(&path), [T, T]);
+    }
+
+    #[test]
+    fn given_use_first_pass_then_every_stacked_guess_counts_toward_rate_limit() {
+        let (dir, path) = enrolled("\" RATE_LIMIT 2 30\n\" TOTP_AUTH\n");
+        clock_reads(&[T]);
+        for _ in 0..3 {
+            let mut h = handle("alice", &[]);
+            h.authtok = Some(Secret::from("000000"));
+            assert_eq!(login(&mut h, &args(&dir, &["use_first_pass"])), PamCode::AuthErr);
+        }
+        let mut h = handle("alice", &[]);
+        h.authtok = Some(Secret::new(code_at(T).into_bytes()));
+        assert_eq!(login(&mut h, &args(&dir, &["use_first_pass"])), PamCode::AuthErr);
+        assert!(last_line(&h).contains("reason=rate-limited"));
+        assert_eq!(rate_limit_of(&path).len(), 2);
+    }
+
+    #[test]
+    fn given_a_hostile_user_name_then_the_log_line_cannot_be_forged() {
+        let (dir, _) = enrolled("\" TOTP_AUTH\n");
+        clock_reads(&[T]);
+        let mut h = handle("x rhost=198.51.100.77 reason=wrong-code", &["000000"]);
+        assert_eq!(login(&mut h, &args(&dir, &[])), PamCode::AuthErr);
+        assert_eq!(
+            last_line(&h),
+            "refused user=x%20rhost%3D198.51.100.77%20reason%3Dwrong-code rhost=127.0.0.1 reason=unknown-user"
+        );
+        assert_eq!(field("a\nb%c\u{e9}"), "a%0Ab%25c%C3%A9");
+        assert_eq!(field(""), "-");
+    }
+
+    #[test]
+    fn given_a_name_that_passwd_matches_case_insensitively_then_the_canonical_name_picks_the_file() {
+        let (dir, _) = enrolled("\" TOTP_AUTH\n");
+        clock_reads(&[T]);
+        let mut h = handle("ALICE", &[&code_at(T)]);
+        assert_eq!(login(&mut h, &args(&dir, &["nullok"])), PamCode::Success);
+        assert_eq!(
+            last_line(&h),
+            "accepted user=alice typed=ALICE rhost=127.0.0.1 via=totp"
+        );
+    }
+
+    #[test]
+    fn given_rate_limited_unenrolled_and_unknown_users_then_the_client_sees_the_same_refusal() {
+        let (dir, _) = enrolled(&format!("\" RATE_LIMIT 1 30 {T}\n\" TOTP_AUTH\n"));
+        let empty = tempfile::tempdir().unwrap();
+        let mut seen = Vec::new();
+        for (user, dir, reason) in [
+            ("alice", dir.path(), "rate-limited"),
+            ("alice", empty.path(), "not-enrolled"),
+            ("bob", dir.path(), "unknown-user"),
+        ] {
+            clock_reads(&[T]);
+            let mut h = handle(user, &["000000"]);
+            assert_eq!(login(&mut h, &args(dir, &[])), PamCode::AuthErr);
+            assert!(
+                last_line(&h).contains(&format!("reason={reason}")),
+                "{}",
+                last_line(&h)
+            );
+            seen.push(h.shown.clone());
+        }
+        assert_eq!(seen[0], [Shown::PromptHidden("Verification code: ".into())]);
+        assert!(seen.iter().all(|s| *s == seen[0]), "{seen:?}");
+    }
+
+    #[test]
+    fn given_an_empty_or_non_utf8_user_name_then_it_is_prompted_like_an_unknown_user() {
+        clock_reads(&[T]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = handle("", &["000000"]);
+        h.user = None;
+        h.user_error = Some(PamCode::UserUnknown);
+        assert_eq!(login(&mut h, &args(dir.path(), &[])), PamCode::AuthErr);
+        assert_eq!(h.prompts(), ["Verification code: "]);
+        assert_eq!(
+            last_line(&h),
+            "refused user=- rhost=127.0.0.1 reason=no-user-name"
+        );
+    }
+
+    /// A backend whose state cannot be saved, as with an unwritable file or directory.
+    struct ReadOnly {
+        outcome: Outcome,
+        rate_limit: bool,
+    }
+
+    impl StateBackend for ReadOnly {
+        fn probe(&mut self, _: &Request<'_>) -> Probe {
+            Probe::Ready {
+                digits: Digits::default(),
+                grace: false,
+                warnings: Vec::new(),
+                debug: String::new(),
+            }
+        }
+        fn verify_and_record(&mut self, _: &Request<'_>, _: &[&str]) -> Result<Recorded, String> {
+            Ok(Recorded {
+                outcome: self.outcome,
+                which: Some(0),
+                unsaved: Some(crate::backend::Unsaved {
+                    why: "read-only file system".into(),
+                    replay_guard: false,
+                    attempt: self.rate_limit,
+                }),
+                debug: String::new(),
             })
         }
     }
-}
 
-/// The codes to verify for what was typed: each code-shaped reading of it (see [`code_candidates`]), or the
-/// whole text when there is none, so that it is still recorded and refused as malformed.
-fn codes_to_try<'a>(candidates: &[verify::Candidate<'a>], typed: &'a str) -> Vec<&'a str> {
-    if candidates.is_empty() {
-        vec![typed]
-    } else {
-        candidates.iter().map(|c| c.code).collect()
-    }
-}
-
-/// Unknown user, no file, or an unusable file: the same prompt and the same work as a wrong code, then
-/// PAM_AUTH_ERR. The reason goes only to the log.
-fn refuse_after_prompt<H: PamHandle>(
-    h: &mut H,
-    opts: &Options,
-    world: &World,
-    ctx: &Ctx,
-    reason: &str,
-) -> PamCode {
-    let typed = match opts.pass_mode {
-        PassMode::UseFirstPass => h.authtok().unwrap_or_default(),
-        _ => match prompt(h, opts) {
-            Ok(t) => t,
-            Err(e) => {
-                h.log(
-                    Priority::Notice,
-                    &format!("refused {} reason={reason}", ctx.who()),
-                );
-                return fail_closed(e);
+    #[test]
+    fn given_allow_readonly_and_rate_limit_then_attempts_that_cannot_be_recorded_are_refused() {
+        let opts = Options {
+            allow_readonly: true,
+            ..Options::default()
+        };
+        let ctx = Ctx {
+            user: "alice".into(),
+            typed: None,
+            rhost: None,
+            service: "sshd".into(),
+        };
+        let right = Outcome::Accepted {
+            via: Via::Totp,
+            scratch_left: 0,
+        };
+        let wrong = Outcome::Rejected(RejectReason::WrongCode);
+        for (outcome, rate_limit, expected) in [
+            (right, false, PamCode::Success),
+            (right, true, PamCode::AuthErr),
+            (wrong, true, PamCode::AuthErr),
+        ] {
+            let mut h = handle("alice", &["123456"]);
+            let mut backend = ReadOnly { outcome, rate_limit };
+            let login = Login {
+                opts: &opts,
+                ctx: &ctx,
+                digits: Digits::default(),
+                refuse_as: None,
+            };
+            let d = attempts(&mut h, &login, &mut backend);
+            assert_eq!(d.code(), expected, "{outcome:?} rate_limit={rate_limit}");
+            if rate_limit {
+                assert_eq!(d.priority(), Priority::Err);
+                assert!(d.line(&ctx.who()).contains("not-saved"), "{}", d.line(&ctx.who()));
             }
-        },
-    };
-    let s = typed.as_str().unwrap_or("");
-    let cands = code_candidates(s, crate::otp::Digits::default(), opts.forward_pass);
-    let codes = codes_to_try(&cands, s);
-    let _ = verify::verify_unenrolled(world.now, &codes, opts);
-    h.log(
-        Priority::Notice,
-        &format!("refused {} reason={reason}", ctx.who()),
-    );
-    PamCode::AuthErr
+        }
+    }
 }

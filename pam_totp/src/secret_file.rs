@@ -34,6 +34,7 @@ const KEY_TIME_SKEW: &str = "TIME_SKEW";
 const KEY_RESETTING_TIME_SKEW: &str = "RESETTING_TIME_SKEW";
 const KEY_ALGORITHM: &str = "ALGORITHM";
 const KEY_DIGITS: &str = "DIGITS";
+const KEY_USED_STEP: &str = "USED_STEP";
 const LAST_KEYS: [&str; LAST_SLOTS] = [
     "LAST0", "LAST1", "LAST2", "LAST3", "LAST4", "LAST5", "LAST6", "LAST7", "LAST8", "LAST9",
 ];
@@ -302,6 +303,7 @@ struct Settings {
     last: [Option<LastLogin>; LAST_SLOTS],
     algorithm: Option<Algorithm>,
     digits: Option<Digits>,
+    used_step: Option<u64>,
 }
 
 /// A parsed secret file: the key, the typed settings, and the exact layout for rewriting.
@@ -490,6 +492,13 @@ impl SecretFile {
         self.settings.digits.unwrap_or_default()
     }
 
+    /// `USED_STEP` (a pam_totp extension): the highest TOTP step accepted while `DISALLOW_REUSE` or `RATE_LIMIT` is on, a
+    /// high-water mark that outlives the pruned `DISALLOW_REUSE` list. Skew learning never accepts a step at
+    /// or below it.
+    pub fn used_step(&self) -> Option<u64> {
+        self.settings.used_step
+    }
+
     /// Scratch codes in file order (including any after a stray line).
     pub fn scratch_codes(&self) -> impl Iterator<Item = u32> + '_ {
         self.body.iter().filter_map(|l| match l.kind {
@@ -605,6 +614,37 @@ impl SecretFile {
     pub fn set_digits(&mut self, digits: Option<Digits>) {
         self.set_raw(KEY_DIGITS, digits.map(|d| d.to_string()).as_deref());
         self.settings.digits = digits;
+    }
+
+    /// Sets `USED_STEP` (`None` removes it).
+    pub fn set_used_step(&mut self, step: Option<u64>) {
+        self.set_raw(KEY_USED_STEP, step.map(|s| s.to_string()).as_deref());
+        self.settings.used_step = step;
+    }
+
+    /// Uses scratch code `code` as pam_google_authenticator does: only the codes before the first stray line
+    /// count (a stray line hides the codes after it). Removes the first matching line and returns whether
+    /// there was one; the comparison is constant-time per line.
+    pub fn use_scratch_code(&mut self, code: u32) -> bool {
+        if !self
+            .usable_scratch_codes()
+            .any(|c| crate::otp::codes_equal(c, code))
+        {
+            return false;
+        }
+        self.remove_scratch_code(code)
+    }
+
+    /// The scratch codes a login may use: those before the first stray line, as pam_google_authenticator
+    /// reads them.
+    pub fn usable_scratch_codes(&self) -> impl Iterator<Item = u32> + '_ {
+        self.body
+            .iter()
+            .take_while(|l| l.kind != Kind::Stray)
+            .filter_map(|l| match l.kind {
+                Kind::Scratch(code) => Some(code),
+                _ => None,
+            })
     }
 
     /// Appends a scratch code line. Returns false (and changes nothing) unless `code` is 10000000..=99999999.
@@ -776,6 +816,9 @@ fn parse_settings(body: &[Line]) -> Result<Settings, ParseError> {
         s.algorithm = Some(
             Algorithm::from_name(v).ok_or_else(|| invalid(KEY_ALGORITHM, line, "SHA1, SHA256 or SHA512"))?,
         );
+    }
+    if let Some((line, v)) = first(KEY_USED_STEP) {
+        s.used_step = Some(number(v, KEY_USED_STEP, line, "a step number")?);
     }
     if let Some((line, v)) = first(KEY_DIGITS) {
         let n = ranged(v, KEY_DIGITS, line, 6, 8, "6, 7 or 8")?;

@@ -259,9 +259,9 @@ fn check(
     rhost: Option<&str>,
 ) -> Result<(Outcome, Stats), OtpError> {
     if let Some(code) = scratch_shaped(input) {
-        if file.remove_scratch_code(code) {
+        if file.use_scratch_code(code) {
             record_login(file, now, options, rhost);
-            let scratch_left = file.scratch_codes().count();
+            let scratch_left = file.usable_scratch_codes().count();
             return Ok((
                 Outcome::Accepted {
                     via: Via::Scratch,
@@ -291,7 +291,7 @@ fn check(
     };
     if let Outcome::Accepted { via, .. } = outcome {
         record_login(file, now, options, rhost);
-        let scratch_left = file.scratch_codes().count();
+        let scratch_left = file.usable_scratch_codes().count();
         return Ok((Outcome::Accepted { via, scratch_left }, stats));
     }
     Ok((outcome, stats))
@@ -324,15 +324,19 @@ pub fn verify_unenrolled(now: u64, codes: &[&str], options: &Options) -> Verdict
 // ----- rate limit -----
 
 /// The timestamps `RATE_LIMIT` keeps after an attempt at `now`, and whether that attempt is over the limit:
-/// entries older than the interval or in the future are dropped, `now` is added, and when more than n remain
-/// only the newest n are kept (as the C module does).
+/// entries older than the interval are dropped, `now` is added, and when more than n remain only the newest n
+/// are kept (as the C module does). Unlike the C module, an entry up to one interval in the future is kept
+/// and counted: the module reads the clock under the lock, so such an entry comes from a clock a little ahead
+/// of ours, and dropping it would forget an attempt. Only an entry further ahead (a clock stepped back) is
+/// dropped, so that a clock error never locks the user out for longer than the interval.
 fn rate_limit_after(limit: &RateLimit, now: u64) -> (Vec<u64>, bool) {
-    let start = now.saturating_sub(u64::from(limit.interval));
+    let interval = u64::from(limit.interval);
+    let (start, end) = (now.saturating_sub(interval), now.saturating_add(interval));
     let mut kept: Vec<u64> = limit
         .timestamps
         .iter()
         .copied()
-        .filter(|&t| t >= start && t <= now)
+        .filter(|&t| t >= start && t <= end)
         .collect();
     kept.push(now);
     kept.sort_unstable();
@@ -455,34 +459,51 @@ fn check_totp(
     }
 }
 
-/// Accepts TOTP step `step`, enforcing and updating `DISALLOW_REUSE` when it is on.
+/// Accepts TOTP step `step`, enforcing and updating `DISALLOW_REUSE` when it is on, and raising the
+/// high-water mark `USED_STEP` (the highest step ever accepted, which the pruned list forgets) whenever the
+/// file is rewritten at every login anyway (`DISALLOW_REUSE` or `RATE_LIMIT`): a plain file without either is
+/// never written by a right code, and stays so.
 fn use_step(file: &mut SecretFile, step: u64) -> Outcome {
-    let Some(used) = file.disallow_reuse() else {
-        return Outcome::Accepted {
-            via: Via::Totp,
-            scratch_left: 0,
-        };
-    };
-    if used.contains(&step) {
-        return Outcome::Replayed;
+    if let Some(used) = file.disallow_reuse() {
+        if used.contains(&step) {
+            return Outcome::Replayed;
+        }
+        let window = u64::from(file.window_size());
+        let mut kept: Vec<u64> = used
+            .iter()
+            .copied()
+            .filter(|&b| b.abs_diff(step) < window)
+            .collect();
+        kept.push(step);
+        file.set_disallow_reuse(Some(kept));
     }
-    let window = u64::from(file.window_size());
-    let mut kept: Vec<u64> = used
-        .iter()
-        .copied()
-        .filter(|&b| b.abs_diff(step) < window)
-        .collect();
-    kept.push(step);
-    file.set_disallow_reuse(Some(kept));
+    let stateful = file.disallow_reuse().is_some() || file.rate_limit().is_some();
+    if stateful && file.used_step().is_none_or(|high| step > high) {
+        file.set_used_step(Some(step));
+    }
     Outcome::Accepted {
         via: Via::Totp,
         scratch_left: 0,
     }
 }
 
+/// Whether the code of `step` may have been seen by someone else: a step in the `DISALLOW_REUSE` list, or one
+/// at or below the `USED_STEP` high-water mark (older than a code already accepted).
+fn seen_before(file: &SecretFile, step: i128) -> bool {
+    let used = file
+        .disallow_reuse()
+        .is_some_and(|list| list.iter().any(|&s| i128::from(s) == step));
+    used || file.used_step().is_some_and(|high| step <= i128::from(high))
+}
+
 /// The C module's `check_time_skew`: record `tm+skew`; after three attempts in quick succession with a stable
-/// skew, adopt the average as `TIME_SKEW` and accept the third.
+/// skew, adopt the average as `TIME_SKEW` and accept the third. Unlike the C module, a code that may have
+/// been seen before ([`seen_before`]: used, or older than the last accepted step) is refused as a replay and
+/// takes no part, so captured codes can neither log in nor move `TIME_SKEW`.
 fn learn_skew(file: &mut SecretFile, tm: u64, skew: i64) -> Outcome {
+    if seen_before(file, i128::from(tm) + i128::from(skew)) {
+        return Outcome::Replayed;
+    }
     let mut entries: Vec<SkewEntry> = file.resetting_time_skew().to_vec();
     let keep_from = entries.len().saturating_sub(SKEW_ENTRIES);
     entries.drain(..keep_from);
@@ -500,6 +521,9 @@ fn learn_skew(file: &mut SecretFile, tm: u64, skew: i64) -> Outcome {
     entries.drain(..keep_from);
 
     let consistent = entries.len() == SKEW_ENTRIES
+        && !entries
+            .iter()
+            .any(|e| seen_before(file, i128::from(e.step) + i128::from(e.skew)))
         && entries.windows(2).all(|pair| match pair {
             // In i128: an entry read from the file can hold any i64 skew (i64::MIN - 10 overflows).
             [a, b] => {
@@ -788,17 +812,42 @@ mod tests {
         );
     }
 
+    /// Decision (issue 17, item 9): as in pam_google_authenticator, a stray line hides the scratch codes after
+    /// it; they are refused (and kept in the file, and counted by `totp-enroll status`).
     #[test]
-    fn given_scratch_code_after_stray_line_then_it_still_works() {
+    fn given_scratch_code_after_stray_line_then_it_is_refused_as_google_authenticator_does() {
         let f = file("\" TOTP_AUTH\n11111111\njunk\n22222222\n");
         let v = verify(&f, T, "22222222", &opts(), None);
+        // Refused as any 8-digit input that is no usable scratch code is.
+        assert_eq!(v.outcome, Outcome::Rejected(RejectReason::Malformed));
+        assert_eq!(v.updated, None);
+        // The code before the stray line works, and only it is counted as left.
+        let v = verify(&f, T, "11111111", &opts(), None);
         assert_eq!(
             v.outcome,
             Outcome::Accepted {
                 via: Via::Scratch,
-                scratch_left: 1
+                scratch_left: 0
             }
         );
+        assert_eq!(
+            v.updated.unwrap().scratch_codes().collect::<Vec<_>>(),
+            [22_222_222]
+        );
+    }
+
+    /// Decision (issue 17, item 8): a missed HOTP code advances the counter by one, as in
+    /// pam_google_authenticator (files move between the two modules, tests/tests/interop_ga.rs); an attacker
+    /// can so push the counter ahead, bounded by RATE_LIMIT; `no_increment_hotp` turns it off.
+    #[test]
+    fn given_hotp_misses_then_each_advances_the_counter_as_google_authenticator_does() {
+        let mut f = file("\" HOTP_COUNTER 1\n\" WINDOW_SIZE 3\n");
+        for expected in 2..=4 {
+            let v = verify(&f, T, "000000", &opts(), None);
+            assert_eq!(v.outcome, Outcome::Rejected(RejectReason::WrongCode));
+            f = v.updated.unwrap();
+            assert_eq!(f.mode(), Mode::Hotp { counter: expected });
+        }
     }
 
     #[test]
@@ -908,6 +957,80 @@ mod tests {
         let f2 = accepted(&v);
         assert_eq!(f2.rate_limit().unwrap().timestamps, [T - 10, T]);
         assert!(f2.to_bytes().windows(10).any(|w| w == b"RATE_LIMIT"));
+    }
+
+    /// Regression (issue 17, item 1): an attempt recorded by a process whose clock read is a little later than
+    /// ours (up to one interval) is kept and counted; pam_google_authenticator drops it as "future".
+    #[test]
+    fn given_rate_limit_entries_a_little_in_the_future_then_they_are_kept_and_counted() {
+        let f = file(&format!(
+            "\" TOTP_AUTH\n\" RATE_LIMIT 3 30 {} {} {}\n",
+            T + 1,
+            T + 5,
+            T + 29
+        ));
+        let v = verify(&f, T, "050548", &opts(), None);
+        assert!(
+            matches!(v.outcome, Outcome::RateLimited { .. }),
+            "{:?}",
+            v.outcome
+        );
+        // The three newest attempts are the ones already there: nothing to rewrite.
+        assert_eq!(v.updated, None);
+        assert!(rate_limited(&f, T).is_some());
+    }
+
+    /// Regression (issue 17, item 4): three codes used at t, t+30, t+60 under DISALLOW_REUSE were replayed
+    /// ten hours later; skew learning accepted the third and set TIME_SKEW. The USED_STEP high-water mark
+    /// outlives the pruned DISALLOW_REUSE list: such codes are refused as replays and learn nothing.
+    #[test]
+    fn given_used_codes_replayed_hours_later_then_skew_learning_refuses_them() {
+        for body in [
+            "\" TOTP_AUTH\n\" DISALLOW_REUSE\n\" RATE_LIMIT 3 30\n",
+            "\" TOTP_AUTH\n\" RATE_LIMIT 3 30\n",
+        ] {
+            replayed_codes_teach_no_skew(body);
+        }
+    }
+
+    #[track_caller]
+    fn replayed_codes_teach_no_skew(body: &str) {
+        let mut f = file(body);
+        for k in 0..3 {
+            let t = T + 30 * k;
+            let v = verify(&f, t, &code_at_step(t / 30), &opts(), None);
+            f = accepted(&v);
+        }
+        assert_eq!(f.used_step(), Some(STEP + 2));
+        let later = T + 10 * 3600;
+        for k in 0..3 {
+            let t = later + 30 * k;
+            let v = verify(&f, t, &code_at_step(STEP + k), &opts(), None);
+            assert_eq!(v.outcome, Outcome::Replayed, "replay {k}");
+            if let Some(updated) = v.updated {
+                f = updated;
+            }
+        }
+        assert_eq!(f.time_skew(), 0);
+        assert_eq!(f.resetting_time_skew(), []);
+        // The user's own next code still works.
+        let now = later + 100;
+        assert!(matches!(
+            verify(&f, now, &code_at_step(now / 30), &opts(), None).outcome,
+            Outcome::Accepted { .. }
+        ));
+    }
+
+    #[test]
+    fn given_a_used_step_file_then_google_authenticator_readers_keep_it_and_we_parse_it() {
+        let f = file("\" TOTP_AUTH\n\" DISALLOW_REUSE\n");
+        let f2 = accepted(&verify(&f, T, "050548", &opts(), None));
+        let text = String::from_utf8(f2.to_bytes().to_vec()).unwrap();
+        assert!(text.contains(&format!("\" USED_STEP {STEP}\n")), "{text}");
+        assert_eq!(
+            SecretFile::parse(text.as_bytes()).unwrap().used_step(),
+            Some(STEP)
+        );
     }
 
     #[test]

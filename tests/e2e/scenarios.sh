@@ -416,6 +416,70 @@ s_fail2ban_filter() {
     echo "# fail2ban-regex: $matched of $(wc -l <"$log") pam_totp lines matched (the refusals with a remote host)"
 }
 
+# ------------------------------------------------------------------ attacks on pam_totp (issue 17)
+probe() { timeout 150 "$PY" "$HERE/ssh-probe.py" "$@" 2>"$T/probe.err"; }
+# rl_stamps: how many RATE_LIMIT timestamps the enrolled user's file holds.
+rl_stamps() { sed -nE 's/^" RATE_LIMIT [0-9]+ [0-9]+//p' "$(secret_file "$U")" | wc -w; }
+# sys_count REGEX: lines of the syslog sink since the mark that match (after the sink has caught up).
+sys_count() { sleep 0.5; since "$SYSLOG" "$SYS_MARK" | grep -cE -- "$1"; }
+# 8 logins started 1.1 s apart wait at the code prompt, then answer a wrong code newest first. Each answer is
+# judged and recorded at the time it is checked, so RATE_LIMIT 3 60 refuses every answer after the third.
+# (When the time was read as the login started, each answer dropped the newer attempts as "future".)
+s_held_newest_first() {
+    enroll "$U" -D -r 3 -R 60 || { why "enrolment failed"; return 1; }
+    local out n
+    out=$(probe hold --port "$PORT" --user "$U" --key "$T/client_key" --guess "$(wrong_code "$U")" -n 8 --stagger 1.1)
+    [ "$out" = "refused=8 of 8" ] || { why "hold: '$out' $(head -c 300 "$T/probe.err")"; return 1; }
+    n=$(sys_count "refused user=$U rhost=127\.0\.0\.1 reason=rate-limited")
+    echo "# held-logins-newest-first: $n of 8 answers refused as rate-limited, $(rl_stamps) attempts recorded"
+    [ "$n" -ge 5 ] || { why "only $n of 8 held answers were rate-limited (RATE_LIMIT 3 60: at least 5)"; return 1; }
+    [ "$(rl_stamps)" = 3 ] || { why "RATE_LIMIT holds $(rl_stamps) timestamps, expected 3"; return 1; }
+}
+# try_first_pass: the password prompt's answer is a code guess; the client leaves at the code prompt that
+# follows. Each guess must be recorded (RATE_LIMIT) and logged before that prompt.
+s_first_pass_leave() {
+    enroll "$U" -D -r 10 -R 60 || { why "enrolment failed"; return 1; }
+    printf '%s\n' 'auth     optional pam_unix.so' "auth     required $TOTP_MODULE try_first_pass" \
+        'account  required pam_unix.so' 'session  required pam_permit.so' >/etc/pam.d/sshd
+    local out n
+    out=$(probe leave --port "$PORT" --user "$U" --key "$T/client_key" --guess "$(wrong_code "$U")" -n 5)
+    [ "$out" = "left=5 of 5" ] || { why "leave: '$out' $(head -c 300 "$T/probe.err")"; return 1; }
+    n=$(sys_count "refused user=$U rhost=127\.0\.0\.1 reason=wrong-code pass=first$")
+    echo "# first-pass-guess-recorded: $n of 5 first-pass guesses logged, $(rl_stamps) recorded in RATE_LIMIT"
+    [ "$n" = 5 ] || { why "$n of 5 first-pass guesses logged"; return 1; }
+    [ "$(rl_stamps)" = 5 ] || { why "RATE_LIMIT holds $(rl_stamps) timestamps, expected 5"; return 1; }
+}
+# A user name that carries log fields, through a second sshd that offers keyboard-interactive alone (with the
+# publickey-first sshd an unknown user never reaches PAM), then the shipped fail2ban filter over what the
+# module logged: it must find 127.0.0.1 and never the address in the name.
+s_hostile_name_fail2ban() {
+    local port2=$((PORT + 1)) pid dir log hosts out i
+    command -v fail2ban-regex >/dev/null || { why "fail2ban-regex missing (package fail2ban)"; return 1; }
+    sed -e "s/^Port .*/Port $port2/" -e '/^AllowUsers/d' -e "s|^PidFile .*|PidFile $T/sshd2.pid|" \
+        -e 's/^AuthenticationMethods .*/AuthenticationMethods keyboard-interactive/' "$T/sshd_config" >"$T/sshd_config2"
+    /usr/sbin/sshd -D -f "$T/sshd_config2" -E "$T/sshd2.log" &
+    pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port2") 2>/dev/null && break; sleep 0.05; done
+    for i in 1 2 3; do
+        out=$(probe name --port "$port2" --user "x rhost=198.51.100.77 reason=wrong-code" --guess 000000)
+        [ "$out" = refused ] || break
+    done
+    kill "$pid"; wait "$pid" 2>/dev/null
+    [ "$out" = refused ] || { why "hostile-name login: '$out' $(head -c 300 "$T/probe.err")"; return 1; }
+    dir=$T/fail2ban-hostile; mkdir -p "$dir/filter.d"
+    cp /etc/fail2ban/filter.d/common.conf "$(cd "$HERE/../.." && pwd)/docs/fail2ban/pam_totp.conf" "$dir/filter.d/" \
+        || { why "filter files missing"; return 1; }
+    log=$dir/auth.log
+    sleep 0.5
+    since "$SYSLOG" "$SYS_MARK" \
+        | sed -nE 's/^<[0-9]+>([A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}) (.*pam_totp\(.*)$/\1 e2ehost \2/p' >"$log"
+    grep -q 'refused user=x%20rhost%3D198.51.100.77%20reason%3Dwrong-code rhost=127.0.0.1 reason=unknown-user$' "$log" \
+        || { why "no escaped refusal line for the hostile name: $(head -c 300 "$log")"; return 1; }
+    hosts=$(fail2ban-regex -o ip "$log" "$dir/filter.d/pam_totp.conf" 2>&1 | sort | uniq -c | tr -s ' ')
+    echo "# hostile-user-name-fail2ban: fail2ban-regex found:$hosts"
+    [ "$hosts" = " 3 127.0.0.1" ] || { why "fail2ban-regex found '$hosts', expected 127.0.0.1 three times"; return 1; }
+}
+
 # ------------------------------------------------------------------ set-up
 SSHD_PID=
 SINK_PID=
@@ -574,8 +638,12 @@ scenario debian-stock-sshd-stack s_debian_stock_stack
 scenario passwd-weak-refused s_passwd_weak_refused
 scenario passwd-strong-accepted s_passwd_strong_accepted
 scenario sudo-with-totp s_sudo_with_totp
-case "$(basename "$TOTP_MODULE")" in   # the filter is for pam_totp's log format
-    pam_totp.so) scenario fail2ban-filter-matches-refusals s_fail2ban_filter ;;
+case "$(basename "$TOTP_MODULE")" in   # pam_totp's own guarantees and log format (issue 17)
+    pam_totp.so)
+        scenario held-logins-newest-first-rate-limited s_held_newest_first
+        scenario first-pass-guess-recorded-when-client-leaves s_first_pass_leave
+        scenario hostile-user-name-fail2ban s_hostile_name_fail2ban
+        scenario fail2ban-filter-matches-refusals s_fail2ban_filter ;;
 esac
 
 [ -z "${E2E_RESULTS:-}" ] || echo "$PASSED $FAILED" >"$E2E_RESULTS"

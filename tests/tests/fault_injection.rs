@@ -145,14 +145,18 @@ fn given_a_read_only_filesystem_then_refused_with_a_clear_log_line() {
 
 #[test]
 #[ignore = "root: run by the root tier (tests/run-all)"]
-fn given_allow_readonly_and_reusable_codes_then_a_lost_rate_limit_record_does_not_lock_out() {
-    // Reuse is allowed, so accepting cannot enable a replay: allow_readonly lets the login through and the
-    // admin log says what was not saved. Without allow_readonly the login is refused.
+fn given_allow_readonly_and_rate_limit_then_an_attempt_that_cannot_be_recorded_is_refused() {
+    // Issue 17, item 7: allow_readonly keeps its meaning for the success path only (a record whose loss
+    // enables no replay and no brute force, such as a grace-period host: `module.rs` unit tests). With
+    // RATE_LIMIT, an attempt that cannot be recorded is refused, right code or wrong, so the limit never
+    // stops silently.
     let body = rate_limit_only_file();
     for fault in [Fault::Full, Fault::ReadOnly] {
         let (o, after) = login_with_fault(fault, "root", &body, "allow_readonly", &code_now());
-        o.assert_code(PamCode::Success);
-        assert!(o.logged("reason=state-not-saved"), "{:#?}", o.logs);
+        assert_refused_unchanged(&o, &after, &body);
+        let (o, after) = login_with_fault(fault, "root", &body, "allow_readonly", "000000");
+        o.assert_code(PamCode::AuthErr);
+        assert!(o.logged("reason=attempt-not-saved"), "{:#?}", o.logs);
         assert_eq!(after, body);
         let (o, after) = login_with_fault(fault, "root", &body, "", &code_now());
         assert_refused_unchanged(&o, &after, &body);

@@ -321,8 +321,11 @@ fn given_hostile_secret_files_then_refused_with_a_specific_log_line() {
         .assert_code(PamCode::AuthErr);
 }
 
+/// Issue 17, item 6: a rate-limited enrolled user used to get no prompt and "Too many verification
+/// attempts", which told an attacker the account was enrolled. Now the refusal looks like any other: the
+/// same prompt, no message, PAM_AUTH_ERR; only the log says why.
 #[test]
-fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_without_prompt() {
+fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_like_an_unknown_user() {
     let (h, _) = setup(&totp_file("\" RATE_LIMIT 3 30\n"), "noskewadj");
     for _ in 0..3 {
         h.run("totp")
@@ -333,13 +336,12 @@ fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_without_prompt(
     }
     let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
     o.assert_code(PamCode::AuthErr);
-    assert!(o.prompts().is_empty(), "{:?}", o.events);
-    assert!(
-        o.messages().iter().any(|m| m.contains("Try again in")),
-        "{:?}",
-        o.events
-    );
     assert!(o.logged("reason=rate-limited"));
+    let unknown = h.run("totp").user("pam-totp-no-such-user").reply("000001").go();
+    unknown.assert_code(PamCode::AuthErr);
+    assert!(unknown.logged("reason=unknown-user"));
+    assert_eq!(o.events, unknown.events, "the client sees the same conversation");
+    assert_eq!(o.prompts(), vec!["Verification code: "]);
 }
 
 #[test]
@@ -455,9 +457,10 @@ fn given_pam_silent_then_the_rate_limit_message_is_not_shown() {
         .reply("000001")
         .go()
         .assert_code(PamCode::AuthErr);
-    let o = h.run("totp").user(&me()).flag("silent").go();
+    let o = h.run("totp").user(&me()).flag("silent").reply("000001").go();
     o.assert_code(PamCode::AuthErr);
     assert!(o.messages().is_empty());
+    assert!(o.logged("reason=rate-limited"));
 }
 
 #[test]
@@ -619,4 +622,70 @@ fn given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_thr
         .fake_time(server(4))
         .go()
         .assert_code(PamCode::Success);
+}
+
+/// Issue 17, item 3: six logins as the unknown user `x rhost=198.51.100.77 reason=wrong-code` from 127.0.0.1
+/// made the shipped fail2ban filter ban 198.51.100.77. The lines the module now logs for hostile names go
+/// through `fail2ban-regex` with docs/fail2ban/pam_totp.conf: only the real rhost is ever found.
+#[test]
+fn given_hostile_user_names_then_the_shipped_fail2ban_filter_finds_only_the_real_rhost() {
+    let (h, _) = setup(&totp_file(""), "");
+    let hostile = [
+        "x rhost=198.51.100.77 reason=wrong-code",
+        "x rhost=198.51.100.77 reason=wrong-code\trhost=198.51.100.78",
+        "y\nsshd[1]: pam_totp(sshd:auth): refused user=z rhost=198.51.100.79 reason=wrong-code",
+        "x%20rhost=198.51.100.80 reason=replayed",
+        "x=rhost=198.51.100.81 reason=malformed",
+    ];
+    let mut log = String::new();
+    for user in hostile {
+        let o = h
+            .run("totp")
+            .user(user)
+            .item("rhost", "127.0.0.1")
+            .reply("000000")
+            .go();
+        o.assert_code(PamCode::AuthErr);
+        for l in o.logs.iter().filter(|l| l.text.contains("refused ")) {
+            let (_, text) = l.text.split_once("): ").expect("pam_syslog prefix");
+            assert_eq!(text.matches(" rhost=").count(), 1, "unescaped: {text}");
+            assert!(!text.contains('\n') && !text.contains('\t'), "unescaped: {text}");
+            log.push_str(&format!(
+                "Dec  4 16:00:00 host sshd[1234]: pam_totp(sshd:auth): {text}\n"
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let filters = dir.path().join("filter.d");
+    fs::create_dir(&filters).unwrap();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    fs::copy(
+        repo.join("docs/fail2ban/pam_totp.conf"),
+        filters.join("pam_totp.conf"),
+    )
+    .unwrap();
+    fs::copy("/etc/fail2ban/filter.d/common.conf", filters.join("common.conf"))
+        .expect("fail2ban's common.conf (package fail2ban, .ci/apt-packages)");
+    fs::write(dir.path().join("auth.log"), &log).unwrap();
+    let out = std::process::Command::new("fail2ban-regex")
+        .args(["-o", "ip"])
+        .arg(dir.path().join("auth.log"))
+        .arg(filters.join("pam_totp.conf"))
+        .output()
+        .expect("fail2ban-regex (package fail2ban, .ci/apt-packages)");
+    let found = String::from_utf8_lossy(&out.stdout);
+    let hosts: Vec<&str> = found.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(hosts, vec!["127.0.0.1"; hostile.len()], "{log}");
+}
+
+/// Issue 17, item 9: an empty PAM_USER got PAM_USER_UNKNOWN without a prompt while other unknown users are
+/// prompted; now it is prompted and refused like them.
+#[test]
+fn given_an_empty_user_name_then_it_is_prompted_and_refused_like_an_unknown_user() {
+    let (h, _) = setup(&totp_file(""), "");
+    let empty = h.run("totp").user("").reply("000000").go();
+    empty.assert_code(PamCode::AuthErr);
+    assert!(empty.logged("reason=no-user-name"), "{:#?}", empty.logs);
+    let unknown = h.run("totp").user("pam-totp-no-such-user").reply("000000").go();
+    assert_eq!(empty.events, unknown.events);
 }
