@@ -5,6 +5,7 @@
 //! which stops at the first unknown word, parsing collects every bad argument into one [`ArgsError`] so the
 //! administrator sees them all in one syslog line (the module then returns PAM_SERVICE_ERR).
 
+use crate::store::DEFAULT_ALLOWED_PERM;
 use std::fmt;
 
 /// Secret file used when no `secret=` is given.
@@ -13,8 +14,6 @@ pub const DEFAULT_SECRET: &str = "~/.google_authenticator";
 pub const CODE_PROMPT: &str = "Verification code: ";
 /// Prompt used with `forward_pass` when no `authtok_prompt=` is given.
 pub const PASSWORD_AND_CODE_PROMPT: &str = "Password & verification code: ";
-/// Default `allowed_perm`.
-pub const DEFAULT_ALLOWED_PERM: u32 = 0o600;
 
 /// Where the code comes from (`try_first_pass` / `use_first_pass`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
