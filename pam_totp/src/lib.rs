@@ -10,6 +10,7 @@ pub mod module;
 
 pub mod args;
 pub mod otp;
+pub mod pamd;
 pub mod secret_file;
 pub mod store;
 pub mod verify;
