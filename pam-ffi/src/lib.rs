@@ -26,6 +26,7 @@ mod fake;
 pub mod file;
 mod handle;
 pub mod os;
+pub mod peercred;
 mod secret;
 pub mod sys;
 
