@@ -46,7 +46,8 @@ impl Daemon {
             _dir: dir,
         };
         let start = Instant::now();
-        while !daemon.socket.exists() {
+        // The socket file appears at bind(2), a moment before listen(2): wait until a connect succeeds.
+        while std::os::unix::net::UnixStream::connect(&daemon.socket).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "pam-totpd did not create its socket"
