@@ -422,3 +422,61 @@ fn enrolling_a_second_token_needs_a_current_code_of_the_first() {
         "enrolled"
     );
 }
+
+/// pgcrypto hmac() calls made by one totp.decide, counted by the statistics system (track_functions; the
+/// backend's pending counts include earlier transactions, so this is a difference).
+fn hmac_calls(su: &mut postgres::Client, user: &str, code: &str) -> i64 {
+    let count = "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions
+                 WHERE schemaname = 'totp_crypto' AND funcname = 'hmac'";
+    let mut tx = su.transaction().unwrap();
+    tx.batch_execute("SET LOCAL track_functions = 'all'").unwrap();
+    let before: i64 = tx.query_one(count, &[]).unwrap().get(0);
+    let at = 1.5e9;
+    let row = tx
+        .query_one(
+            "SELECT outcome FROM totp.decide($1, $2, 'timing', 'test', to_timestamp($3::float8))",
+            &[&user, &code, &at],
+        )
+        .unwrap();
+    let _: String = row.get(0);
+    let after: i64 = tx.query_one(count, &[]).unwrap().get(0);
+    tx.rollback().unwrap();
+    after - before
+}
+
+#[test]
+#[ignore = "starts a PostgreSQL cluster: run by the fleet tier"]
+fn unknown_and_disabled_users_cost_the_same_hmac_work_as_enrolled_ones() {
+    let cluster = Cluster::start();
+    let mut su = cluster.superuser();
+    enroll(&mut su, "alice", "phone", SECRET);
+    su.execute("SELECT totp.admin_set_scratch('alice', ARRAY['11111111'])", &[])
+        .unwrap();
+    enroll(&mut su, "dora", "phone", SECRET);
+    su.execute("SELECT totp.admin_disable('dora')", &[]).unwrap();
+    enroll(&mut su, "erin", "phone", SECRET);
+    su.execute("SELECT totp.admin_disable('erin', 'phone')", &[])
+        .unwrap();
+    for code in ["000000", "00000000"] {
+        let enrolled = hmac_calls(&mut su, "alice", code);
+        assert!(
+            enrolled >= 4,
+            "a window of 3 codes and the scratch hash: {enrolled}"
+        );
+        assert_eq!(
+            hmac_calls(&mut su, "nobody-here", code),
+            enrolled,
+            "unknown user, code {code}"
+        );
+        assert_eq!(
+            hmac_calls(&mut su, "dora", code),
+            enrolled,
+            "disabled user, code {code}"
+        );
+        assert_eq!(
+            hmac_calls(&mut su, "erin", code),
+            enrolled,
+            "only a disabled token, code {code}"
+        );
+    }
+}
