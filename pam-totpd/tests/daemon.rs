@@ -239,3 +239,45 @@ fn no_database_at_all_is_unavailable() {
         "{reply:?}"
     );
 }
+
+#[test]
+#[ignore = "starts a PostgreSQL cluster: run by the fleet tier"]
+fn two_daemons_sixteen_logins_one_code_exactly_one_accepted() {
+    let cluster = Cluster::start();
+    let mut su = cluster.superuser();
+    enroll(&mut su, "alice", "phone", SECRET);
+    let hosts = [
+        Daemon::start(&cluster.conninfo("host1")),
+        Daemon::start(&cluster.conninfo("host2")),
+    ];
+    let code = current_code(&mut su, "alice", "phone", 0);
+    let barrier = std::sync::Barrier::new(16);
+    let replies: Vec<Reply> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..16)
+            .map(|i| {
+                let (socket, barrier, code) = (&hosts[i % 2].socket, &barrier, &code);
+                s.spawn(move || {
+                    let request = Request::Verify {
+                        user: "alice".into(),
+                        code: code.clone(),
+                        rhost: format!("198.51.100.{i}"),
+                        service: "sshd".into(),
+                    };
+                    barrier.wait();
+                    ask(socket, &request, CLIENT_TIMEOUT)
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let accepted = replies
+        .iter()
+        .filter(|r| matches!(r, Reply::Accepted { .. }))
+        .count();
+    assert_eq!(accepted, 1, "{replies:?}");
+    let refused_as_replay = replies
+        .iter()
+        .filter(|r| matches!(r, Reply::Refused { reason, .. } if reason == "replayed"))
+        .count();
+    assert_eq!(refused_as_replay, 15, "{replies:?}");
+}
