@@ -392,6 +392,26 @@ mod tests {
         assert!(!format!("{:?}", verify()).contains("123456"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_decode_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = Request::decode(&bytes);
+            let _ = Reply::decode(&bytes);
+            let _ = read_frame(&mut &bytes[..]);
+        }
+
+        #[test]
+        fn any_short_fields_round_trip(user in ".{0,60}", code in "[0-9]{0,8}", rhost in ".{0,60}", n in 0u32..) {
+            let request = Request::Verify { user: user.clone(), code, rhost: rhost.clone(), service: "sshd".into() };
+            let mut frame = Vec::new();
+            write_frame(&mut frame, &request.encode().unwrap()).unwrap();
+            let body = read_frame(&mut &frame[..]).unwrap().unwrap();
+            proptest::prop_assert_eq!(Request::decode(&body).unwrap(), request);
+            let reply = Reply::Refused { reason: rhost, retry_after: n };
+            proptest::prop_assert_eq!(Reply::decode(&reply.encode().unwrap()).unwrap(), reply);
+        }
+    }
+
     /// A one-shot server on a temporary socket: reads one request, hands it to `answer`, writes what it returns.
     fn serve(
         answer: impl FnOnce(Request) -> Option<Vec<u8>> + Send + 'static,
