@@ -32,6 +32,7 @@ pub mod file;
 #[cfg(feature = "libpam")]
 mod handle;
 pub mod os;
+pub mod peercred;
 #[cfg(feature = "libpam")]
 mod secret;
 #[cfg(feature = "libpam")]

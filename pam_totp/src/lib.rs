@@ -11,6 +11,7 @@ pub mod module;
 pub mod args;
 pub mod backend;
 pub mod otp;
+pub mod pamd;
 pub mod secret_file;
 pub mod store;
 pub mod verify;

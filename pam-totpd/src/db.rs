@@ -1,0 +1,294 @@
+//! The pool of persistent PostgreSQL connections and the one place that turns a database answer into a reply.
+//!
+//! Each worker thread owns one connection and serves one request at a time; callers wait at most the deadline
+//! and are told `unavailable` after it, whatever the worker is still doing. Nothing is cached: every request is
+//! a call of totp.probe or totp.verify. Any error, or an answer this code does not recognise, is never
+//! `accepted`: before a verdict it is `unavailable`, after one (the commit failed or its fate is unknown) it is
+//! `refused state-not-saved`.
+
+use crate::config::{Config, TlsFiles};
+use crate::log;
+use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
+use pam_totp::pamd::{Reply, Request};
+use postgres::{Client, Row};
+use postgres_openssl::MakeTlsConnector;
+use std::str::FromStr;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Requests waiting for a free connection, at most (more are `unavailable` at once).
+const QUEUE: usize = 64;
+
+struct Job {
+    request: Request,
+    deadline: Instant,
+    reply: SyncSender<Reply>,
+}
+
+/// Hands requests to the workers and waits for their replies with a deadline.
+#[derive(Debug)]
+pub struct Pool {
+    jobs: SyncSender<Job>,
+    deadline: Duration,
+}
+
+/// How one database exchange went wrong.
+enum Failure {
+    /// No verdict was reached: `unavailable`.
+    NoVerdict(String),
+    /// A verdict was computed but its transaction did not commit (or we cannot know): `refused`.
+    NotSaved(String),
+}
+
+impl Pool {
+    /// Starts `config.pool` workers; they connect on their first request and reconnect after any error.
+    pub fn start(config: &Config) -> Result<Pool, String> {
+        let mut pg = postgres::Config::from_str(&config.conninfo).map_err(|e| format!("--conninfo: {e}"))?;
+        pg.connect_timeout(config.deadline);
+        pg.tcp_user_timeout(config.deadline);
+        pg.keepalives(true);
+        let tls = connector(&config.tls)?;
+        let (jobs, queue) = mpsc::sync_channel(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..config.pool {
+            let (queue, pg, tls) = (queue.clone(), pg.clone(), tls.clone());
+            let statement_timeout = config.deadline.as_millis();
+            std::thread::Builder::new()
+                .name(format!("db{n}"))
+                .spawn(move || worker(&queue, &pg, tls, statement_timeout))
+                .map_err(|e| format!("cannot start a database worker: {e}"))?;
+        }
+        Ok(Pool {
+            jobs,
+            deadline: config.deadline,
+        })
+    }
+
+    /// The database's answer to `request`, or `unavailable` when it does not come within the deadline.
+    pub fn ask(&self, request: Request) -> Reply {
+        let deadline = Instant::now() + self.deadline;
+        let (reply, answer) = mpsc::sync_channel(1);
+        match self.jobs.try_send(Job {
+            request,
+            deadline,
+            reply,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Reply::unavailable("all database connections are busy"),
+            Err(TrySendError::Disconnected(_)) => return Reply::unavailable("no database worker is running"),
+        }
+        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(reply) => reply,
+            Err(RecvTimeoutError::Timeout) => {
+                log(format_args!(
+                    "database did not answer within {} ms",
+                    self.deadline.as_millis()
+                ));
+                Reply::unavailable(format!(
+                    "database did not answer within {} ms",
+                    self.deadline.as_millis()
+                ))
+            }
+            Err(RecvTimeoutError::Disconnected) => Reply::unavailable("the database worker gave no answer"),
+        }
+    }
+}
+
+fn connector(files: &TlsFiles) -> Result<MakeTlsConnector, String> {
+    let tls_error = |what: &str, e: openssl::error::ErrorStack| format!("TLS {what}: {e}");
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(|e| tls_error("setup", e))?;
+    if let Some(ca) = &files.ca {
+        builder
+            .set_ca_file(ca)
+            .map_err(|e| tls_error(&format!("CA file {}", ca.display()), e))?;
+    }
+    if let (Some(cert), Some(key)) = (&files.cert, &files.key) {
+        builder
+            .set_certificate_chain_file(cert)
+            .map_err(|e| tls_error(&format!("certificate {}", cert.display()), e))?;
+        builder
+            .set_private_key_file(key, SslFiletype::PEM)
+            .map_err(|e| tls_error(&format!("key {}", key.display()), e))?;
+        builder
+            .check_private_key()
+            .map_err(|e| tls_error("key does not match the certificate", e))?;
+    }
+    Ok(MakeTlsConnector::new(builder.build()))
+}
+
+fn worker(
+    queue: &Mutex<Receiver<Job>>,
+    pg: &postgres::Config,
+    tls: MakeTlsConnector,
+    statement_timeout: u128,
+) {
+    let mut client: Option<Client> = None;
+    loop {
+        let job = match queue.lock().unwrap_or_else(PoisonError::into_inner).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        if Instant::now() >= job.deadline {
+            continue; // its caller has already been told `unavailable`
+        }
+        let reply = match answer(&mut client, pg, &tls, statement_timeout, &job.request) {
+            Ok(reply) => reply,
+            Err(failure) => {
+                client = None; // never reuse a connection after an error: reconnect next time
+                match failure {
+                    Failure::NoVerdict(why) => {
+                        log(format_args!("database unavailable: {why}"));
+                        Reply::unavailable(why)
+                    }
+                    Failure::NotSaved(why) => {
+                        log(format_args!("verdict not saved, refusing: {why}"));
+                        Reply::Refused {
+                            reason: "state-not-saved".into(),
+                            retry_after: 0,
+                        }
+                    }
+                }
+            }
+        };
+        let _ = job.reply.send(reply); // the caller may have given up: nothing to do then
+    }
+}
+
+fn answer(
+    client: &mut Option<Client>,
+    pg: &postgres::Config,
+    tls: &MakeTlsConnector,
+    statement_timeout: u128,
+    request: &Request,
+) -> Result<Reply, Failure> {
+    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+    let conn = match client {
+        Some(conn) if !conn.is_closed() => conn,
+        _ => {
+            let mut conn = pg
+                .connect(tls.clone())
+                .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
+            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout}"))
+                .map_err(no_verdict)?;
+            client.insert(conn)
+        }
+    };
+    match request {
+        Request::Probe { user } => {
+            let row = conn
+                .query_one("SELECT totp.probe($1)", &[user])
+                .map_err(no_verdict)?;
+            probe_reply(row.try_get(0).map_err(no_verdict)?)
+        }
+        Request::Verify {
+            user,
+            code,
+            rhost,
+            service,
+        } => {
+            let mut tx = conn.transaction().map_err(no_verdict)?;
+            let row = tx
+                .query_one(
+                    "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
+                    &[user, code, rhost, service],
+                )
+                .map_err(no_verdict)?;
+            let reply = verify_reply(&row)?;
+            tx.commit().map_err(|e| Failure::NotSaved(e.to_string()))?;
+            Ok(reply)
+        }
+    }
+}
+
+fn probe_reply(answer: Option<String>) -> Result<Reply, Failure> {
+    match answer.as_deref() {
+        Some("enrolled") => Ok(Reply::Enrolled),
+        Some("not-enrolled") => Ok(Reply::NotEnrolled),
+        other => Err(Failure::NoVerdict(format!("unexpected probe answer {other:?}"))),
+    }
+}
+
+/// The reply for a row of totp.verify; anything unexpected is no verdict (so never `accepted`).
+fn verify_reply(row: &Row) -> Result<Reply, Failure> {
+    let bad = |e: postgres::Error| Failure::NoVerdict(format!("unexpected verify row: {e}"));
+    let outcome: Option<String> = row.try_get(0).map_err(bad)?;
+    let via: Option<String> = row.try_get(1).map_err(bad)?;
+    let scratch_left: Option<i32> = row.try_get(2).map_err(bad)?;
+    let reason: Option<String> = row.try_get(3).map_err(bad)?;
+    let retry_after: Option<i32> = row.try_get(4).map_err(bad)?;
+    reply_of(outcome.as_deref(), via, scratch_left, reason, retry_after)
+        .ok_or_else(|| Failure::NoVerdict(format!("unexpected verify outcome {outcome:?}")))
+}
+
+fn reply_of(
+    outcome: Option<&str>,
+    via: Option<String>,
+    scratch_left: Option<i32>,
+    reason: Option<String>,
+    retry_after: Option<i32>,
+) -> Option<Reply> {
+    match outcome? {
+        "accepted" => {
+            let via = via.filter(|v| matches!(v.as_str(), "totp" | "hotp" | "scratch"))?;
+            let scratch_left = u32::try_from(scratch_left?).ok()?;
+            Some(Reply::Accepted { via, scratch_left })
+        }
+        "refused" => Some(Reply::Refused {
+            reason: reason.filter(|r| !r.is_empty())?,
+            retry_after: u32::try_from(retry_after.unwrap_or(0)).unwrap_or(0),
+        }),
+        "not-enrolled" => Some(Reply::NotEnrolled),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_complete_accepted_row_is_accepted() {
+        assert_eq!(
+            reply_of(Some("accepted"), Some("totp".into()), Some(3), None, None),
+            Some(Reply::Accepted {
+                via: "totp".into(),
+                scratch_left: 3
+            })
+        );
+        assert_eq!(reply_of(Some("accepted"), None, Some(3), None, None), None);
+        assert_eq!(
+            reply_of(Some("accepted"), Some("magic".into()), Some(3), None, None),
+            None
+        );
+        assert_eq!(
+            reply_of(Some("accepted"), Some("totp".into()), None, None, None),
+            None
+        );
+        assert_eq!(
+            reply_of(Some("accepted"), Some("totp".into()), Some(-1), None, None),
+            None
+        );
+        assert_eq!(
+            reply_of(Some("ACCEPTED"), Some("totp".into()), Some(3), None, None),
+            None
+        );
+        assert_eq!(reply_of(None, Some("totp".into()), Some(3), None, None), None);
+    }
+
+    #[test]
+    fn refusals_and_not_enrolled_map_through() {
+        assert_eq!(
+            reply_of(Some("refused"), None, None, Some("rate-limited".into()), Some(20)),
+            Some(Reply::Refused {
+                reason: "rate-limited".into(),
+                retry_after: 20
+            })
+        );
+        assert_eq!(reply_of(Some("refused"), None, None, None, None), None);
+        assert_eq!(
+            reply_of(Some("not-enrolled"), None, None, None, None),
+            Some(Reply::NotEnrolled)
+        );
+    }
+}
