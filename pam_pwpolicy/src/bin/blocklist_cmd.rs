@@ -2,10 +2,10 @@
 //! blocklist (format: `docs/blocklist-format.md`, core: `pam_pwpolicy::blocklist`).
 //!
 //! The builder streams its input once, in bounded memory whatever its size: each key (8 bytes) goes to one
-//! of 256 temporary shard files chosen by its top 8 bits, next to the output. Then, for each output shard (a
-//! group of those files, sized by the key count), it loads the keys, sorts and deduplicates them, builds
-//! that shard's binary fuse filter (~34 bytes of RAM per key of the shard, at most ~2^23 keys per shard
-//! for inputs up to 2 billion keys) and appends it to a temporary output file, which is then checksummed,
+//! of 256 temporary files chosen by its top 8 bits, next to the output. Then it loads those files in order
+//! (one at a time, or a group of them when the output has fewer than 256 shards), sorts and deduplicates the
+//! keys, builds each output shard's binary fuse filter (at most ~2^17 keys per shard, see
+//! `blocklist::TARGET_SHARD_KEYS`) and appends it to a temporary output file, which is then checksummed,
 //! fsynced and renamed over OUTPUT. A progress bar is drawn on stderr when it is a terminal.
 //!
 //! The CLI prints to stdout and stderr; the module never runs this code.
@@ -309,6 +309,41 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
+/// Sorted, distinct keys loaded from the temporary files, consumed shard by shard from the front.
+struct Pending {
+    keys: Vec<u64>,
+    at: usize,
+    next_pre: u64,
+}
+
+impl Pending {
+    /// The keys of output shard `shard` (of `1 << bits`): loads the temporary files it needs first.
+    fn take(&mut self, dir: &Path, shard: u64, bits: u32) -> Result<&[u64], CmdError> {
+        while self.next_pre < 1 << PRE_BITS
+            && blocklist::shard_of(self.next_pre << (64 - PRE_BITS), bits) <= shard
+        {
+            self.keys.drain(..self.at);
+            self.at = 0;
+            let from = self.keys.len();
+            read_keys(&dir.join(format!("{:03}", self.next_pre)), &mut self.keys)?;
+            let fresh = self.keys.get_mut(from..).unwrap_or_default();
+            fresh.sort_unstable();
+            let mut fresh_keys = self.keys.split_off(from);
+            fresh_keys.dedup();
+            self.keys.append(&mut fresh_keys);
+            self.next_pre += 1;
+        }
+        let rest = self.keys.get(self.at..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .take_while(|&&k| blocklist::shard_of(k, bits) == shard)
+            .count();
+        let start = self.at;
+        self.at += n;
+        Ok(self.keys.get(start..start + n).unwrap_or_default())
+    }
+}
+
 /// `pwpolicy build-blocklist`.
 pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     let a = parse_build(args)?;
@@ -350,7 +385,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     drop(writers);
     let read_secs = started.elapsed().as_secs_f64();
 
-    let bits = blocklist::choose_shard_bits(counts.keys, PRE_BITS);
+    let bits = blocklist::choose_shard_bits(counts.keys, blocklist::MAX_SHARD_BITS);
     let tmp_out = out_dir.join(format!(".{name}.tmp.{pid}"));
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
@@ -365,24 +400,22 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     temp.out = Some(tmp_out.clone());
     let mut w = Writer::new(file, bits).map_err(|e| io_fail("cannot write", &tmp_out, e))?;
     let shards = 1u64 << bits;
-    let group = 1u64 << (PRE_BITS - bits);
-    let mut keys: Vec<u64> = Vec::new();
+    let mut pending = Pending {
+        keys: Vec::new(),
+        at: 0,
+        next_pre: 0,
+    };
     let mut distinct = 0u64;
     let mut largest = 0usize;
     for shard in 0..shards {
-        keys.clear();
-        for pre in shard * group..(shard + 1) * group {
-            read_keys(&temp.dir.join(format!("{pre:03}")), &mut keys)?;
-        }
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = pending.take(&temp.dir, shard, bits)?;
         distinct += keys.len() as u64;
         largest = largest.max(keys.len());
-        let filter = fuse::build(&keys, blocklist::shard_seed_state(shard))
+        let filter = fuse::build(keys, blocklist::shard_seed_state(shard))
             .map_err(|e| fail(format!("shard {shard}: {e}"), "report this bug"))?;
         w.add_shard(&filter)
             .map_err(|e| io_fail("cannot write", &tmp_out, e))?;
-        if progress.tty {
+        if progress.tty && (shard + 1 == shards || progress.due()) {
             progress.draw(&format!(
                 "building: {} shard {}/{shards}",
                 Progress::bar(shard + 1, shards),
@@ -390,8 +423,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
             ));
         }
     }
-    keys = Vec::new();
-    drop(keys);
+    drop(pending);
     let (file, len) = w.finish().map_err(|e| io_fail("cannot write", &tmp_out, e))?;
     file.sync_all().map_err(|e| io_fail("cannot sync", &tmp_out, e))?;
     drop(file);
@@ -420,73 +452,32 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A blocklist file read for the CLI: mapped when the `module` feature (and so pam-ffi) is built in,
-/// otherwise read into memory.
-pub struct Loaded {
-    #[cfg(feature = "module")]
-    map: pam_ffi::os::Mapping,
-    #[cfg(not(feature = "module"))]
-    bytes: Vec<u8>,
-}
-
-impl Loaded {
-    /// The file's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        #[cfg(feature = "module")]
-        {
-            self.map.bytes()
-        }
-        #[cfg(not(feature = "module"))]
-        {
-            &self.bytes
-        }
-    }
-}
-
-/// Opens a blocklist for the CLI with the module's rules (regular file, no symlink, not writable by group
-/// or others) and validates its structure. The error says what is wrong with which file.
-pub fn open(path: &Path) -> Result<Loaded, String> {
-    #[cfg(feature = "module")]
-    let (loaded, mode) = {
-        let map =
-            pam_ffi::os::Mapping::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-        let mode = map.mode();
-        (Loaded { map }, mode)
-    };
-    #[cfg(not(feature = "module"))]
-    let (loaded, mode) = {
-        use std::os::unix::fs::MetadataExt;
-        let meta = fs::symlink_metadata(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-        if !meta.is_file() {
-            return Err(format!("{}: not a regular file", path.display()));
-        }
-        let bytes = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        (Loaded { bytes }, meta.mode())
-    };
-    blocklist::check_mode(mode).map_err(|e| format!("{}: {e}", path.display()))?;
-    Blocklist::parse(loaded.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(loaded)
-}
-
-/// `pwpolicy check-blocklist FILE`: structure and checksum.
+/// `pwpolicy check-blocklist FILE`: structure, the whole-file checksum, and on a mismatch the first
+/// damaged shard.
 pub fn check_file(args: &[String]) -> Result<ExitCode, CmdError> {
     let [path] = args else {
         return Err(fail("check-blocklist needs exactly one FILE", USAGE));
     };
-    let path = Path::new(path);
+    let path = std::path::absolute(path).map_err(|e| fail(format!("{path}: {e}"), USAGE))?;
+    let at = path.display();
     let hint = "rebuild it with `pwpolicy build-blocklist`, or copy it again (then rename it into place)";
-    let loaded = open(path).map_err(|e| fail(e, hint))?;
-    let bl = Blocklist::parse(loaded.bytes()).map_err(|e| fail(format!("{}: {e}", path.display()), hint))?;
-    bl.verify_checksum()
-        .map_err(|e| fail(format!("{}: {e}", path.display()), hint))?;
+    let file = blocklist::open(&path).map_err(|e| fail(e, hint))?;
+    let bl = Blocklist::parse(&file).map_err(|e| fail(format!("{at}: {e}"), hint))?;
+    if let Err(e) = bl.verify_checksum() {
+        let which = bl
+            .verify_shards()
+            .err()
+            .map(|s| format!("; {s}"))
+            .unwrap_or_default();
+        return Err(fail(format!("{at}: {e}{which}"), hint));
+    }
     let _ = writeln!(
         io::stdout().lock(),
-        "{}: ok: format version {}, {} hashes, {} shard(s), {} bytes = {:.2} bits per entry, checksum verified",
-        path.display(),
+        "{at}: ok: format version {}, {} hashes, {} shard(s), {} bytes = {:.2} bits per entry, checksum verified",
         blocklist::VERSION,
         bl.entries(),
         bl.shards(),
-        loaded.bytes().len(),
+        bl.len_bytes(),
         bl.bits_per_entry()
     );
     Ok(ExitCode::SUCCESS)

@@ -222,7 +222,7 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
     };
     let file = match policy.blocklist.as_deref() {
         None => None,
-        Some(path) => match blocklist_cmd::open(Path::new(path)) {
+        Some(path) => match pam_pwpolicy::blocklist::open(Path::new(path)) {
             Ok(f) => Some(f),
             Err(why) if policy.blocklist_missing == BlocklistMissing::Warn => {
                 let _ = writeln!(
@@ -240,9 +240,7 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
         },
     };
     let list = match &file {
-        Some(f) => {
-            Some(Blocklist::parse(f.bytes()).map_err(|e| fail(format!("blocklist: {e}"), "rebuild it"))?)
-        }
+        Some(f) => Some(Blocklist::parse(f).map_err(|e| fail(format!("blocklist: {e}"), "rebuild it"))?),
         None => None,
     };
     let stdin = io::stdin();
