@@ -6,7 +6,8 @@
 //! (one at a time, or a group of them when the output has fewer than 256 shards), sorts and deduplicates the
 //! keys, builds each output shard's binary fuse filter (at most ~2^17 keys per shard, see
 //! `blocklist::TARGET_SHARD_KEYS`) and appends it to a temporary output file, which is then checksummed,
-//! fsynced and renamed over OUTPUT. A progress bar is drawn on stderr when it is a terminal.
+//! fsynced, renamed over OUTPUT, and the directory fsynced (every failure is reported). A progress bar is
+//! drawn on stderr when it is a terminal.
 //!
 //! The CLI prints to stdout and stderr; the module never runs this code.
 #![forbid(unsafe_code)]
@@ -303,10 +304,11 @@ fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), CmdError> {
     Ok(())
 }
 
-fn fsync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Makes a rename in `dir` durable; an error means the new file may not survive a crash.
+fn fsync_dir(dir: &Path) -> Result<(), CmdError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_fail("cannot sync the directory", dir, e))
 }
 
 /// Sorted, distinct keys loaded from the temporary files, consumed shard by shard from the front.
@@ -429,7 +431,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     drop(file);
     fs::rename(&tmp_out, &a.output).map_err(|e| io_fail("cannot rename into", &a.output, e))?;
     temp.out = None;
-    fsync_dir(&out_dir);
+    fsync_dir(&out_dir)?;
     drop(temp);
     progress.done();
 
@@ -500,5 +502,16 @@ mod tests {
         assert!(parse_build(&args(&["in", "out", "--plain", "--min-count", "2"])).is_err());
         assert!(parse_build(&args(&["in", "out", "--bogus"])).is_err());
         assert_eq!(parse_build(&args(&["-", "out"])).unwrap().input, "-");
+    }
+
+    #[test]
+    fn given_directory_that_cannot_be_synced_then_error_names_it() {
+        let e = fsync_dir(Path::new("/nonexistent/pwpolicy-dir")).unwrap_err();
+        assert!(
+            e.error
+                .contains("cannot sync the directory /nonexistent/pwpolicy-dir"),
+            "{}",
+            e.error
+        );
     }
 }
