@@ -12,6 +12,7 @@
 //! The CLI prints to stdout and stderr; the module never runs this code.
 #![forbid(unsafe_code)]
 
+use crate::Error;
 use pam_pwpolicy::blocklist::{self, Blocklist, LineError, Writer};
 use pam_pwpolicy::fuse;
 use std::fs::{self, File, OpenOptions};
@@ -28,27 +29,16 @@ pub const USAGE: &str =
 /// Top bits used to spread keys over temporary files during the build.
 const PRE_BITS: u32 = 8;
 
-/// An error line and a hint line, as the rest of the CLI prints them.
-#[derive(Debug)]
-pub struct CmdError {
-    /// What went wrong.
-    pub error: String,
-    /// What to do.
-    pub hint: String,
+fn fail(error: impl Into<String>, hint: impl Into<String>) -> Error {
+    Error::failed(error, hint)
 }
 
-fn fail(error: impl Into<String>, hint: impl Into<String>) -> CmdError {
-    CmdError {
-        error: error.into(),
-        hint: hint.into(),
+fn io_fail(what: &'static str, path: &Path, source: io::Error) -> Error {
+    Error::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
     }
-}
-
-fn io_fail(what: &str, path: &Path, e: io::Error) -> CmdError {
-    fail(
-        format!("{what} {}: {e}", path.display()),
-        "check the path, the permissions and the free space",
-    )
 }
 
 /// Options of `build-blocklist`.
@@ -61,7 +51,7 @@ struct BuildArgs {
     tmpdir: Option<PathBuf>,
 }
 
-fn parse_build(args: &[String]) -> Result<BuildArgs, CmdError> {
+fn parse_build(args: &[String]) -> Result<BuildArgs, Error> {
     let mut out = BuildArgs::default();
     let mut positional = Vec::new();
     let mut it = args.iter();
@@ -190,7 +180,7 @@ fn split_input(
     a: &BuildArgs,
     writers: &mut [BufWriter<File>],
     progress: &mut Progress,
-) -> Result<Counts, CmdError> {
+) -> Result<Counts, Error> {
     let (reader, total): (Box<dyn Read>, u64) = if a.input == "-" {
         (Box::new(io::stdin().lock()), 0)
     } else {
@@ -282,14 +272,14 @@ fn split_input(
     Ok(c)
 }
 
-fn line_error(input: &str, line: u64, e: &LineError) -> CmdError {
+fn line_error(input: &str, line: u64, e: &LineError) -> Error {
     fail(
         format!("{input}: line {line}: {e}"),
         "INPUT must be the HIBP \"ordered by hash\" SHA-1 file (SHA1HEX:COUNT lines), or use --plain for one password per line",
     )
 }
 
-fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), CmdError> {
+fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), Error> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -305,7 +295,7 @@ fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), CmdError> {
 }
 
 /// Makes a rename in `dir` durable; an error means the new file may not survive a crash.
-fn fsync_dir(dir: &Path) -> Result<(), CmdError> {
+fn fsync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_fail("cannot sync the directory", dir, e))
@@ -320,7 +310,7 @@ struct Pending {
 
 impl Pending {
     /// The keys of output shard `shard` (of `1 << bits`): loads the temporary files it needs first.
-    fn take(&mut self, dir: &Path, shard: u64, bits: u32) -> Result<&[u64], CmdError> {
+    fn take(&mut self, dir: &Path, shard: u64, bits: u32) -> Result<&[u64], Error> {
         while self.next_pre < 1 << PRE_BITS
             && blocklist::shard_of(self.next_pre << (64 - PRE_BITS), bits) <= shard
         {
@@ -347,7 +337,7 @@ impl Pending {
 }
 
 /// `pwpolicy build-blocklist`.
-pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
+pub fn build(args: &[String]) -> Result<ExitCode, Error> {
     let a = parse_build(args)?;
     let started = Instant::now();
     let out_dir = match a.output.parent() {
@@ -456,7 +446,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
 
 /// `pwpolicy check-blocklist FILE`: structure, the whole-file checksum, and on a mismatch the first
 /// damaged shard.
-pub fn check_file(args: &[String]) -> Result<ExitCode, CmdError> {
+pub fn check_file(args: &[String]) -> Result<ExitCode, Error> {
     let [path] = args else {
         return Err(fail("check-blocklist needs exactly one FILE", USAGE));
     };
@@ -508,10 +498,9 @@ mod tests {
     fn given_directory_that_cannot_be_synced_then_error_names_it() {
         let e = fsync_dir(Path::new("/nonexistent/pwpolicy-dir")).unwrap_err();
         assert!(
-            e.error
+            e.message()
                 .contains("cannot sync the directory /nonexistent/pwpolicy-dir"),
-            "{}",
-            e.error
+            "{e:?}"
         );
     }
 }
