@@ -405,6 +405,37 @@ fn given_blocklist_body_zeroed_in_place_then_deny_refuses_breached_passwords_and
 }
 
 #[test]
+fn given_blocklist_body_zeroed_in_place_then_pwpolicy_check_follows_blocklist_missing() {
+    let s = Setup::new();
+    let zeroed = s.damaged("zeroed.pwbl", |b| zero_body(b));
+    let run = |extra: &[&str]| {
+        let mut child = Command::new(pwpolicy())
+            .args(["check", "--config", s.conf.to_str().unwrap()])
+            .args(["--blocklist", zeroed.to_str().unwrap()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{}", BREACHED[0]).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("shard 0: checksum mismatch"), "{err}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&["blocklist_missing=warn"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pwpolicy: warning: blocklist") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok"), "{out:?}");
+}
+
+#[test]
 fn given_a_fifo_as_blocklist_then_refused_promptly_and_named_in_the_log() {
     let s = Setup::new();
     let fifo = s.h.root().join("fifo.pwbl");

@@ -308,7 +308,7 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Error> {
             Err(why) => return Err(Error::Blocklist(why)),
         },
     };
-    let list = match &file {
+    let mut list = match &file {
         Some(f) => Some(Blocklist::parse(f).map_err(|e| Error::Blocklist(e.to_string()))?),
         None => None,
     };
@@ -323,8 +323,22 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Error> {
             line.pop();
         }
         let mut v = check(&policy, &line, None, &ctx);
-        if let Some(list) = &list {
-            check_blocklist(&mut v, &line, list);
+        if let Some(l) = list.as_ref().filter(|_| !v.hard_failure()) {
+            // As the module: a damaged or changed shard follows blocklist_missing.
+            match l.contains_password(&line) {
+                Ok(_) => check_blocklist(&mut v, &line, l),
+                Err(e) => {
+                    let why = format!("{}: {e}", policy.blocklist.as_deref().unwrap_or("?"));
+                    if policy.blocklist_missing != BlocklistMissing::Warn {
+                        return Err(Error::Blocklist(why));
+                    }
+                    let _ = writeln!(
+                        io::stderr().lock(),
+                        "pwpolicy: warning: blocklist {why}; checking without it (blocklist_missing=warn)"
+                    );
+                    list = None;
+                }
+            }
         }
         all_ok &= v.ok();
         let text = if cli.json {
