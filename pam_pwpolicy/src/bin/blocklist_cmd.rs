@@ -318,11 +318,9 @@ impl Pending {
             self.at = 0;
             let from = self.keys.len();
             read_keys(&dir.join(format!("{:03}", self.next_pre)), &mut self.keys)?;
-            let fresh = self.keys.get_mut(from..).unwrap_or_default();
-            fresh.sort_unstable();
-            let mut fresh_keys = self.keys.split_off(from);
-            fresh_keys.dedup();
-            self.keys.append(&mut fresh_keys);
+            // Each file holds a higher range of keys than the ones before it: sorting it keeps all sorted.
+            self.keys.get_mut(from..).unwrap_or_default().sort_unstable();
+            self.keys.dedup();
             self.next_pre += 1;
         }
         let rest = self.keys.get(self.at..).unwrap_or_default();
@@ -492,6 +490,39 @@ mod tests {
         assert!(parse_build(&args(&["in", "out", "--plain", "--min-count", "2"])).is_err());
         assert!(parse_build(&args(&["in", "out", "--bogus"])).is_err());
         assert_eq!(parse_build(&args(&["-", "out"])).unwrap().input, "-");
+    }
+
+    #[test]
+    fn given_more_or_fewer_shards_than_temporary_files_then_every_key_lands_once_in_its_shard() {
+        let keys: Vec<u64> = (0..5000u64)
+            .map(|i| (i % 4000).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let mut want = keys.clone();
+        want.sort_unstable();
+        want.dedup();
+        for bits in [0, 3, 8, 11] {
+            let dir = tempfile::tempdir().unwrap();
+            for pre in 0..1u64 << PRE_BITS {
+                let bytes: Vec<u8> = keys
+                    .iter()
+                    .filter(|&&k| blocklist::shard_of(k, PRE_BITS) == pre)
+                    .flat_map(|k| k.to_le_bytes())
+                    .collect();
+                fs::write(dir.path().join(format!("{pre:03}")), bytes).unwrap();
+            }
+            let mut pending = Pending {
+                keys: Vec::new(),
+                at: 0,
+                next_pre: 0,
+            };
+            let mut got = Vec::new();
+            for shard in 0..1u64 << bits {
+                let mine = pending.take(dir.path(), shard, bits).unwrap();
+                assert!(mine.iter().all(|&k| blocklist::shard_of(k, bits) == shard));
+                got.extend_from_slice(mine);
+            }
+            assert_eq!(got, want, "{bits} shard bits");
+        }
     }
 
     #[test]
