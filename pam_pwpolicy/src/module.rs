@@ -15,10 +15,10 @@
 //! - the policy is enforced when `enforcing` and (the caller's real uid is not 0, or `enforce_for_root`,
 //!   or PAM_CHANGE_EXPIRED_AUTHTOK); otherwise a failing password is accepted with an explicit warning.
 //!   Empty, non-UTF-8 and over-`maxlen` input is always refused;
-//! - `blocklist=PATH`: the breached-password file is opened ([`blocklist::open`]: [`config::open_trusted`]'s rules) and
-//!   validated (header and shard index: see `docs/blocklist-format.md`) once per call, before any prompt;
-//!   a lookup reads the few bytes it needs with `pread` and verifies the checksum of the shard it uses. A
-//!   listed password is refused with `BAD PASSWORD: it appears in a list of breached passwords`. If the
+//! - `blocklist=PATH`: the breached-password file is opened ([`blocklist::open`], with
+//!   [`config::open_trusted`]'s rules) and validated (header and shard index: see
+//!   `docs/blocklist-format.md`) once per call, before any prompt; a lookup reads the few bytes it needs
+//!   with `pread` and verifies the checksum of the shard it uses. A listed password is refused with `BAD PASSWORD: it appears in a list of breached passwords`. If the
 //!   file cannot be used (at open, or a damaged or changed shard at lookup), `blocklist_missing=deny`
 //!   (default) logs exactly what is wrong, tells the user the check is unavailable and refuses the change
 //!   (PAM_TRY_AGAIN in PAM_PRELIM_CHECK, so `passwd` stops before asking anything; PAM_AUTHTOK_ERR in
