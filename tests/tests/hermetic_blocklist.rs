@@ -331,7 +331,10 @@ fn given_damaged_or_missing_blocklist_then_deny_refuses_and_logs_exactly_what_is
         (&empty, "empty"),
         (&short, "truncated"),
         (&truncated, "bytes but its header says"),
-        (&version, "unsupported format version 1"),
+        (
+            &version,
+            "unsupported format version 1 (this pam_pwpolicy reads version 2 only); rebuild the file",
+        ),
         (&shifted, "bad magic"),
         (&index, "shard 0"),
         (&link, "symbolic links"),
