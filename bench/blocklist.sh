@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the breached-password blocklist (issue 7) against passwdqc's pwqfilter, in ONE run, on the
 # same synthetic HIBP-format corpus: build time and peak memory, file size and bits per entry, false-positive
-# rate on non-members, lookup latency warm and cold (first lookup after mapping, file evicted from the page
+# rate on non-members, lookup latency warm and cold (first lookup after opening, file evicted from the page
 # cache first). Prints a table; exits 1 if a target of the issue is missed (<= 20 bits per entry, FP <= 2e-5,
 # every member found), 2 if it cannot run.
 #

@@ -3,9 +3,10 @@
 //! - `blocklist gen N SEED`: writes N lines `SHA1HEX:COUNT` of deterministic pseudo-random 160-bit hex
 //!   (SplitMix64 from SEED) to stdout: a synthetic HIBP file, streamed so nothing is stored. Distinct seeds
 //!   give disjoint sets (up to 2^-160 odds), so one seed makes members and another non-members.
-//! - `blocklist lookup FILE`: maps FILE as the module does, then looks up every `SHA1HEX[:COUNT]` line of
-//!   stdin; prints `found=F total=T open_us=O first_ns=X warm_ns=W` (open: open + mmap + validation; first:
-//!   the first lookup after mapping; warm: mean of the others).
+//! - `blocklist lookup FILE`: opens FILE as the module does, then looks up every `SHA1HEX[:COUNT]` line of
+//!   stdin; prints `found=F total=T open_us=O first_ns=X warm_ns=W` (open: open + validation; first: the
+//!   first lookup, which verifies its shard's checksum; warm: mean of the others, each verifying its shard
+//!   on first use like the module).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -45,8 +46,9 @@ fn gen(n: u64, seed: u64) -> io::Result<()> {
 
 fn lookup(path: &str) -> Result<(), String> {
     let t0 = Instant::now();
-    let map = pam_ffi::os::Mapping::open(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
-    let bl = Blocklist::parse(map.bytes()).map_err(|e| format!("{path}: {e}"))?;
+    let abs = std::path::absolute(path).map_err(|e| format!("{path}: {e}"))?;
+    let file = pam_pwpolicy::blocklist::open(&abs)?;
+    let bl = Blocklist::parse(&file).map_err(|e| format!("{path}: {e}"))?;
     let open_us = t0.elapsed().as_secs_f64() * 1e6;
     let stdin = io::stdin();
     let mut keys = Vec::new();

@@ -3,16 +3,19 @@
 //! parser the builder uses.
 //!
 //! The reader is what the PAM module runs on bytes it does not trust (a file an admin downloaded, possibly
-//! truncated, corrupted or hostile, mapped at any address): it validates the header and the shard index
-//! before any lookup, reads every integer with `from_le_bytes` on a checked slice, and never panics or
-//! allocates in proportion to the file. The full SHA-256 checksum is checked by
-//! [`Blocklist::verify_checksum`] (`pwpolicy check-blocklist`), not on every open: see the format document.
-//! No I/O here except through the `Read`/`Write`/`Seek` values the caller passes to [`Writer`] and
-//! [`checksum`]; no logging.
+//! truncated, corrupted, hostile, or truncated while in use): it reads through a [`Source`] (the opened
+//! file, with `pread`: no mapping, so a file that shrinks gives an error, never SIGBUS), validates the
+//! header and the shard index before any lookup, verifies the checksum of each shard on its first lookup,
+//! reads every integer with `from_le_bytes` on a checked slice, and never panics or allocates in proportion
+//! to the file. The whole-file SHA-256 is checked by [`Blocklist::verify_checksum`] (`pwpolicy
+//! check-blocklist`), not on every open: see the format document. No I/O here except through the
+//! [`Source`] and the `Read`/`Write`/`Seek` values the caller passes, and [`open`], which opens the file
+//! with [`crate::config::open_trusted`]'s rules; no logging.
 
 use crate::fuse::{self, Filter, Params};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use unicode_normalization::UnicodeNormalization;
@@ -21,19 +24,22 @@ use zeroize::Zeroizing;
 /// First 8 bytes of every blocklist file.
 pub const MAGIC: [u8; 8] = *b"PWPBLIST";
 /// The format version this code reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Bytes before the shard index.
 pub const HEADER_LEN: usize = 96;
-/// Bytes per shard index entry.
-pub const INDEX_ENTRY_LEN: usize = 32;
+/// Bytes per shard index entry (32 of fields, then the shard's checksum).
+pub const INDEX_ENTRY_LEN: usize = 48;
+/// Bytes of a shard's checksum (the first 16 bytes of a SHA-256: see [`ShardHasher`]).
+pub const SHARD_SUM_LEN: usize = 16;
 /// Key kind 1: the first 8 bytes of SHA-1, big-endian.
 pub const KEY_SHA1_PREFIX: u32 = 1;
 /// Most shard bits (65,536 shards).
 pub const MAX_SHARD_BITS: u32 = 16;
 /// Where the SHA-256 checksum sits in the header.
 pub const CHECKSUM_RANGE: std::ops::Range<usize> = 48..80;
-/// The builder aims for at most this many keys per shard (~34 bytes of RAM each while building).
-pub const TARGET_SHARD_KEYS: u64 = 1 << 23;
+/// The builder aims for at most this many keys per shard: a shard (~19 bits per key, at most ~310 KB) is
+/// what a lookup reads and checksums on first use.
+pub const TARGET_SHARD_KEYS: u64 = 1 << 17;
 
 /// The message after `BAD PASSWORD: ` for a hit (false positives exist, hence "appears").
 pub const BREACHED_MESSAGE: &str = "it appears in a list of breached passwords";
@@ -74,6 +80,15 @@ pub enum FormatError {
     },
     /// The SHA-256 over the file does not match the header.
     ChecksumMismatch,
+    /// A shard's checksum does not match its index entry (zeroed or damaged in place).
+    ShardChecksum {
+        /// Which shard.
+        shard: u64,
+    },
+    /// The file is shorter or different than when it was validated (truncated or rewritten in place).
+    Changed(String),
+    /// Reading failed.
+    Io(String),
 }
 
 impl fmt::Display for FormatError {
@@ -90,7 +105,7 @@ impl fmt::Display for FormatError {
             ),
             FormatError::UnsupportedVersion(v) => write!(
                 f,
-                "unsupported format version {v} (this pam_pwpolicy reads version {VERSION})"
+                "unsupported format version {v} (this pam_pwpolicy reads version {VERSION} only); rebuild the file with `pwpolicy build-blocklist`"
             ),
             FormatError::BadHeader(p) => write!(f, "bad header: {p}"),
             FormatError::LengthMismatch { header, actual } => write!(
@@ -99,6 +114,15 @@ impl fmt::Display for FormatError {
             ),
             FormatError::BadShard { shard, problem } => write!(f, "shard {shard}: {problem}"),
             FormatError::ChecksumMismatch => write!(f, "checksum mismatch: the file is corrupt"),
+            FormatError::ShardChecksum { shard } => write!(
+                f,
+                "shard {shard}: checksum mismatch: the file is damaged (zeroed or overwritten in place); rebuild it or copy it again"
+            ),
+            FormatError::Changed(what) => write!(
+                f,
+                "the file changed after it was opened ({what}): replace it by renaming a new file over it, never in place"
+            ),
+            FormatError::Io(e) => write!(f, "cannot read: {e}"),
         }
     }
 }
@@ -129,6 +153,72 @@ pub fn shard_of(key: u64, bits: u32) -> u64 {
     key.checked_shr(64 - bits.min(64)).unwrap_or(0)
 }
 
+/// Where a blocklist's bytes come from: the opened file, read with `pread` (`FileExt::read_exact_at`) a
+/// few bytes at a time, or bytes in memory (tests, fuzzing). A file that shrinks gives a read error, never
+/// a signal.
+pub trait Source {
+    /// Fills `buf` with the bytes at `offset`; an error if the source is shorter or unreadable.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// The current length in bytes.
+    fn size(&self) -> io::Result<u64>;
+}
+
+impl Source for std::fs::File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
+impl Source for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|at| self.get(at..at.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(len64(self.len()))
+    }
+}
+
+impl Source for Vec<u8> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.as_slice().read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        self.as_slice().size()
+    }
+}
+
+impl<T: Source + ?Sized> Source for &T {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+}
+
+/// Reads `len` bytes at `at`; a short source is a file that changed since it was validated.
+fn read_at(src: &dyn Source, at: u64, len: usize) -> Result<Vec<u8>, FormatError> {
+    let mut buf = vec![0u8; len];
+    src.read_exact_at(&mut buf, at).map_err(|e| read_error(at, &e))?;
+    Ok(buf)
+}
+
+fn read_error(at: u64, e: &io::Error) -> FormatError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        FormatError::Changed(format!("no bytes at offset {at} any more"))
+    } else {
+        FormatError::Io(e.to_string())
+    }
+}
+
 /// One shard's index entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShardInfo {
@@ -140,108 +230,161 @@ pub struct ShardInfo {
     pub entries: u64,
     /// Byte offset of its array in the file.
     pub offset: u64,
+    /// Its checksum (see [`shard_checksum`]).
+    pub sum: [u8; SHARD_SUM_LEN],
 }
 
-fn read_shard(bytes: &[u8], shard: u64) -> Option<ShardInfo> {
-    let at = usize::try_from(shard)
-        .ok()?
-        .checked_mul(INDEX_ENTRY_LEN)?
-        .checked_add(HEADER_LEN)?;
-    Some(ShardInfo {
-        seed: u64_at(bytes, at)?,
-        params: Params {
-            segment_length: u32_at(bytes, at + 8)?,
-            segment_count: u32_at(bytes, at + 12)?,
-        },
-        entries: u64_at(bytes, at + 16)?,
-        offset: u64_at(bytes, at + 24)?,
-    })
+impl ShardInfo {
+    fn from_entry(e: &[u8]) -> Option<ShardInfo> {
+        Some(ShardInfo {
+            seed: u64_at(e, 0)?,
+            params: Params {
+                segment_length: u32_at(e, 8)?,
+                segment_count: u32_at(e, 12)?,
+            },
+            entries: u64_at(e, 16)?,
+            offset: u64_at(e, 24)?,
+            sum: e.get(32..INDEX_ENTRY_LEN)?.try_into().ok()?,
+        })
+    }
+
+    /// The entry's first 32 bytes (everything but the checksum), as written in the index.
+    fn fields(&self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        for (dst, src) in b.chunks_mut(8).zip([
+            self.seed,
+            u64::from(self.params.segment_length) | u64::from(self.params.segment_count) << 32,
+            self.entries,
+            self.offset,
+        ]) {
+            dst.copy_from_slice(&src.to_le_bytes());
+        }
+        b
+    }
+
+    /// Bytes of its fingerprint array (`None`: the shape overflows).
+    fn array_bytes(&self) -> Option<u64> {
+        len64(self.params.array_len()?).checked_mul(2)
+    }
 }
 
-/// A validated view of a blocklist file. Holds only the byte slice and three numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct Blocklist<'a> {
-    bytes: &'a [u8],
-    shard_bits: u32,
-    entries: u64,
+/// A shard's checksum: the first 16 bytes of SHA-256 over a domain tag, the shard number, its index entry
+/// without the checksum, and its fingerprint array (fed with [`ShardHasher::update`], in pieces).
+#[derive(Debug, Clone)]
+pub struct ShardHasher(Sha256);
+
+impl ShardHasher {
+    /// Starts the checksum of shard `shard` with index entry `info` (its `sum` is not hashed).
+    pub fn new(shard: u64, info: &ShardInfo) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"PWPBLIST shard\0\0");
+        h.update(shard.to_le_bytes());
+        h.update(info.fields());
+        ShardHasher(h)
+    }
+
+    /// The next bytes of the shard's fingerprint array.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The checksum.
+    pub fn finish(self) -> [u8; SHARD_SUM_LEN] {
+        let full: [u8; 32] = self.0.finalize().into();
+        let mut sum = [0u8; SHARD_SUM_LEN];
+        for (d, s) in sum.iter_mut().zip(full) {
+            *d = s;
+        }
+        sum
+    }
 }
 
-impl<'a> Blocklist<'a> {
-    /// Validates the header and the shard index (see the format document); O(shards).
-    pub fn parse(bytes: &'a [u8]) -> Result<Blocklist<'a>, FormatError> {
-        let have = len64(bytes.len());
-        if bytes.is_empty() {
-            return Err(FormatError::Empty);
-        }
-        if bytes.get(..8) != Some(&MAGIC[..]) {
-            return Err(if bytes.len() < 8 && MAGIC.starts_with(bytes) {
-                FormatError::Truncated {
-                    need: len64(HEADER_LEN),
-                    have,
-                }
-            } else {
-                FormatError::BadMagic
-            });
-        }
-        let truncated = FormatError::Truncated {
-            need: len64(HEADER_LEN),
-            have,
-        };
-        let version = u32_at(bytes, 8).ok_or_else(|| truncated.clone())?;
-        if version != VERSION {
-            return Err(FormatError::UnsupportedVersion(version));
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(truncated);
-        }
-        let field = |at: usize| u32_at(bytes, at).unwrap_or(u32::MAX);
-        let bad = |what: String| Err(FormatError::BadHeader(what));
-        if field(12) != HEADER_LEN as u32 {
-            return bad(format!("header length {} (expected {HEADER_LEN})", field(12)));
-        }
-        if field(16) != KEY_SHA1_PREFIX {
-            return bad(format!("unknown key kind {}", field(16)));
-        }
-        let fp_bits = u16_at(bytes, 20).unwrap_or(0);
-        if fp_bits != fuse::FINGERPRINT_BITS {
-            return bad(format!("fingerprint width {fp_bits} bits (expected 16)"));
-        }
-        let arity = u16_at(bytes, 22).unwrap_or(0);
-        if arity != fuse::ARITY {
-            return bad(format!("arity {arity} (expected 3)"));
-        }
-        let shard_bits = field(24);
-        if shard_bits > MAX_SHARD_BITS {
-            return bad(format!("{shard_bits} shard bits (at most {MAX_SHARD_BITS})"));
-        }
-        if field(28) != 0 {
-            return bad(format!("unknown flags {:#x}", field(28)));
-        }
-        if bytes.get(80..96).is_none_or(|r| r.iter().any(|&b| b != 0)) {
-            return bad("reserved bytes are not zero".to_owned());
-        }
-        let entries = u64_at(bytes, 32).unwrap_or(u64::MAX);
-        let file_len = u64_at(bytes, 40).unwrap_or(u64::MAX);
-        if file_len != have {
-            return Err(FormatError::LengthMismatch {
-                header: file_len,
-                actual: have,
-            });
-        }
-        let shards = 1u64 << shard_bits;
-        let index_end = shards * INDEX_ENTRY_LEN as u64 + HEADER_LEN as u64;
-        if have < index_end {
-            return Err(FormatError::Truncated {
-                need: index_end,
+/// Checks the header (the first [`HEADER_LEN`] bytes, or fewer if the file is shorter) of a file of `have`
+/// bytes; returns the shard bits and the entry count.
+fn parse_header(bytes: &[u8], have: u64) -> Result<(u32, u64), FormatError> {
+    if bytes.get(..8) != Some(&MAGIC[..]) {
+        return Err(if bytes.len() < 8 && MAGIC.starts_with(bytes) {
+            FormatError::Truncated {
+                need: len64(HEADER_LEN),
                 have,
-            });
-        }
-        let mut next = index_end;
-        let mut total: u64 = 0;
-        for shard in 0..shards {
+            }
+        } else {
+            FormatError::BadMagic
+        });
+    }
+    let truncated = FormatError::Truncated {
+        need: len64(HEADER_LEN),
+        have,
+    };
+    let version = u32_at(bytes, 8).ok_or_else(|| truncated.clone())?;
+    if version != VERSION {
+        return Err(FormatError::UnsupportedVersion(version));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(truncated);
+    }
+    let field = |at: usize| u32_at(bytes, at).unwrap_or(u32::MAX);
+    let bad = |what: String| Err(FormatError::BadHeader(what));
+    if field(12) != HEADER_LEN as u32 {
+        return bad(format!("header length {} (expected {HEADER_LEN})", field(12)));
+    }
+    if field(16) != KEY_SHA1_PREFIX {
+        return bad(format!("unknown key kind {}", field(16)));
+    }
+    let fp_bits = u16_at(bytes, 20).unwrap_or(0);
+    if fp_bits != fuse::FINGERPRINT_BITS {
+        return bad(format!("fingerprint width {fp_bits} bits (expected 16)"));
+    }
+    let arity = u16_at(bytes, 22).unwrap_or(0);
+    if arity != fuse::ARITY {
+        return bad(format!("arity {arity} (expected 3)"));
+    }
+    let shard_bits = field(24);
+    if shard_bits > MAX_SHARD_BITS {
+        return bad(format!("{shard_bits} shard bits (at most {MAX_SHARD_BITS})"));
+    }
+    if field(28) != 0 {
+        return bad(format!("unknown flags {:#x}", field(28)));
+    }
+    if bytes.get(80..96).is_none_or(|r| r.iter().any(|&b| b != 0)) {
+        return bad("reserved bytes are not zero".to_owned());
+    }
+    let entries = u64_at(bytes, 32).unwrap_or(u64::MAX);
+    let file_len = u64_at(bytes, 40).unwrap_or(u64::MAX);
+    if file_len != have {
+        return Err(FormatError::LengthMismatch {
+            header: file_len,
+            actual: have,
+        });
+    }
+    Ok((shard_bits, entries))
+}
+
+/// Index entries read per `pread` while validating.
+const INDEX_CHUNK: u64 = 1024;
+
+/// Checks every index entry's shape and placement (not the checksums); O(shards), read in chunks.
+fn check_index(src: &dyn Source, shard_bits: u32, have: u64, entries: u64) -> Result<(), FormatError> {
+    let shards = 1u64 << shard_bits;
+    let entry_len = len64(INDEX_ENTRY_LEN);
+    let index_end = shards * entry_len + len64(HEADER_LEN);
+    if have < index_end {
+        return Err(FormatError::Truncated {
+            need: index_end,
+            have,
+        });
+    }
+    let mut next = index_end;
+    let mut total: u64 = 0;
+    let mut first = 0u64;
+    while first < shards {
+        let count = INDEX_CHUNK.min(shards - first);
+        let at = len64(HEADER_LEN) + first * entry_len;
+        let chunk = read_at(src, at, usize::try_from(count * entry_len).unwrap_or(0))?;
+        for (shard, e) in (first..).zip(chunk.chunks_exact(INDEX_ENTRY_LEN)) {
             let problem = |p: String| FormatError::BadShard { shard, problem: p };
             let info =
-                read_shard(bytes, shard).ok_or_else(|| problem("index entry unreadable".to_owned()))?;
+                ShardInfo::from_entry(e).ok_or_else(|| problem("index entry unreadable".to_owned()))?;
             if !info.params.is_valid() {
                 return Err(problem(format!(
                     "bad filter shape (segment length {}, segment count {})",
@@ -275,21 +418,61 @@ impl<'a> Blocklist<'a> {
                 .ok_or_else(|| problem("array runs past the end of the file".to_owned()))?;
             total = total.saturating_add(info.entries);
         }
-        if next != have {
-            return Err(FormatError::LengthMismatch {
-                header: next,
-                actual: have,
-            });
+        first += count;
+    }
+    if next != have {
+        return Err(FormatError::LengthMismatch {
+            header: next,
+            actual: have,
+        });
+    }
+    if total != entries {
+        return Err(FormatError::BadHeader(format!(
+            "{entries} entries in the header but {total} in the shards"
+        )));
+    }
+    Ok(())
+}
+
+/// A validated blocklist file, read through a [`Source`]. Holds the source, three numbers and one bit per
+/// shard: whether that shard's checksum was verified by this value already (each shard is verified on
+/// its first lookup, then trusted for the life of this value, which the module keeps for one call).
+pub struct Blocklist<'a> {
+    src: &'a dyn Source,
+    len: u64,
+    shard_bits: u32,
+    entries: u64,
+    verified: Vec<Cell<u64>>,
+}
+
+impl fmt::Debug for Blocklist<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blocklist")
+            .field("len", &self.len)
+            .field("shard_bits", &self.shard_bits)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Blocklist<'a> {
+    /// Validates the header and the shard index (see the format document); O(shards). Shard checksums
+    /// are verified on lookup, the whole-file checksum by [`Blocklist::verify_checksum`].
+    pub fn parse(src: &'a dyn Source) -> Result<Blocklist<'a>, FormatError> {
+        let have = src.size().map_err(|e| FormatError::Io(e.to_string()))?;
+        if have == 0 {
+            return Err(FormatError::Empty);
         }
-        if total != entries {
-            return bad(format!(
-                "{entries} entries in the header but {total} in the shards"
-            ));
-        }
+        let head = read_at(src, 0, usize::try_from(have.min(len64(HEADER_LEN))).unwrap_or(0))?;
+        let (shard_bits, entries) = parse_header(&head, have)?;
+        check_index(src, shard_bits, have, entries)?;
+        let words = usize::try_from((1u64 << shard_bits).div_ceil(64)).unwrap_or(0);
         Ok(Blocklist {
-            bytes,
+            src,
+            len: have,
             shard_bits,
             entries,
+            verified: (0..words).map(|_| Cell::new(0)).collect(),
         })
     }
 
@@ -303,31 +486,116 @@ impl<'a> Blocklist<'a> {
         1u64 << self.shard_bits
     }
 
-    /// The index entry of shard `i`, if it exists.
+    /// File length in bytes (as validated).
+    pub fn len_bytes(&self) -> u64 {
+        self.len
+    }
+
+    /// The index entry of shard `i`, read now; `None` if there is no such shard or it cannot be read.
     pub fn shard(&self, i: u64) -> Option<ShardInfo> {
-        if i >= self.shards() {
-            return None;
+        self.entry(i).ok()
+    }
+
+    fn entry(&self, shard: u64) -> Result<ShardInfo, FormatError> {
+        if shard >= self.shards() {
+            return Err(FormatError::BadShard {
+                shard,
+                problem: "no such shard".to_owned(),
+            });
         }
-        read_shard(self.bytes, i)
+        let at = len64(HEADER_LEN) + shard * len64(INDEX_ENTRY_LEN);
+        let e = read_at(self.src, at, INDEX_ENTRY_LEN)?;
+        let changed = || FormatError::Changed(format!("shard {shard}: its index entry is no longer valid"));
+        let info = ShardInfo::from_entry(&e).ok_or_else(changed)?;
+        let end = info.array_bytes().and_then(|b| b.checked_add(info.offset));
+        if !info.params.is_valid() || end.is_none_or(|end| end > self.len) {
+            return Err(changed());
+        }
+        Ok(info)
     }
 
     /// File size in bits per entry (index and header included).
     pub fn bits_per_entry(&self) -> f64 {
-        len64(self.bytes.len()) as f64 * 8.0 / self.entries.max(1) as f64
+        self.len as f64 * 8.0 / self.entries.max(1) as f64
     }
 
-    /// Whether `key` may be in the list. An error only if the bytes changed since [`Blocklist::parse`]
-    /// (a file rewritten in place under a mapping).
+    /// Recomputes shard `shard`'s checksum from the file and compares it with its index entry's.
+    pub fn verify_shard(&self, shard: u64) -> Result<(), FormatError> {
+        let info = self.entry(shard)?;
+        self.verify_shard_info(shard, &info)
+    }
+
+    fn verify_shard_info(&self, shard: u64, info: &ShardInfo) -> Result<(), FormatError> {
+        let mut reader = SourceReader {
+            src: self.src,
+            pos: info.offset,
+            end: info.offset.saturating_add(info.array_bytes().unwrap_or(0)),
+        };
+        let mut h = ShardHasher::new(shard, info);
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| read_error(reader.pos, &e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(buf.get(..n).unwrap_or_default());
+        }
+        if h.finish() == info.sum {
+            Ok(())
+        } else {
+            Err(FormatError::ShardChecksum { shard })
+        }
+    }
+
+    /// Verifies every shard's checksum (for `check-blocklist`); the first damaged shard is the error.
+    pub fn verify_shards(&self) -> Result<(), FormatError> {
+        (0..self.shards()).try_for_each(|s| self.verify_shard(s))
+    }
+
+    fn is_verified(&self, shard: u64) -> bool {
+        let word = usize::try_from(shard / 64)
+            .ok()
+            .and_then(|w| self.verified.get(w));
+        word.is_some_and(|w| w.get() & (1 << (shard % 64)) != 0)
+    }
+
+    fn mark_verified(&self, shard: u64) {
+        if let Some(w) = usize::try_from(shard / 64)
+            .ok()
+            .and_then(|w| self.verified.get(w))
+        {
+            w.set(w.get() | 1 << (shard % 64));
+        }
+    }
+
+    /// Whether `key` may be in the list: reads the shard's index entry, verifies the shard's checksum on
+    /// its first use, then reads the three fingerprints the filter needs. An error if the shard is damaged
+    /// (checksum mismatch) or the file changed since [`Blocklist::parse`]: the caller must not treat that
+    /// as "not listed".
     pub fn contains_key(&self, key: u64) -> Result<bool, FormatError> {
         let shard = shard_of(key, self.shard_bits);
-        let changed = || FormatError::BadShard {
-            shard,
-            problem: "changed since it was validated".to_owned(),
-        };
-        let info = read_shard(self.bytes, shard).ok_or_else(changed)?;
-        let start = usize::try_from(info.offset).map_err(|_| changed())?;
-        let array = self.bytes.get(start..).ok_or_else(changed)?;
-        fuse::contains_in(array, info.params, info.seed, key).ok_or_else(changed)
+        let info = self.entry(shard)?;
+        if !self.is_verified(shard) {
+            self.verify_shard_info(shard, &info)?;
+            self.mark_verified(shard);
+        }
+        if info.params.segment_count == 0 {
+            return Ok(false);
+        }
+        let h = fuse::hash(key, info.seed);
+        let mut f = fuse::fingerprint(h);
+        for p in info.params.positions(h) {
+            let at = len64(p)
+                .checked_mul(2)
+                .and_then(|b| b.checked_add(info.offset))
+                .ok_or_else(|| FormatError::Changed(format!("shard {shard}: position out of range")))?;
+            let mut two = [0u8; 2];
+            self.src
+                .read_exact_at(&mut two, at)
+                .map_err(|e| read_error(at, &e))?;
+            f ^= u16::from_le_bytes(two);
+        }
+        Ok(f == 0)
     }
 
     /// Whether `password` (the typed bytes) appears: its NFKC form, and the typed bytes when they differ.
@@ -342,27 +610,54 @@ impl<'a> Blocklist<'a> {
 
     /// Recomputes the SHA-256 over the whole file and compares it with the header's.
     pub fn verify_checksum(&self) -> Result<(), FormatError> {
-        let want = self
-            .bytes
-            .get(CHECKSUM_RANGE)
-            .ok_or(FormatError::ChecksumMismatch)?;
-        match checksum(self.bytes) {
-            Ok(got) if got.as_slice() == want => Ok(()),
-            _ => Err(FormatError::ChecksumMismatch),
+        let want = read_at(self.src, len64(CHECKSUM_RANGE.start), CHECKSUM_RANGE.len())?;
+        let reader = SourceReader {
+            src: self.src,
+            pos: 0,
+            end: self.len,
+        };
+        match checksum(reader) {
+            Ok(got) if got.as_slice() == want.as_slice() => Ok(()),
+            Ok(_) => Err(FormatError::ChecksumMismatch),
+            Err(e) => Err(read_error(0, &e)),
         }
     }
 }
 
-/// Refuses a blocklist file that group or others can write (whoever can write it decides which passwords
-/// are refused or let through). `mode` is `st_mode` from `fstat` on the opened file.
-pub fn check_mode(mode: u32) -> Result<(), String> {
-    if mode & 0o022 != 0 {
-        return Err(format!(
-            "writable by group or others (mode {:o}); run `chmod go-w` on it",
-            mode & 0o7777
-        ));
+/// Reads `pos..end` of a [`Source`] as a stream.
+struct SourceReader<'a> {
+    src: &'a dyn Source,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = usize::try_from(self.end.saturating_sub(self.pos))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let Some(dst) = buf.get_mut(..n) else {
+            return Ok(0);
+        };
+        self.src.read_exact_at(dst, self.pos)?;
+        self.pos += len64(n);
+        Ok(n)
     }
-    Ok(())
+}
+
+/// Opens a blocklist file for the module and the CLI with [`crate::config::open_trusted`]'s rules (absolute
+/// path, no symbolic link, no blocking, a regular file owned by root or the effective uid, not writable by
+/// group or others) and validates its header and shard index. The error names the file and says exactly
+/// what is wrong, for the admin log.
+pub fn open(path: &std::path::Path) -> Result<std::fs::File, String> {
+    let at = path.display();
+    let file = match crate::config::open_trusted(path) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Err(format!("{at}: cannot open: No such file or directory")),
+        Err(e) => return Err(format!("{at}: {e}")),
+    };
+    Blocklist::parse(&file).map_err(|e| format!("{at}: {e}"))?;
+    Ok(file)
 }
 
 /// The key of a SHA-1 digest: its first 8 bytes, big-endian.
@@ -538,12 +833,17 @@ impl<F: Read + Write + Seek> Writer<F> {
         }
         let bytes = filter.to_le_bytes();
         self.out.write_all(&bytes)?;
-        self.index.push(ShardInfo {
+        let mut info = ShardInfo {
             seed: filter.seed,
             params: filter.params,
             entries: filter.entries,
             offset: self.offset,
-        });
+            sum: [0; SHARD_SUM_LEN],
+        };
+        let mut h = ShardHasher::new(len64(self.index.len()), &info);
+        h.update(&bytes);
+        info.sum = h.finish();
+        self.index.push(info);
         self.offset += len64(bytes.len());
         Ok(())
     }
@@ -570,11 +870,8 @@ impl<F: Read + Write + Seek> Writer<F> {
         head.extend_from_slice(&self.offset.to_le_bytes());
         head.extend_from_slice(&[0u8; 48]);
         for s in &self.index {
-            head.extend_from_slice(&s.seed.to_le_bytes());
-            head.extend_from_slice(&s.params.segment_length.to_le_bytes());
-            head.extend_from_slice(&s.params.segment_count.to_le_bytes());
-            head.extend_from_slice(&s.entries.to_le_bytes());
-            head.extend_from_slice(&s.offset.to_le_bytes());
+            head.extend_from_slice(&s.fields());
+            head.extend_from_slice(&s.sum);
         }
         self.out.flush()?;
         self.out.seek(SeekFrom::Start(0))?;
@@ -728,7 +1025,8 @@ mod tests {
         assert_eq!(choose_shard_bits(0, 8), 0);
         assert_eq!(choose_shard_bits(TARGET_SHARD_KEYS, 8), 0);
         assert_eq!(choose_shard_bits(TARGET_SHARD_KEYS + 1, 8), 1);
-        assert_eq!(choose_shard_bits(847_223_402, 8), 7);
+        assert_eq!(choose_shard_bits(847_223_402, 8), 8);
+        assert_eq!(choose_shard_bits(847_223_402, MAX_SHARD_BITS), 13);
         assert_eq!(choose_shard_bits(u64::MAX, 8), 8);
         // A hand-sharded file (4 shards, one empty) reads back.
         let keys: Vec<u64> = (1..200u64)
@@ -768,7 +1066,7 @@ mod tests {
             f(&mut b);
             Blocklist::parse(&b).map(|_| ()).unwrap_err()
         };
-        assert_eq!(Blocklist::parse(&[]).unwrap_err(), FormatError::Empty);
+        assert_eq!(Blocklist::parse(&Vec::new()).unwrap_err(), FormatError::Empty);
         assert!(matches!(with(&|b| b.truncate(5)), FormatError::Truncated { .. }));
         assert!(matches!(with(&|b| b.truncate(60)), FormatError::Truncated { .. }));
         assert!(matches!(
@@ -777,7 +1075,10 @@ mod tests {
         ));
         assert!(matches!(with(&|b| b.push(0)), FormatError::LengthMismatch { .. }));
         assert_eq!(with(&|b| b[0] = b'X'), FormatError::BadMagic);
-        assert_eq!(with(&|b| b[8] = 2), FormatError::UnsupportedVersion(2));
+        assert_eq!(with(&|b| b[8] = 1), FormatError::UnsupportedVersion(1));
+        assert!(FormatError::UnsupportedVersion(1)
+            .to_string()
+            .contains("rebuild the file with `pwpolicy build-blocklist`"));
         assert!(matches!(with(&|b| b[20] = 8), FormatError::BadHeader(_)));
         assert!(matches!(with(&|b| b[24] = 17), FormatError::BadHeader(_)));
         assert!(matches!(with(&|b| b[90] = 1), FormatError::BadHeader(_)));
@@ -805,16 +1106,91 @@ mod tests {
         }
     }
 
-    #[test]
-    fn given_misaligned_copy_then_lookups_are_identical() {
-        let good = sample();
-        let mut buf = vec![0u8; good.len() + 3];
-        for shift in 1..4 {
-            buf[shift..shift + good.len()].copy_from_slice(&good);
-            let bl = Blocklist::parse(&buf[shift..shift + good.len()]).unwrap();
-            assert!(bl.contains_password(b"pw7").unwrap());
-            bl.verify_checksum().unwrap();
+    /// A file with keys in many shards (5 bits: 32 shards), and a password of each of shards 0 and 31.
+    fn sharded() -> (Vec<u8>, u64, u64) {
+        let mut w = Writer::new(io::Cursor::new(Vec::new()), 5).unwrap();
+        let keys: Vec<u64> = (1..3000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        for shard in 0..32 {
+            let mine: Vec<u64> = keys
+                .iter()
+                .copied()
+                .filter(|&k| shard_of(k, 5) == shard)
+                .collect();
+            w.add_shard(&fuse::build(&mine, shard).unwrap()).unwrap();
         }
+        let file = w.finish().unwrap().0.into_inner();
+        let first = keys.iter().copied().find(|&k| shard_of(k, 5) == 0).unwrap();
+        let last = keys.iter().copied().find(|&k| shard_of(k, 5) == 31).unwrap();
+        (file, first, last)
+    }
+
+    #[test]
+    fn given_zeroed_body_with_intact_header_and_index_then_lookup_is_an_error_not_a_miss() {
+        let (mut file, first, last) = sharded();
+        let body = HEADER_LEN + 32 * INDEX_ENTRY_LEN;
+        let bl = Blocklist::parse(&file).unwrap();
+        assert!(bl.contains_key(first).unwrap() && bl.contains_key(last).unwrap());
+        file[body..].iter_mut().for_each(|b| *b = 0);
+        // The structure is intact: the file opens; every lookup then fails on the shard's checksum.
+        let bl = Blocklist::parse(&file).unwrap();
+        assert_eq!(
+            bl.contains_key(first),
+            Err(FormatError::ShardChecksum { shard: 0 })
+        );
+        assert_eq!(
+            bl.contains_key(last),
+            Err(FormatError::ShardChecksum { shard: 31 })
+        );
+        assert_eq!(bl.verify_shards(), Err(FormatError::ShardChecksum { shard: 0 }));
+        assert!(bl
+            .contains_key(first)
+            .unwrap_err()
+            .to_string()
+            .contains("checksum mismatch"));
+    }
+
+    #[test]
+    fn given_one_damaged_shard_then_only_its_lookups_fail() {
+        let (mut file, first, last) = sharded();
+        let last_shard_end = file.len() - 1;
+        file[last_shard_end] ^= 0x10;
+        let bl = Blocklist::parse(&file).unwrap();
+        assert!(bl.contains_key(first).unwrap());
+        assert_eq!(
+            bl.contains_key(last),
+            Err(FormatError::ShardChecksum { shard: 31 })
+        );
+        // A damaged checksum in the index is caught the same way.
+        let (mut file, first, _) = sharded();
+        file[HEADER_LEN + 40] ^= 1;
+        let bl = Blocklist::parse(&file).unwrap();
+        assert_eq!(
+            bl.contains_key(first),
+            Err(FormatError::ShardChecksum { shard: 0 })
+        );
+    }
+
+    #[test]
+    fn given_file_truncated_after_open_then_lookups_are_errors_not_sigbus() {
+        let (file, first, last) = sharded();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.pwbl");
+        std::fs::write(&path, &file).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let bl = Blocklist::parse(&f).unwrap();
+        assert!(bl.contains_key(first).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(HEADER_LEN as u64 + 10)
+            .unwrap();
+        let e = bl.contains_key(last).unwrap_err();
+        assert!(matches!(e, FormatError::Changed(_)), "{e:?}");
+        assert!(e.to_string().contains("renaming"), "{e}");
+        assert!(bl.verify_checksum().is_err());
     }
 
     proptest! {

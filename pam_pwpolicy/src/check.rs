@@ -558,7 +558,7 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
 /// Looks the typed password up in a breached-password blocklist (its NFKC form, and the typed bytes when
 /// they differ: see [`crate::blocklist::password_keys`]) and adds a [`Rule::Blocklist`] reason on a hit.
 /// Nothing is looked up when a rule that is never waived failed (the input could not be checked). If the
-/// validated file no longer reads back (rewritten in place under a mapping), the password is refused with a
+/// validated file no longer reads back (a damaged shard, a file changed in place), the password is refused with a
 /// reason saying the check is unavailable: never accepted unchecked.
 pub fn check_blocklist(verdict: &mut Verdict, new: &[u8], list: &crate::blocklist::Blocklist<'_>) {
     if verdict.hard_failure() {

@@ -14,8 +14,11 @@
 //!
 //! Every unknown key, malformed value or unreadable/unparsable file is collected as a [`ConfigError`]
 //! (all of them, not just the first); callers fail closed. A missing default file is not an error; a
-//! missing file named explicitly is. Files are read with a size cap and must be regular files that
-//! neither group nor others can write; nothing here panics.
+//! missing file named explicitly is. Every file whose content sets the policy (the configuration files and
+//! the blocklist) is opened by [`open_trusted`], the one place that owns these rules: an absolute path,
+//! opened without following a symbolic link and without blocking (a FIFO cannot hang the caller), a regular
+//! file owned by root or by the effective uid of the process, that neither group nor others can write.
+//! Files are read with a size cap; nothing here panics or blocks.
 
 use crate::policy::{OptionError, Policy, Preset, Value, KEYS};
 use std::fmt;
@@ -241,42 +244,93 @@ pub fn resolve(settings: &[Setting]) -> Result<Policy, Vec<ConfigError>> {
     }
 }
 
-/// Reads a file of at most [`MAX_FILE`] bytes; `Ok(None)` when it does not exist.
-pub fn read_file(path: &Path) -> Result<Option<String>, ConfigError> {
-    read_limited(path, false)
+/// The uid, besides root, that may own a configuration or blocklist file: the effective uid of this
+/// process (root for the module under `passwd`; the admin running `pwpolicy check` on their own files).
+/// Built without the `module` feature (no pam-ffi), only root.
+pub fn trusted_owner() -> u32 {
+    #[cfg(feature = "module")]
+    {
+        pam_ffi::os::effective_uid()
+    }
+    #[cfg(not(feature = "module"))]
+    {
+        0
+    }
 }
 
-/// Reads a configuration file: as [`read_file`], and it must be a regular file that neither group nor
-/// others can write (checked on the open file), since whoever can write it sets the policy.
-pub fn read_config(path: &Path) -> Result<Option<String>, ConfigError> {
-    read_limited(path, true)
-}
-
-fn read_limited(path: &Path, config: bool) -> Result<Option<String>, ConfigError> {
-    use std::os::unix::fs::MetadataExt;
-    let origin = path.display().to_string();
-    let file = match std::fs::File::open(path) {
+/// Opens a file whose content sets the policy (`pwpolicy.conf`, `conf=`, `pwquality.conf`, its `.d/*.conf`,
+/// the blocklist) under the rules of this module's header; `Ok(None)` when it does not exist. The error
+/// says which rule the file breaks (the caller adds the path).
+pub fn open_trusted(path: &Path) -> Result<Option<std::fs::File>, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    if !path.is_absolute() {
+        return Err(
+            "refused: not an absolute path (configuration and blocklist paths must be absolute)".to_owned(),
+        );
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(&origin, format!("cannot open: {e}"))),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(
+                "refused: it is a symbolic link (symbolic links are not followed: name the file itself)"
+                    .to_owned(),
+            )
+        }
+        Err(e) => return Err(format!("cannot open: {e}")),
     };
-    if config {
-        let meta = file
-            .metadata()
-            .map_err(|e| err(&origin, format!("cannot stat: {e}")))?;
-        if !meta.is_file() {
-            return Err(err(&origin, "not a regular file"));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(err(
-                &origin,
-                format!(
-                    "writable by group or others (mode {:o}); run `chmod go-w` on it",
-                    meta.mode() & 0o7777
-                ),
-            ));
-        }
+    let meta = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+    if !meta.is_file() {
+        return Err("refused: not a regular file (a FIFO, device or directory is never read)".to_owned());
     }
+    let owner = trusted_owner();
+    if meta.uid() != 0 && meta.uid() != owner {
+        return Err(format!(
+            "refused: owned by uid {} (it must be owned by root{}); run `chown root` on it",
+            meta.uid(),
+            if owner == 0 {
+                String::new()
+            } else {
+                format!(" or uid {owner}, who runs this")
+            }
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "refused: writable by group or others (mode {:o}); run `chmod go-w` on it",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(Some(file))
+}
+
+/// Reads a file of at most [`MAX_FILE`] bytes (host name, passwd file: no ownership rules); `Ok(None)` when
+/// it does not exist.
+pub fn read_file(path: &Path) -> Result<Option<String>, ConfigError> {
+    let origin = path.display().to_string();
+    match std::fs::File::open(path) {
+        Ok(f) => read_limited(f, &origin).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(err(&origin, format!("cannot open: {e}"))),
+    }
+}
+
+/// Reads a configuration file opened by [`open_trusted`]; `Ok(None)` when it does not exist.
+pub fn read_config(path: &Path) -> Result<Option<String>, ConfigError> {
+    let origin = path.display().to_string();
+    match open_trusted(path) {
+        Ok(Some(f)) => read_limited(f, &origin).map(Some),
+        Ok(None) => Ok(None),
+        Err(e) => Err(err(&origin, e)),
+    }
+}
+
+fn read_limited(file: std::fs::File, origin: &str) -> Result<String, ConfigError> {
+    let origin = origin.to_owned();
     let mut buf = Vec::new();
     file.take(MAX_FILE + 1)
         .read_to_end(&mut buf)
@@ -284,9 +338,7 @@ fn read_limited(path: &Path, config: bool) -> Result<Option<String>, ConfigError
     if u64::try_from(buf.len()).unwrap_or(u64::MAX) > MAX_FILE {
         return Err(err(&origin, format!("larger than {MAX_FILE} bytes")));
     }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| err(&origin, "not UTF-8 text"))
+    String::from_utf8(buf).map_err(|_| err(&origin, "not UTF-8 text"))
 }
 
 fn last_text(settings: &[Setting], key: &str) -> Option<String> {
@@ -355,6 +407,10 @@ fn read_one(
     }
 }
 
+fn is_relative_path(p: &str) -> bool {
+    !Path::new(p).is_absolute()
+}
+
 /// Loads the policy for these module arguments, reading files from `paths` as described above.
 pub fn load(args: &[String], paths: &Paths) -> Result<Loaded, Vec<ConfigError>> {
     let arg_settings = parse_args(args);
@@ -391,6 +447,13 @@ pub fn load(args: &[String], paths: &Paths) -> Result<Loaded, Vec<ConfigError>> 
         last_text(&arg_settings, "pwquality_conf").or_else(|| last_text(&toml_settings, "pwquality_conf"));
     let pwq_path: Option<PathBuf> = match pwq.as_deref() {
         Some("" | "none") => None,
+        Some(p) if is_relative_path(p) => {
+            errors.push(err(
+                p,
+                "refused: `pwquality_conf` must be an absolute path (configuration and blocklist paths must be absolute)",
+            ));
+            None
+        }
         Some(p) => Some(PathBuf::from(p)),
         None if explicit_conf.is_some() => None,
         None => paths.pwquality.clone(),
@@ -542,6 +605,103 @@ mod tests {
         assert!(e[0].problem.contains("writable by group or others"), "{e:?}");
         fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(load(&[], &paths(d.path())).unwrap().policy.minlen, 12);
+    }
+
+    fn mkfifo(path: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {}", path.display());
+    }
+
+    /// `load` in a thread that must finish within 10 s (a FIFO used to block it forever).
+    fn load_promptly(a: Vec<String>, p: Paths) -> Result<Loaded, Vec<ConfigError>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(&a, &p));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("load blocked on a FIFO")
+    }
+
+    #[test]
+    fn given_a_fifo_at_any_configuration_path_then_refused_promptly_naming_the_file() {
+        for at in [
+            "pwpolicy.conf",
+            "pwquality.conf",
+            "pwquality.conf.d/50-site.conf",
+            "explicit.toml",
+            "explicit-pwquality.conf",
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            fs::create_dir(d.path().join("pwquality.conf.d")).unwrap();
+            let fifo = d.path().join(at);
+            mkfifo(&fifo);
+            let a = match at {
+                "explicit.toml" => args(&[&format!("conf={}", fifo.display())]),
+                "explicit-pwquality.conf" => args(&[&format!("pwquality_conf={}", fifo.display())]),
+                _ => Vec::new(),
+            };
+            let e = load_promptly(a, paths(d.path())).unwrap_err();
+            assert!(
+                e.iter()
+                    .any(|e| e.origin == fifo.display().to_string()
+                        && e.problem.contains("not a regular file")),
+                "{at}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_relative_conf_or_pwquality_conf_then_refused() {
+        let d = tempfile::tempdir().unwrap();
+        for a in ["conf=pwpolicy.conf", "pwquality_conf=etc/pwquality.conf"] {
+            let e = load(&args(&[a]), &paths(d.path())).unwrap_err();
+            assert!(
+                e.iter().any(|e| e.problem.contains("absolute path")),
+                "{a}: {e:?}"
+            );
+        }
+        write(
+            d.path().join("pwpolicy.conf"),
+            "pwquality_conf = \"pwquality.conf\"\n",
+        )
+        .unwrap();
+        let e = load(&[], &paths(d.path())).unwrap_err();
+        assert!(e[0].problem.contains("absolute path"), "{e:?}");
+    }
+
+    #[test]
+    fn given_symlinked_configuration_file_then_refused_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real.conf");
+        write(&real, "minlen = 3\n").unwrap();
+        std::os::unix::fs::symlink(&real, d.path().join("pwpolicy.conf")).unwrap();
+        let e = load(&[], &paths(d.path())).unwrap_err();
+        assert!(e[0].problem.contains("symbolic link"), "{e:?}");
+        fs::create_dir(d.path().join("pwquality.conf.d")).unwrap();
+        fs::remove_file(d.path().join("pwpolicy.conf")).unwrap();
+        std::os::unix::fs::symlink(&real, d.path().join("pwquality.conf.d/x.conf")).unwrap();
+        let e = load(&[], &paths(d.path())).unwrap_err();
+        assert!(
+            e[0].origin.ends_with("x.conf") && e[0].problem.contains("symbolic link"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn given_trusted_open_then_each_rule_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(open_trusted(Path::new("relative.conf"))
+            .unwrap_err()
+            .contains("absolute"));
+        assert!(open_trusted(&d.path().join("missing")).unwrap().is_none());
+        assert!(open_trusted(d.path()).unwrap_err().contains("not a regular file"));
+        let f = d.path().join("ok.conf");
+        write(&f, "").unwrap();
+        assert!(open_trusted(&f).unwrap().is_some());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A 3-wise binary fuse filter with 16-bit fingerprints (Graf and Lemire, 2022), written here rather than
-//! taken from `xorf` because its lookup must run over the bytes of a memory-mapped file that nothing
+//! taken from `xorf` because its lookup must run over bytes read from a file that nothing
 //! guarantees to be aligned or well formed: `xorf` panics on a misaligned view, and a panic is never
 //! acceptable inside a PAM module. Lookup reads each fingerprint with `u16::from_le_bytes` through
 //! `slice::get`, so it cannot panic or read out of bounds whatever the bytes hold.
@@ -160,7 +160,7 @@ impl Filter {
 
 /// Looks `key` up in a filter stored as little-endian fingerprints in `array` (any alignment).
 /// `None` when `array` is shorter than `params` says (the caller validated it, so only a bug or a file
-/// changed under a mapping gets there).
+/// changed in place gets there).
 #[inline]
 pub fn contains_in(array: &[u8], params: Params, seed: u64, key: u64) -> Option<bool> {
     if params.segment_count == 0 {

@@ -15,13 +15,14 @@
 //! - the policy is enforced when `enforcing` and (the caller's real uid is not 0, or `enforce_for_root`,
 //!   or PAM_CHANGE_EXPIRED_AUTHTOK); otherwise a failing password is accepted with an explicit warning.
 //!   Empty, non-UTF-8 and over-`maxlen` input is always refused;
-//! - `blocklist=PATH`: the breached-password file is mapped and validated (structure, not checksum: see
-//!   `docs/blocklist-format.md`) once per call, before any prompt; a listed password is refused with
-//!   `BAD PASSWORD: it appears in a list of breached passwords`. If the file cannot be used,
-//!   `blocklist_missing=deny` (default) logs exactly what is wrong, tells the user the check is
-//!   unavailable and refuses the change (PAM_TRY_AGAIN in PAM_PRELIM_CHECK, so `passwd` stops before asking
-//!   anything; PAM_AUTHTOK_ERR in PAM_UPDATE_AUTHTOK); `blocklist_missing=warn` logs a warning and checks
-//!   without it.
+//! - `blocklist=PATH`: the breached-password file is opened ([`blocklist::open`], with
+//!   [`config::open_trusted`]'s rules) and validated (header and shard index: see
+//!   `docs/blocklist-format.md`) once per call, before any prompt; a lookup reads the few bytes it needs
+//!   with `pread` and verifies the checksum of the shard it uses. A listed password is refused with `BAD PASSWORD: it appears in a list of breached passwords`. If the
+//!   file cannot be used (at open, or a damaged or changed shard at lookup), `blocklist_missing=deny`
+//!   (default) logs exactly what is wrong, tells the user the check is unavailable and refuses the change
+//!   (PAM_TRY_AGAIN in PAM_PRELIM_CHECK, so `passwd` stops before asking anything; PAM_AUTHTOK_ERR in
+//!   PAM_UPDATE_AUTHTOK); `blocklist_missing=warn` logs a warning and checks without it.
 //!
 //! The module never writes to stdout/stderr; it talks to the user through the conversation and to the
 //! admin through `pam_syslog`, never with the password. The password is checked after NFKC, but what the
@@ -31,7 +32,7 @@ use crate::blocklist::{self, Blocklist};
 use crate::check::{self, Context, Verdict};
 use crate::config::{self, Paths};
 use crate::policy::{AuthtokSource, BlocklistMissing, Policy};
-use pam_ffi::os::{Mapping, UserRecord};
+use pam_ffi::os::UserRecord;
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::path::{Path, PathBuf};
 
@@ -97,17 +98,6 @@ pub fn policy_text(policy: &Policy) -> String {
 /// Shown to the user when `blocklist_missing=deny` refuses a change because the blocklist cannot be used.
 pub const BLOCKLIST_UNAVAILABLE: &str = "The check against breached passwords is unavailable, so the password cannot be changed now. Please contact your system administrator.";
 
-/// Opens the blocklist for one call: mapped read-only (`O_NOFOLLOW`), a regular file not writable by group
-/// or others, with a valid header and shard index. The error names the file and says exactly what is wrong.
-pub fn open_blocklist(path: &Path) -> Result<Mapping, String> {
-    let at = path.display();
-    let map = Mapping::open(path)
-        .map_err(|e| format!("{at}: cannot open: {e} (it must be a regular file, not a symbolic link)"))?;
-    blocklist::check_mode(map.mode()).map_err(|e| format!("{at}: {e}"))?;
-    Blocklist::parse(map.bytes()).map_err(|e| format!("{at}: {e}"))?;
-    Ok(map)
-}
-
 /// The message for a refused password: `BAD PASSWORD: <reason>` and one line of guidance.
 pub fn bad_password_text(verdict: &Verdict) -> Option<String> {
     verdict
@@ -117,6 +107,7 @@ pub fn bad_password_text(verdict: &Verdict) -> Option<String> {
 
 struct Session<'a> {
     policy: &'a Policy,
+    blocklist_path: &'a str,
     ctx: Context,
     enforce: bool,
     warn_why: &'static str,
@@ -126,20 +117,40 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn verdict(&self, new: &Secret) -> Verdict {
+    /// The verdict on `new`. `Err`: the blocklist could not be used for it under `blocklist_missing=deny`
+    /// (logged and told; the call ends with that code).
+    fn verdict(&self, pamh: &mut impl PamHandle, new: &Secret) -> Result<Verdict, PamCode> {
         let old = self.old.as_ref().map(Secret::as_bytes);
         let mut v = check::check(self.policy, new.as_bytes(), old, &self.ctx);
-        if let Some(list) = &self.blocklist {
-            check::check_blocklist(&mut v, new.as_bytes(), list);
+        if let Some(list) = self.blocklist.as_ref().filter(|_| !v.hard_failure()) {
+            // Verifies the shard(s) first, so that a damaged shard follows blocklist_missing.
+            match list.contains_password(new.as_bytes()) {
+                Ok(_) => check::check_blocklist(&mut v, new.as_bytes(), list),
+                Err(e) if self.policy.blocklist_missing == BlocklistMissing::Warn => pamh.log(
+                    Priority::Warning,
+                    &format!(
+                        "pam_pwpolicy: {}: blocklist {}: {e}; this password is checked without it (blocklist_missing=warn)",
+                        self.id(pamh),
+                        self.blocklist_path
+                    ),
+                ),
+                Err(e) => {
+                    return Err(blocklist_denied(
+                        pamh,
+                        &format!("{}: {e}", self.blocklist_path),
+                        false,
+                    ))
+                }
+            }
         }
         if self.check_rules {
-            v
+            Ok(v)
         } else {
             // local_users_only for a non-local user: only what can never be waived.
-            Verdict {
+            Ok(Verdict {
                 reasons: v.reasons.into_iter().filter(|r| r.rule.is_hard()).collect(),
                 ..v
-            }
+            })
         }
     }
 
@@ -198,6 +209,21 @@ impl Session<'_> {
     }
 }
 
+/// Refuses the change because the blocklist cannot be used (`blocklist_missing=deny`): logs why, tells the
+/// user, and gives the code for the phase.
+fn blocklist_denied(pamh: &mut impl PamHandle, why: &str, prelim: bool) -> PamCode {
+    pamh.log(
+        Priority::Err,
+        &format!("pam_pwpolicy: blocklist {why}; password changes are refused (blocklist_missing=deny)"),
+    );
+    let _ = pamh.error(BLOCKLIST_UNAVAILABLE);
+    if prelim {
+        PamCode::TryAgain
+    } else {
+        PamCode::AuthtokErr
+    }
+}
+
 /// `pam_sm_chauthtok` over any handle.
 pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], world: &World) -> PamCode {
     let loaded = match config::load(args, &world.paths) {
@@ -217,22 +243,10 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
             &format!("pam_pwpolicy: configuration from: {}", files.join(", ")),
         );
     }
-    let deny = |pamh: &mut H, why: &str| {
-        pamh.log(
-            Priority::Err,
-            &format!("pam_pwpolicy: blocklist {why}; password changes are refused (blocklist_missing=deny)"),
-        );
-        let _ = pamh.error(BLOCKLIST_UNAVAILABLE);
-        if flags.prelim_check() {
-            PamCode::TryAgain
-        } else {
-            PamCode::AuthtokErr
-        }
-    };
-    let mapping = match policy.blocklist.as_deref() {
+    let file = match policy.blocklist.as_deref() {
         // In PAM_PRELIM_CHECK only a refusal matters; warn mode logs once, in PAM_UPDATE_AUTHTOK.
         Some(path) if policy.blocklist_missing == BlocklistMissing::Deny || !flags.prelim_check() => {
-            match open_blocklist(Path::new(path)) {
+            match blocklist::open(Path::new(path)) {
                 Ok(m) => Some(m),
                 Err(why) if policy.blocklist_missing == BlocklistMissing::Warn => {
                     pamh.log(
@@ -243,19 +257,20 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
                     );
                     None
                 }
-                Err(why) => return deny(pamh, &why),
+                Err(why) => return blocklist_denied(pamh, &why, flags.prelim_check()),
             }
         }
         _ => None,
     };
-    let blocklist = match mapping.as_ref().map(|m| Blocklist::parse(m.bytes())) {
+    let blocklist = match file.as_ref().map(|f| Blocklist::parse(f)) {
         None => None,
         Some(Ok(list)) => Some(list),
         // Validated a moment ago: only a file rewritten in place gets here. Never check without it.
         Some(Err(e)) => {
-            return deny(
+            return blocklist_denied(
                 pamh,
                 &format!("{}: {e}", policy.blocklist.as_deref().unwrap_or("?")),
+                flags.prelim_check(),
             )
         }
     };
@@ -290,6 +305,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
     };
     let session = Session {
         policy: &policy,
+        blocklist_path: policy.blocklist.as_deref().unwrap_or("?"),
         ctx: Context {
             user: Some(user),
             gecos,
@@ -323,7 +339,10 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
             );
             return PamCode::AuthtokErr;
         };
-        let v = session.verdict(&new);
+        let v = match session.verdict(pamh, &new) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
         return if session.judge(pamh, &v) {
             PamCode::Success
         } else {
@@ -351,7 +370,10 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
                 Err(e) => return session.conversation_failed(pamh, e),
             },
         };
-        let v = session.verdict(&new);
+        let v = match session.verdict(pamh, &new) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
         if !session.judge(pamh, &v) {
             continue;
         }
@@ -719,10 +741,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let keys = passwords
             .iter()
-            .map(|p| blocklist::key_of_bytes(p.as_bytes()))
+            .map(|p| crate::blocklist::key_of_bytes(p.as_bytes()))
             .collect();
         let path = t.dir.path().join(name);
-        std::fs::write(&path, blocklist::build_in_memory(keys).unwrap()).unwrap();
+        std::fs::write(&path, crate::blocklist::build_in_memory(keys).unwrap()).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         path.display().to_string()
     }
@@ -762,12 +784,13 @@ mod tests {
         assert_eq!(t.update(&mut h, &[&missing]), PamCode::AuthtokErr);
         assert!(h.prompts().is_empty());
         let path = t.dir.path().join("bad.pwbl");
-        std::fs::write(&path, b"PWPBLIST\x02\0\0\0").unwrap();
+        std::fs::write(&path, b"PWPBLIST\x01\0\0\0").unwrap();
         let bad = format!("blocklist={}", path.display());
         let mut h = handle(&[STRONG, STRONG]);
         assert_eq!(t.update(&mut h, &[&bad]), PamCode::AuthtokErr);
         assert!(
-            h.log_lines()[0].text.contains("unsupported format version 2"),
+            h.log_lines()[0].text.contains("unsupported format version 1")
+                && h.log_lines()[0].text.contains("rebuild"),
             "{:?}",
             h.log_lines()
         );
@@ -795,6 +818,91 @@ mod tests {
             .log_lines()
             .iter()
             .any(|l| l.text.contains("blocklist_missing=warn")));
+    }
+
+    /// Zeroes every byte after the shard index in place (header and index intact).
+    fn zero_body(path: &str) {
+        let mut bytes = std::fs::read(path).unwrap();
+        let shards = 1usize << bytes[24];
+        let body = crate::blocklist::HEADER_LEN + shards * crate::blocklist::INDEX_ENTRY_LEN;
+        bytes[body..].iter_mut().for_each(|b| *b = 0);
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn given_blocklist_body_zeroed_in_place_then_deny_refuses_and_logs_the_damaged_shard() {
+        let t = T::new();
+        let path = write_blocklist(&t, "z.pwbl", &[STRONG, "Hx3%pN7^cR5*wKd"]);
+        zero_body(&path);
+        let list = format!("blocklist={path}");
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(t.update(&mut h, &[&list]), PamCode::AuthtokErr);
+        assert_eq!(errors(&h), vec![BLOCKLIST_UNAVAILABLE]);
+        assert_eq!(h.authtok, None);
+        let logs = h.log_lines();
+        assert!(
+            logs.iter().any(|l| l.text.contains(&path)
+                && l.text.contains("checksum mismatch")
+                && l.text.contains("blocklist_missing=deny")),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn given_blocklist_body_zeroed_in_place_then_warn_logs_and_checks_without_it() {
+        let t = T::new();
+        let path = write_blocklist(&t, "z.pwbl", &[STRONG]);
+        zero_body(&path);
+        let list = format!("blocklist={path}");
+        let mut h = handle(&[STRONG, STRONG]);
+        assert_eq!(
+            t.update(&mut h, &[&list, "blocklist_missing=warn"]),
+            PamCode::Success
+        );
+        assert!(h
+            .log_lines()
+            .iter()
+            .any(|l| l.text.contains("checksum mismatch") && l.text.contains("blocklist_missing=warn")));
+    }
+
+    static TRUNCATE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+    /// A passwd lookup that truncates the blocklist named in [`TRUNCATE`]: it runs after the module opened
+    /// and validated the file and before the first prompt, as a truncation while `passwd` waits would.
+    fn alice_then_truncate(name: &str) -> Option<UserRecord> {
+        if let Some(path) = TRUNCATE.lock().unwrap().as_deref() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_len(200)
+                .unwrap();
+        }
+        alice(name)
+    }
+
+    #[test]
+    fn given_blocklist_truncated_during_the_call_then_no_sigbus_and_the_change_is_refused() {
+        let t = T::new();
+        let many: Vec<String> = (0..20_000).map(|i| format!("pw{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let path = write_blocklist(&t, "t.pwbl", &refs);
+        *TRUNCATE.lock().unwrap() = Some(path.clone());
+        let mut world = t.world();
+        world.lookup_user = alice_then_truncate;
+        let mut h = handle(&[STRONG, STRONG]);
+        let args = vec![format!("blocklist={path}")];
+        let code = chauthtok(&mut h, Flags(pam_ffi::sys::PAM_UPDATE_AUTHTOK), &args, &world);
+        *TRUNCATE.lock().unwrap() = None;
+        assert_eq!(code, PamCode::AuthtokErr);
+        assert_eq!(errors(&h), vec![BLOCKLIST_UNAVAILABLE]);
+        assert!(
+            h.log_lines()
+                .iter()
+                .any(|l| l.text.contains("changed after it was opened")),
+            "{:?}",
+            h.log_lines()
+        );
     }
 
     #[test]

@@ -85,3 +85,32 @@ fn given_bad_option_then_error_and_hint_lines_and_exit_two() {
         "{err}"
     );
 }
+
+#[test]
+fn given_a_password_typed_as_an_argument_then_it_is_refused_without_being_echoed() {
+    let (out, _d) = pwpolicy(&["check", "hunter2"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("hunter2"), "the argument was echoed: {err}");
+    assert!(
+        err.starts_with("pwpolicy: error: argument 2 is neither KEY=VALUE nor a known option"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pwpolicy: hint: passwords are read from stdin"),
+        "{err}"
+    );
+}
+
+#[test]
+fn given_json_output_then_each_line_parses_as_json_with_the_verdict_fields() {
+    let (out, _d) = pwpolicy(&["check", "--json"], "short\n\u{1}\"\\x\n");
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["ok", "score", "guesses_log10", "length", "reasons"] {
+            assert!(v.get(key).is_some(), "{key} missing in {line}");
+        }
+        assert_eq!(v["ok"], false);
+    }
+}

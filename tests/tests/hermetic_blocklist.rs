@@ -2,9 +2,10 @@
 //! "ordered by hash" format is built with the shipped `pwpolicy build-blocklist`, then the shipped
 //! `libpam_pwpolicy.so` (through real libpam, `pam_start_confdir`) and `pwpolicy check --blocklist` refuse
 //! its members and accept non-members; damaged files (missing, empty, truncated, wrong version, shifted by a
-//! byte, corrupt index, symbolic link, group-writable) are refused with `blocklist_missing=deny` (the
-//! default) and only logged with `blocklist_missing=warn`; the false-positive rate of a CLI-built file is
-//! measured on 1,000,000 non-members with the same reader the module maps.
+//! byte, corrupt index, symbolic link, group-writable, a FIFO, the body zeroed in place, truncated while
+//! `pwpolicy check` runs) are refused with `blocklist_missing=deny` (the default) and only logged with
+//! `blocklist_missing=warn`, never with a signal or a hang; the false-positive rate of a CLI-built file is
+//! measured on 1,000,000 non-members with the same reader the module uses.
 //!
 //! Every stack passes `conf=` pointing to a file in the harness's temporary directory, so the host's
 //! `/etc/security` is never read; stacks that must refuse carry `enforce_for_root` (CI runs as root).
@@ -314,7 +315,7 @@ fn given_cli_check_with_blocklist_then_members_refused_and_others_accepted() {
 #[test]
 fn given_damaged_or_missing_blocklist_then_deny_refuses_and_logs_exactly_what_is_wrong() {
     let s = Setup::new();
-    let version = s.damaged("v2.pwbl", |b| b[8] = 2);
+    let version = s.damaged("v1.pwbl", |b| b[8] = 1);
     let truncated = s.damaged("truncated.pwbl", |b| b.truncate(b.len() / 2));
     let short = s.damaged("short.pwbl", |b| b.truncate(40));
     let empty = s.damaged("empty.pwbl", |b| b.clear());
@@ -330,7 +331,10 @@ fn given_damaged_or_missing_blocklist_then_deny_refuses_and_logs_exactly_what_is
         (&empty, "empty"),
         (&short, "truncated"),
         (&truncated, "bytes but its header says"),
-        (&version, "unsupported format version 2"),
+        (
+            &version,
+            "unsupported format version 1 (this pam_pwpolicy reads version 2 only); rebuild the file",
+        ),
         (&shifted, "bad magic"),
         (&index, "shard 0"),
         (&link, "symbolic links"),
@@ -358,6 +362,162 @@ fn given_damaged_or_missing_blocklist_then_deny_refuses_and_logs_exactly_what_is
         assert!(line.text.contains(why), "{why}: {}", line.text);
         assert!(o.stderr.is_empty(), "{}", o.stderr);
     }
+}
+
+/// Zeroes every byte after the shard index, in place (header and index intact).
+fn zero_body(b: &mut [u8]) {
+    let body = blocklist::HEADER_LEN + (1usize << b[24]) * blocklist::INDEX_ENTRY_LEN;
+    b[body..].iter_mut().for_each(|x| *x = 0);
+}
+
+#[test]
+fn given_blocklist_body_zeroed_in_place_then_deny_refuses_breached_passwords_and_logs_why() {
+    let s = Setup::new();
+    let zeroed = s.damaged("zeroed.pwbl", |b| zero_body(b));
+    let o = s.chauthtok(
+        &format!("blocklist={} enforce_for_root", zeroed.display()),
+        &[BREACHED[0], BREACHED[0]],
+    );
+    o.assert_code(PamCode::AuthtokErr);
+    assert!(o.messages().iter().any(|m| m.contains(DENIED)), "{:#?}", o.events);
+    assert!(
+        o.logs
+            .iter()
+            .any(|l| l.text.contains(&zeroed.display().to_string()) && l.text.contains("checksum mismatch")),
+        "{:#?}",
+        o.logs
+    );
+    // warn: logged, and the change goes on without the list.
+    let o = s.chauthtok(
+        &format!(
+            "blocklist={} blocklist_missing=warn enforce_for_root",
+            zeroed.display()
+        ),
+        &[FRESH[0], FRESH[0]],
+    );
+    o.assert_code(PamCode::Success);
+    assert!(o.logged("checksum mismatch"), "{:#?}", o.logs);
+    // check-blocklist names the damaged shard.
+    let out = Command::new(pwpolicy())
+        .args(["check-blocklist", zeroed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shard 0: checksum mismatch"), "{err}");
+}
+
+#[test]
+fn given_blocklist_body_zeroed_in_place_then_pwpolicy_check_follows_blocklist_missing() {
+    let s = Setup::new();
+    let zeroed = s.damaged("zeroed.pwbl", |b| zero_body(b));
+    let run = |extra: &[&str]| {
+        let mut child = Command::new(pwpolicy())
+            .args(["check", "--config", s.conf.to_str().unwrap()])
+            .args(["--blocklist", zeroed.to_str().unwrap()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{}", BREACHED[0]).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("shard 0: checksum mismatch"), "{err}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&["blocklist_missing=warn"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pwpolicy: warning: blocklist") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok"), "{out:?}");
+}
+
+#[test]
+fn given_a_fifo_as_blocklist_then_refused_promptly_and_named_in_the_log() {
+    let s = Setup::new();
+    let fifo = s.h.root().join("fifo.pwbl");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    s.h.service(
+        "chpw",
+        &s.line(&format!("blocklist={} enforce_for_root", fifo.display())),
+    );
+    let mut run =
+        s.h.run("chpw")
+            .user(USER)
+            .op(Op::Chauthtok)
+            .reply(FRESH[0])
+            .reply(FRESH[0])
+            .spawn();
+    let start = std::time::Instant::now();
+    while !run.has_exited() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            run.kill();
+            panic!("pam_pwpolicy blocked on a FIFO named as the blocklist");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = run.wait();
+    assert_ne!(o.code(), PamCode::Success);
+    assert!(
+        o.logs
+            .iter()
+            .any(|l| l.text.contains(&fifo.display().to_string()) && l.text.contains("not a regular file")),
+        "{:#?}",
+        o.logs
+    );
+}
+
+#[test]
+fn given_blocklist_truncated_while_pwpolicy_check_runs_then_no_sigbus_and_no_silent_pass() {
+    let s = Setup::new();
+    let list = s.damaged("shrinking.pwbl", |_| {});
+    let mut child = Command::new(pwpolicy())
+        .args([
+            "check",
+            "--config",
+            s.conf.to_str().unwrap(),
+            "--blocklist",
+            list.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    writeln!(stdin, "{}", BREACHED[0]).unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(
+        first.starts_with("refused") && first.contains("breached"),
+        "{first}"
+    );
+    // The file is open and in use: truncate it in place, then ask again.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&list)
+        .unwrap()
+        .set_len(200)
+        .unwrap();
+    writeln!(stdin, "{}", BREACHED[1]).unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), None, "killed by a signal: {status:?}");
+    assert_ne!(status.code(), Some(0), "{rest}");
+    assert!(
+        !rest.starts_with("ok"),
+        "a breached password passed unchecked: {rest}"
+    );
 }
 
 #[test]
@@ -396,8 +556,8 @@ fn given_a_million_non_members_then_false_positive_rate_is_within_2e_minus_5() {
     std::fs::write(&input, text).unwrap();
     let list = h.root().join("big.pwbl");
     build(&[input.to_str().unwrap(), list.to_str().unwrap()]);
-    let map = pam_ffi::os::Mapping::open(&list).unwrap();
-    let bl = Blocklist::parse(map.bytes()).unwrap();
+    let file = blocklist::open(&list).unwrap();
+    let bl = Blocklist::parse(&file).unwrap();
     assert_eq!(bl.entries(), 200_000);
     assert!(bl.bits_per_entry() <= 20.0, "{}", bl.bits_per_entry());
     // Members: every one found.

@@ -323,3 +323,121 @@ fn given_the_built_module_then_only_pam_sm_chauthtok_is_exported() {
         .collect();
     assert_eq!(hooks, vec!["pam_sm_chauthtok"]);
 }
+
+/// Runs the stack and fails if pamh has not finished within 20 s (a FIFO used to block the module forever).
+fn chauthtok_promptly(h: &Harness, stack: &str, replies: &[&str]) -> Outcome {
+    h.service("chpw", stack);
+    let mut run = h.run("chpw").user(USER).op(Op::Chauthtok);
+    for r in replies {
+        run = run.reply(r);
+    }
+    let mut running = run.spawn();
+    let start = std::time::Instant::now();
+    while !running.has_exited() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            running.kill();
+            panic!("pam_pwpolicy blocked before any prompt: {stack}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    running.wait()
+}
+
+/// The module line with `options` (no `conf=` added).
+fn bare_line(options: &str) -> String {
+    format!(
+        "password requisite {} {options}\n",
+        module_path("pam_pwpolicy").display()
+    )
+}
+
+#[track_caller]
+fn assert_refused_at_load(o: &Outcome, file: &str, rule: &str) {
+    o.assert_code(PamCode::ServiceErr);
+    assert!(o.prompts().is_empty(), "prompted: {:#?}", o.events);
+    assert!(
+        o.logs
+            .iter()
+            .any(|l| l.text.contains(file) && l.text.contains(rule)),
+        "no log line naming {file} and `{rule}`: {:#?}",
+        o.logs
+    );
+}
+
+#[test]
+fn given_a_fifo_at_each_configuration_path_then_the_module_returns_promptly_and_logs_it() {
+    let pw = random_strong();
+    for which in ["conf", "pwquality_conf", "pwquality.conf.d"] {
+        let h = Harness::new();
+        let conf = h.root().join("pwpolicy.conf");
+        write_conf(&conf, "").unwrap();
+        let pwq = h.root().join("pwquality.conf");
+        write_conf(&pwq, "").unwrap();
+        std::fs::create_dir(h.root().join("pwquality.conf.d")).unwrap();
+        let fifo = match which {
+            "conf" => h.root().join("fifo.toml"),
+            "pwquality_conf" => h.root().join("fifo-pwquality.conf"),
+            _ => h.root().join("pwquality.conf.d/50-fifo.conf"),
+        };
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let options = match which {
+            "conf" => format!("conf={}", fifo.display()),
+            "pwquality_conf" => format!("conf={} pwquality_conf={}", conf.display(), fifo.display()),
+            _ => format!("conf={} pwquality_conf={}", conf.display(), pwq.display()),
+        };
+        let o = chauthtok_promptly(&h, &bare_line(&options), &[&pw, &pw]);
+        assert_refused_at_load(&o, &fifo.display().to_string(), "not a regular file");
+    }
+}
+
+#[test]
+fn given_relative_conf_or_pwquality_conf_then_refused_at_load() {
+    let h = Harness::new();
+    let conf = h.root().join("pwpolicy.conf");
+    write_conf(&conf, "").unwrap();
+    let o = chauthtok(&h, &bare_line("conf=pwpolicy.conf"), &["x", "x"]);
+    assert_refused_at_load(&o, "pwpolicy.conf", "absolute path");
+    let o = chauthtok(
+        &h,
+        &bare_line(&format!("conf={} pwquality_conf=pwquality.conf", conf.display())),
+        &["x", "x"],
+    );
+    assert_refused_at_load(&o, "pwquality.conf", "absolute path");
+}
+
+#[test]
+fn given_group_writable_or_symlinked_pwpolicy_conf_then_refused_at_load() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Harness::new();
+    let conf = h.root().join("pwpolicy.conf");
+    write_conf(&conf, "minscore = 0\n").unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let line = bare_line(&format!("conf={}", conf.display()));
+    let o = chauthtok(&h, &line, &["x", "x"]);
+    assert_refused_at_load(&o, &conf.display().to_string(), "writable by group or others");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = h.root().join("link.conf");
+    std::os::unix::fs::symlink(&conf, &link).unwrap();
+    let o = chauthtok(&h, &bare_line(&format!("conf={}", link.display())), &["x", "x"]);
+    assert_refused_at_load(&o, &link.display().to_string(), "symbolic link");
+}
+
+/// Root tier (`cargo test -p pam-harness --test hermetic_pwpolicy -- --ignored`): needs chown.
+#[test]
+#[ignore = "needs root (chown to another user)"]
+fn given_pwpolicy_conf_owned_by_a_user_then_refused_at_load() {
+    let h = Harness::new();
+    let conf = h.root().join("pwpolicy.conf");
+    write_conf(&conf, "minscore = 0\nminlen = 1\n").unwrap();
+    std::os::unix::fs::chown(&conf, Some(12345), Some(12345)).unwrap();
+    let o = chauthtok(&h, &bare_line(&format!("conf={}", conf.display())), &["x", "x"]);
+    assert_refused_at_load(&o, &conf.display().to_string(), "owned by uid 12345");
+    // The same file back to root is read.
+    std::os::unix::fs::chown(&conf, Some(0), Some(0)).unwrap();
+    let o = chauthtok(&h, &bare_line(&format!("conf={}", conf.display())), &["x", "x"]);
+    assert_ne!(o.code(), PamCode::ServiceErr, "{:#?}", o.logs);
+}

@@ -2,15 +2,17 @@
 //! blocklist (format: `docs/blocklist-format.md`, core: `pam_pwpolicy::blocklist`).
 //!
 //! The builder streams its input once, in bounded memory whatever its size: each key (8 bytes) goes to one
-//! of 256 temporary shard files chosen by its top 8 bits, next to the output. Then, for each output shard (a
-//! group of those files, sized by the key count), it loads the keys, sorts and deduplicates them, builds
-//! that shard's binary fuse filter (~34 bytes of RAM per key of the shard, at most ~2^23 keys per shard
-//! for inputs up to 2 billion keys) and appends it to a temporary output file, which is then checksummed,
-//! fsynced and renamed over OUTPUT. A progress bar is drawn on stderr when it is a terminal.
+//! of 256 temporary files chosen by its top 8 bits, next to the output. Then it loads those files in order
+//! (one at a time, or a group of them when the output has fewer than 256 shards), sorts and deduplicates the
+//! keys, builds each output shard's binary fuse filter (at most ~2^17 keys per shard, see
+//! `blocklist::TARGET_SHARD_KEYS`) and appends it to a temporary output file, which is then checksummed,
+//! fsynced, renamed over OUTPUT, and the directory fsynced (every failure is reported). A progress bar is
+//! drawn on stderr when it is a terminal.
 //!
 //! The CLI prints to stdout and stderr; the module never runs this code.
 #![forbid(unsafe_code)]
 
+use crate::Error;
 use pam_pwpolicy::blocklist::{self, Blocklist, LineError, Writer};
 use pam_pwpolicy::fuse;
 use std::fs::{self, File, OpenOptions};
@@ -27,27 +29,16 @@ pub const USAGE: &str =
 /// Top bits used to spread keys over temporary files during the build.
 const PRE_BITS: u32 = 8;
 
-/// An error line and a hint line, as the rest of the CLI prints them.
-#[derive(Debug)]
-pub struct CmdError {
-    /// What went wrong.
-    pub error: String,
-    /// What to do.
-    pub hint: String,
+fn fail(error: impl Into<String>, hint: impl Into<String>) -> Error {
+    Error::failed(error, hint)
 }
 
-fn fail(error: impl Into<String>, hint: impl Into<String>) -> CmdError {
-    CmdError {
-        error: error.into(),
-        hint: hint.into(),
+fn io_fail(what: &'static str, path: &Path, source: io::Error) -> Error {
+    Error::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
     }
-}
-
-fn io_fail(what: &str, path: &Path, e: io::Error) -> CmdError {
-    fail(
-        format!("{what} {}: {e}", path.display()),
-        "check the path, the permissions and the free space",
-    )
 }
 
 /// Options of `build-blocklist`.
@@ -60,7 +51,7 @@ struct BuildArgs {
     tmpdir: Option<PathBuf>,
 }
 
-fn parse_build(args: &[String]) -> Result<BuildArgs, CmdError> {
+fn parse_build(args: &[String]) -> Result<BuildArgs, Error> {
     let mut out = BuildArgs::default();
     let mut positional = Vec::new();
     let mut it = args.iter();
@@ -189,7 +180,7 @@ fn split_input(
     a: &BuildArgs,
     writers: &mut [BufWriter<File>],
     progress: &mut Progress,
-) -> Result<Counts, CmdError> {
+) -> Result<Counts, Error> {
     let (reader, total): (Box<dyn Read>, u64) = if a.input == "-" {
         (Box::new(io::stdin().lock()), 0)
     } else {
@@ -281,14 +272,14 @@ fn split_input(
     Ok(c)
 }
 
-fn line_error(input: &str, line: u64, e: &LineError) -> CmdError {
+fn line_error(input: &str, line: u64, e: &LineError) -> Error {
     fail(
         format!("{input}: line {line}: {e}"),
         "INPUT must be the HIBP \"ordered by hash\" SHA-1 file (SHA1HEX:COUNT lines), or use --plain for one password per line",
     )
 }
 
-fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), CmdError> {
+fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), Error> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -303,14 +294,48 @@ fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), CmdError> {
     Ok(())
 }
 
-fn fsync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+/// Makes a rename in `dir` durable; an error means the new file may not survive a crash.
+fn fsync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_fail("cannot sync the directory", dir, e))
+}
+
+/// Sorted, distinct keys loaded from the temporary files, consumed shard by shard from the front.
+struct Pending {
+    keys: Vec<u64>,
+    at: usize,
+    next_pre: u64,
+}
+
+impl Pending {
+    /// The keys of output shard `shard` (of `1 << bits`): loads the temporary files it needs first.
+    fn take(&mut self, dir: &Path, shard: u64, bits: u32) -> Result<&[u64], Error> {
+        while self.next_pre < 1 << PRE_BITS
+            && blocklist::shard_of(self.next_pre << (64 - PRE_BITS), bits) <= shard
+        {
+            self.keys.drain(..self.at);
+            self.at = 0;
+            let from = self.keys.len();
+            read_keys(&dir.join(format!("{:03}", self.next_pre)), &mut self.keys)?;
+            // Each file holds a higher range of keys than the ones before it: sorting it keeps all sorted.
+            self.keys.get_mut(from..).unwrap_or_default().sort_unstable();
+            self.keys.dedup();
+            self.next_pre += 1;
+        }
+        let rest = self.keys.get(self.at..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .take_while(|&&k| blocklist::shard_of(k, bits) == shard)
+            .count();
+        let start = self.at;
+        self.at += n;
+        Ok(self.keys.get(start..start + n).unwrap_or_default())
     }
 }
 
 /// `pwpolicy build-blocklist`.
-pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
+pub fn build(args: &[String]) -> Result<ExitCode, Error> {
     let a = parse_build(args)?;
     let started = Instant::now();
     let out_dir = match a.output.parent() {
@@ -350,7 +375,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     drop(writers);
     let read_secs = started.elapsed().as_secs_f64();
 
-    let bits = blocklist::choose_shard_bits(counts.keys, PRE_BITS);
+    let bits = blocklist::choose_shard_bits(counts.keys, blocklist::MAX_SHARD_BITS);
     let tmp_out = out_dir.join(format!(".{name}.tmp.{pid}"));
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
@@ -365,24 +390,22 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     temp.out = Some(tmp_out.clone());
     let mut w = Writer::new(file, bits).map_err(|e| io_fail("cannot write", &tmp_out, e))?;
     let shards = 1u64 << bits;
-    let group = 1u64 << (PRE_BITS - bits);
-    let mut keys: Vec<u64> = Vec::new();
+    let mut pending = Pending {
+        keys: Vec::new(),
+        at: 0,
+        next_pre: 0,
+    };
     let mut distinct = 0u64;
     let mut largest = 0usize;
     for shard in 0..shards {
-        keys.clear();
-        for pre in shard * group..(shard + 1) * group {
-            read_keys(&temp.dir.join(format!("{pre:03}")), &mut keys)?;
-        }
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = pending.take(&temp.dir, shard, bits)?;
         distinct += keys.len() as u64;
         largest = largest.max(keys.len());
-        let filter = fuse::build(&keys, blocklist::shard_seed_state(shard))
+        let filter = fuse::build(keys, blocklist::shard_seed_state(shard))
             .map_err(|e| fail(format!("shard {shard}: {e}"), "report this bug"))?;
         w.add_shard(&filter)
             .map_err(|e| io_fail("cannot write", &tmp_out, e))?;
-        if progress.tty {
+        if progress.tty && (shard + 1 == shards || progress.due()) {
             progress.draw(&format!(
                 "building: {} shard {}/{shards}",
                 Progress::bar(shard + 1, shards),
@@ -390,14 +413,13 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
             ));
         }
     }
-    keys = Vec::new();
-    drop(keys);
+    drop(pending);
     let (file, len) = w.finish().map_err(|e| io_fail("cannot write", &tmp_out, e))?;
     file.sync_all().map_err(|e| io_fail("cannot sync", &tmp_out, e))?;
     drop(file);
     fs::rename(&tmp_out, &a.output).map_err(|e| io_fail("cannot rename into", &a.output, e))?;
     temp.out = None;
-    fsync_dir(&out_dir);
+    fsync_dir(&out_dir)?;
     drop(temp);
     progress.done();
 
@@ -420,73 +442,32 @@ pub fn build(args: &[String]) -> Result<ExitCode, CmdError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A blocklist file read for the CLI: mapped when the `module` feature (and so pam-ffi) is built in,
-/// otherwise read into memory.
-pub struct Loaded {
-    #[cfg(feature = "module")]
-    map: pam_ffi::os::Mapping,
-    #[cfg(not(feature = "module"))]
-    bytes: Vec<u8>,
-}
-
-impl Loaded {
-    /// The file's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        #[cfg(feature = "module")]
-        {
-            self.map.bytes()
-        }
-        #[cfg(not(feature = "module"))]
-        {
-            &self.bytes
-        }
-    }
-}
-
-/// Opens a blocklist for the CLI with the module's rules (regular file, no symlink, not writable by group
-/// or others) and validates its structure. The error says what is wrong with which file.
-pub fn open(path: &Path) -> Result<Loaded, String> {
-    #[cfg(feature = "module")]
-    let (loaded, mode) = {
-        let map =
-            pam_ffi::os::Mapping::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-        let mode = map.mode();
-        (Loaded { map }, mode)
-    };
-    #[cfg(not(feature = "module"))]
-    let (loaded, mode) = {
-        use std::os::unix::fs::MetadataExt;
-        let meta = fs::symlink_metadata(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-        if !meta.is_file() {
-            return Err(format!("{}: not a regular file", path.display()));
-        }
-        let bytes = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        (Loaded { bytes }, meta.mode())
-    };
-    blocklist::check_mode(mode).map_err(|e| format!("{}: {e}", path.display()))?;
-    Blocklist::parse(loaded.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(loaded)
-}
-
-/// `pwpolicy check-blocklist FILE`: structure and checksum.
-pub fn check_file(args: &[String]) -> Result<ExitCode, CmdError> {
+/// `pwpolicy check-blocklist FILE`: structure, the whole-file checksum, and on a mismatch the first
+/// damaged shard.
+pub fn check_file(args: &[String]) -> Result<ExitCode, Error> {
     let [path] = args else {
         return Err(fail("check-blocklist needs exactly one FILE", USAGE));
     };
-    let path = Path::new(path);
+    let path = std::path::absolute(path).map_err(|e| fail(format!("{path}: {e}"), USAGE))?;
+    let at = path.display();
     let hint = "rebuild it with `pwpolicy build-blocklist`, or copy it again (then rename it into place)";
-    let loaded = open(path).map_err(|e| fail(e, hint))?;
-    let bl = Blocklist::parse(loaded.bytes()).map_err(|e| fail(format!("{}: {e}", path.display()), hint))?;
-    bl.verify_checksum()
-        .map_err(|e| fail(format!("{}: {e}", path.display()), hint))?;
+    let file = blocklist::open(&path).map_err(|e| fail(e, hint))?;
+    let bl = Blocklist::parse(&file).map_err(|e| fail(format!("{at}: {e}"), hint))?;
+    if let Err(e) = bl.verify_checksum() {
+        let which = bl
+            .verify_shards()
+            .err()
+            .map(|s| format!("; {s}"))
+            .unwrap_or_default();
+        return Err(fail(format!("{at}: {e}{which}"), hint));
+    }
     let _ = writeln!(
         io::stdout().lock(),
-        "{}: ok: format version {}, {} hashes, {} shard(s), {} bytes = {:.2} bits per entry, checksum verified",
-        path.display(),
+        "{at}: ok: format version {}, {} hashes, {} shard(s), {} bytes = {:.2} bits per entry, checksum verified",
         blocklist::VERSION,
         bl.entries(),
         bl.shards(),
-        loaded.bytes().len(),
+        bl.len_bytes(),
         bl.bits_per_entry()
     );
     Ok(ExitCode::SUCCESS)
@@ -509,5 +490,48 @@ mod tests {
         assert!(parse_build(&args(&["in", "out", "--plain", "--min-count", "2"])).is_err());
         assert!(parse_build(&args(&["in", "out", "--bogus"])).is_err());
         assert_eq!(parse_build(&args(&["-", "out"])).unwrap().input, "-");
+    }
+
+    #[test]
+    fn given_more_or_fewer_shards_than_temporary_files_then_every_key_lands_once_in_its_shard() {
+        let keys: Vec<u64> = (0..5000u64)
+            .map(|i| (i % 4000).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let mut want = keys.clone();
+        want.sort_unstable();
+        want.dedup();
+        for bits in [0, 3, 8, 11] {
+            let dir = tempfile::tempdir().unwrap();
+            for pre in 0..1u64 << PRE_BITS {
+                let bytes: Vec<u8> = keys
+                    .iter()
+                    .filter(|&&k| blocklist::shard_of(k, PRE_BITS) == pre)
+                    .flat_map(|k| k.to_le_bytes())
+                    .collect();
+                fs::write(dir.path().join(format!("{pre:03}")), bytes).unwrap();
+            }
+            let mut pending = Pending {
+                keys: Vec::new(),
+                at: 0,
+                next_pre: 0,
+            };
+            let mut got = Vec::new();
+            for shard in 0..1u64 << bits {
+                let mine = pending.take(dir.path(), shard, bits).unwrap();
+                assert!(mine.iter().all(|&k| blocklist::shard_of(k, bits) == shard));
+                got.extend_from_slice(mine);
+            }
+            assert_eq!(got, want, "{bits} shard bits");
+        }
+    }
+
+    #[test]
+    fn given_directory_that_cannot_be_synced_then_error_names_it() {
+        let e = fsync_dir(Path::new("/nonexistent/pwpolicy-dir")).unwrap_err();
+        assert!(
+            e.message()
+                .contains("cannot sync the directory /nonexistent/pwpolicy-dir"),
+            "{e:?}"
+        );
     }
 }

@@ -9,18 +9,21 @@
 //!   blocklist (`blocklist_cmd.rs`); `check --blocklist FILE` is the module's `blocklist=FILE`.
 //!
 //! `KEY[=VALUE]` are module arguments, exactly as on the PAM line. `--config F` is the module's `conf=F`
-//! (only that file is read); without it the system files are read as the module would. Errors are
-//! printed as `pwpolicy: error: ...` then `pwpolicy: hint: ...`, exit status 2. JSON is written by hand
-//! (a dozen lines) rather than adding serde_json.
+//! (only that file is read; a relative F is taken from the current directory); without it the system
+//! files are read as the module would. Every failure is one [`Error`], printed by [`Error::print`] as
+//! `pwpolicy: error: ...` then `pwpolicy: hint: ...` lines, exit status 2. A bare argument that is not a
+//! known option is reported by its position, never by its text (it may be a password typed in the wrong
+//! place). JSON goes through serde_json.
 #![forbid(unsafe_code)]
 
 use pam_pwpolicy::blocklist::Blocklist;
 use pam_pwpolicy::check::check_blocklist;
 use pam_pwpolicy::check::{check, Context, Verdict};
-use pam_pwpolicy::config::{self, Loaded, Paths};
-use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Policy, Preset};
+use pam_pwpolicy::config::{self, ConfigError, Loaded, Paths};
+use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Policy, Preset, KEYS};
+use serde::Serialize;
 use std::io::{self, BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod blocklist_cmd;
@@ -29,15 +32,102 @@ const USAGE: &str =
     "usage: pwpolicy check [--user U] [--config F] [--blocklist FILE] [--json] [KEY[=VALUE]...] < passwords
        pwpolicy explain [--config F] [KEY[=VALUE]...]";
 
-struct Fail {
-    error: String,
-    hint: String,
+/// Why a `pwpolicy` command failed. Each variant knows its message and its hint.
+#[derive(Debug)]
+pub enum Error {
+    /// No command, or one that does not exist.
+    Command(Option<String>),
+    /// A flag the command does not take.
+    UnknownFlag(String),
+    /// A flag given without its value.
+    MissingValue {
+        /// The flag.
+        flag: &'static str,
+        /// An example of its use.
+        example: &'static str,
+    },
+    /// A bare argument that is neither `KEY=VALUE` nor a known option name (1-based position among the
+    /// arguments). Its text is never printed.
+    NotAnOption(usize),
+    /// The configuration did not load (every problem found).
+    Config(Vec<ConfigError>),
+    /// The blocklist cannot be used (`blocklist_missing=deny`).
+    Blocklist(String),
+    /// A file could not be read, written or synced.
+    Io {
+        /// What was being done (`cannot read`, ...).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Anything else: the message and what to do.
+    Failed {
+        /// What went wrong.
+        error: String,
+        /// What to do.
+        hint: String,
+    },
 }
 
-fn fail(error: impl Into<String>, hint: impl Into<String>) -> Fail {
-    Fail {
-        error: error.into(),
-        hint: hint.into(),
+impl Error {
+    /// An error with its own hint.
+    pub fn failed(error: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Failed {
+            error: error.into(),
+            hint: hint.into(),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Error::Command(None) => "no command given".to_owned(),
+            Error::Command(Some(c)) => format!("unknown command `{c}`"),
+            Error::UnknownFlag(f) => format!("unknown flag `{f}`"),
+            Error::MissingValue { flag, .. } => format!("{flag} needs a value"),
+            Error::NotAnOption(n) => format!(
+                "argument {n} is neither KEY=VALUE nor a known option (not shown, in case it is a password)"
+            ),
+            Error::Config(errors) => {
+                let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                format!("bad configuration:\n  {}", list.join("\n  "))
+            }
+            Error::Blocklist(why) => format!("blocklist {why}"),
+            Error::Io { what, path, source } => format!("{what} {}: {source}", path.display()),
+            Error::Failed { error, .. } => error.clone(),
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            Error::Command(_) => format!(
+                "commands are `check`, `explain`, `build-blocklist` and `check-blocklist`\n{USAGE}\n{}",
+                blocklist_cmd::USAGE
+            ),
+            Error::UnknownFlag(_) => USAGE.to_owned(),
+            Error::MissingValue { example, .. } => format!("e.g. {example}"),
+            Error::NotAnOption(_) => {
+                "passwords are read from stdin, one per line: `echo PASSWORD | pwpolicy check`; options are the module's (`pwpolicy explain` lists them)".to_owned()
+            }
+            Error::Config(_) => {
+                "fix or remove each setting listed; `pwpolicy explain` shows the keys in effect".to_owned()
+            }
+            Error::Blocklist(_) => {
+                "build one with `pwpolicy build-blocklist`, or set blocklist_missing=warn".to_owned()
+            }
+            Error::Io { .. } => "check the path, the permissions and the free space".to_owned(),
+            Error::Failed { hint, .. } => hint.clone(),
+        }
+    }
+
+    /// Prints `pwpolicy: error: ...` and one `pwpolicy: hint: ...` per hint line on stderr.
+    fn print(&self) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "pwpolicy: error: {}", self.message());
+        for line in self.hint().lines() {
+            let _ = writeln!(err, "pwpolicy: hint: {line}");
+        }
     }
 }
 
@@ -50,127 +140,111 @@ struct Cli {
     module_args: Vec<String>,
 }
 
-fn parse(argv: &[String]) -> Result<Cli, Fail> {
+/// The value after `flag`.
+fn value<'a>(
+    it: &mut impl Iterator<Item = &'a String>,
+    flag: &'static str,
+    example: &'static str,
+) -> Result<&'a String, Error> {
+    it.next().ok_or(Error::MissingValue { flag, example })
+}
+
+fn absolute(flag: &str, path: &str) -> Result<String, Error> {
+    std::path::absolute(path)
+        .map(|p| p.display().to_string())
+        .map_err(|e| Error::failed(format!("{flag} {path}: {e}"), USAGE))
+}
+
+fn parse(argv: &[String]) -> Result<Cli, Error> {
     let mut cli = Cli::default();
     let mut it = argv.iter();
     cli.command = match it.next().map(String::as_str) {
         Some(c @ ("check" | "explain")) => c.to_owned(),
         Some("-h" | "--help" | "help") => "help".to_owned(),
-        Some(other) => {
-            return Err(fail(
-                format!("unknown command `{other}`"),
-                format!(
-                    "commands are `check`, `explain`, `build-blocklist` and `check-blocklist`\n{USAGE}\n{}",
-                    blocklist_cmd::USAGE
-                ),
-            ))
-        }
-        None => return Err(fail("no command given", USAGE)),
+        Some(other) => return Err(Error::Command(Some(other.to_owned()))),
+        None => return Err(Error::Command(None)),
     };
+    let mut position = 1;
     while let Some(a) = it.next() {
+        position += 1;
         match a.as_str() {
             "--json" if cli.command == "check" => cli.json = true,
             "--blocklist" if cli.command == "check" => {
-                let v = it.next().ok_or_else(|| {
-                    fail(
-                        "--blocklist needs a value",
-                        "e.g. --blocklist /var/lib/pwpolicy/hibp.pwbl",
-                    )
-                })?;
-                let abs = std::path::absolute(v).map_err(|e| fail(format!("--blocklist {v}: {e}"), USAGE))?;
-                cli.module_args.push(format!("blocklist={}", abs.display()));
+                let v = value(&mut it, "--blocklist", "--blocklist /var/lib/pwpolicy/hibp.pwbl")?;
+                position += 1;
+                cli.module_args
+                    .push(format!("blocklist={}", absolute("--blocklist", v)?));
             }
             "--user" if cli.command == "check" => {
-                cli.user = Some(
-                    it.next()
-                        .ok_or_else(|| fail("--user needs a value", "e.g. --user alice"))?
-                        .clone(),
-                )
+                cli.user = Some(value(&mut it, "--user", "--user alice")?.clone());
+                position += 1;
             }
             "--config" => {
-                cli.config = Some(
-                    it.next()
-                        .ok_or_else(|| {
-                            fail(
-                                "--config needs a value",
-                                "e.g. --config /etc/security/pwpolicy.conf",
-                            )
-                        })?
-                        .clone(),
-                )
+                let v = value(&mut it, "--config", "--config /etc/security/pwpolicy.conf")?;
+                position += 1;
+                cli.config = Some(absolute("--config", v)?);
             }
             "-h" | "--help" => cli.command = "help".to_owned(),
-            flag if flag.starts_with('-') => {
-                return Err(fail(format!("unknown flag `{flag}`"), USAGE));
+            flag if flag.starts_with('-') => return Err(Error::UnknownFlag(flag.to_owned())),
+            arg if arg.contains('=') || KEYS.contains(&arg) || arg == "type" => {
+                cli.module_args.push(arg.to_owned())
             }
-            arg => cli.module_args.push(arg.to_owned()),
+            _ => return Err(Error::NotAnOption(position)),
         }
     }
     Ok(cli)
 }
 
-fn load(cli: &Cli) -> Result<Loaded, Fail> {
+fn load(cli: &Cli) -> Result<Loaded, Error> {
     let mut args = cli.module_args.clone();
     if let Some(c) = &cli.config {
         args.push(format!("conf={c}"));
     }
-    config::load(&args, &Paths::system()).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        fail(
-            format!("bad configuration:\n  {}", list.join("\n  ")),
-            "fix or remove each setting listed; `pwpolicy explain` shows the keys in effect",
-        )
-    })
+    config::load(&args, &Paths::system()).map_err(Error::Config)
 }
 
-/// JSON string literal.
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// One refusal reason in `--json` output.
+#[derive(Serialize)]
+struct ReasonJson<'a> {
+    rule: &'a str,
+    message: &'a str,
+    guidance: &'a str,
+    margin: Option<i64>,
+}
+
+/// One `--json` line: a verdict, never the password.
+#[derive(Serialize)]
+struct VerdictJson<'a> {
+    ok: bool,
+    score: Option<u8>,
+    guesses_log10: Option<f64>,
+    length: usize,
+    reasons: Vec<ReasonJson<'a>>,
 }
 
 fn verdict_json(v: &Verdict) -> String {
-    let score = v
-        .strength
-        .as_ref()
-        .map_or("null".to_owned(), |s| s.score.to_string());
-    let guesses = v
-        .strength
-        .as_ref()
-        .filter(|s| s.guesses_log10.is_finite())
-        .map_or("null".to_owned(), |s| format!("{:.2}", s.guesses_log10));
-    let reasons: Vec<String> = v
-        .reasons
-        .iter()
-        .map(|r| {
-            format!(
-                "{{\"rule\":{},\"message\":{},\"guidance\":{},\"margin\":{}}}",
-                json_str(r.rule.name()),
-                json_str(&r.message),
-                json_str(&r.guidance),
-                r.margin.map_or("null".to_owned(), |m| m.to_string())
-            )
-        })
-        .collect();
-    format!(
-        "{{\"ok\":{},\"score\":{score},\"guesses_log10\":{guesses},\"length\":{},\"reasons\":[{}]}}",
-        v.ok(),
-        v.length,
-        reasons.join(",")
-    )
+    let line = VerdictJson {
+        ok: v.ok(),
+        score: v.strength.as_ref().map(|s| s.score),
+        guesses_log10: v
+            .strength
+            .as_ref()
+            .map(|s| s.guesses_log10)
+            .filter(|g| g.is_finite())
+            .map(|g| (g * 100.0).round() / 100.0),
+        length: v.length,
+        reasons: v
+            .reasons
+            .iter()
+            .map(|r| ReasonJson {
+                rule: r.rule.name(),
+                message: &r.message,
+                guidance: &r.guidance,
+                margin: r.margin,
+            })
+            .collect(),
+    };
+    serde_json::to_string(&line).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 fn verdict_text(v: &Verdict) -> String {
@@ -212,7 +286,7 @@ fn gecos_of(user: &str) -> Option<String> {
     }
 }
 
-fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
+fn run_check(cli: &Cli) -> Result<ExitCode, Error> {
     let policy = load(cli)?.policy;
     let ctx = Context {
         gecos: cli.user.as_deref().and_then(gecos_of),
@@ -222,7 +296,7 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
     };
     let file = match policy.blocklist.as_deref() {
         None => None,
-        Some(path) => match blocklist_cmd::open(Path::new(path)) {
+        Some(path) => match pam_pwpolicy::blocklist::open(Path::new(path)) {
             Ok(f) => Some(f),
             Err(why) if policy.blocklist_missing == BlocklistMissing::Warn => {
                 let _ = writeln!(
@@ -231,18 +305,11 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
                 );
                 None
             }
-            Err(why) => {
-                return Err(fail(
-                    format!("blocklist {why}"),
-                    "build one with `pwpolicy build-blocklist`, or set blocklist_missing=warn",
-                ))
-            }
+            Err(why) => return Err(Error::Blocklist(why)),
         },
     };
-    let list = match &file {
-        Some(f) => {
-            Some(Blocklist::parse(f.bytes()).map_err(|e| fail(format!("blocklist: {e}"), "rebuild it"))?)
-        }
+    let mut list = match &file {
+        Some(f) => Some(Blocklist::parse(f).map_err(|e| Error::Blocklist(e.to_string()))?),
         None => None,
     };
     let stdin = io::stdin();
@@ -251,13 +318,27 @@ fn run_check(cli: &Cli) -> Result<ExitCode, Fail> {
     let mut all_ok = true;
     for line in stdin.lock().split(b'\n') {
         let mut line =
-            line.map_err(|e| fail(format!("cannot read stdin: {e}"), "pipe one password per line"))?;
+            line.map_err(|e| Error::failed(format!("cannot read stdin: {e}"), "pipe one password per line"))?;
         if line.last() == Some(&b'\r') {
             line.pop();
         }
         let mut v = check(&policy, &line, None, &ctx);
-        if let Some(list) = &list {
-            check_blocklist(&mut v, &line, list);
+        if let Some(l) = list.as_ref().filter(|_| !v.hard_failure()) {
+            // As the module: a damaged or changed shard follows blocklist_missing.
+            match l.contains_password(&line) {
+                Ok(_) => check_blocklist(&mut v, &line, l),
+                Err(e) => {
+                    let why = format!("{}: {e}", policy.blocklist.as_deref().unwrap_or("?"));
+                    if policy.blocklist_missing != BlocklistMissing::Warn {
+                        return Err(Error::Blocklist(why));
+                    }
+                    let _ = writeln!(
+                        io::stderr().lock(),
+                        "pwpolicy: warning: blocklist {why}; checking without it (blocklist_missing=warn)"
+                    );
+                    list = None;
+                }
+            }
         }
         all_ok &= v.ok();
         let text = if cli.json {
@@ -378,15 +459,9 @@ fn explain_text(loaded: &Loaded) -> String {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let blocklist_cmd = |r: Result<ExitCode, blocklist_cmd::CmdError>| {
-        r.map_err(|e| Fail {
-            error: e.error,
-            hint: e.hint,
-        })
-    };
     let result = match argv.split_first() {
-        Some((c, rest)) if c == "build-blocklist" => blocklist_cmd(blocklist_cmd::build(rest)),
-        Some((c, rest)) if c == "check-blocklist" => blocklist_cmd(blocklist_cmd::check_file(rest)),
+        Some((c, rest)) if c == "build-blocklist" => blocklist_cmd::build(rest),
+        Some((c, rest)) if c == "check-blocklist" => blocklist_cmd::check_file(rest),
         _ => parse(&argv).and_then(|cli| match cli.command.as_str() {
             "check" => run_check(&cli),
             "explain" => {
@@ -402,12 +477,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(f) => {
-            let mut err = io::stderr().lock();
-            let _ = writeln!(err, "pwpolicy: error: {}", f.error);
-            for line in f.hint.lines() {
-                let _ = writeln!(err, "pwpolicy: hint: {line}");
-            }
+        Err(e) => {
+            e.print();
             ExitCode::from(2)
         }
     }
@@ -417,9 +488,39 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
     #[test]
-    fn given_control_characters_then_json_string_is_escaped() {
-        assert_eq!(json_str("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    fn given_control_characters_in_a_message_then_json_is_valid_and_round_trips() {
+        let v = Verdict {
+            reasons: Vec::new(),
+            strength: None,
+            length: 3,
+        };
+        let j: serde_json::Value = serde_json::from_str(&verdict_json(&v)).unwrap();
+        assert_eq!(j["ok"], true);
+        assert_eq!(j["score"], serde_json::Value::Null);
+        let s = serde_json::to_string("a\"b\\c\n\u{1}").unwrap();
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+
+    #[test]
+    fn given_a_bare_word_that_is_not_an_option_then_it_is_refused_without_echoing_it() {
+        let e = parse(&argv(&["check", "--json", "hunter2"])).err().unwrap();
+        assert!(matches!(e, Error::NotAnOption(3)), "{e:?}");
+        assert!(!e.message().contains("hunter2") && !e.hint().contains("hunter2"));
+        assert!(e.message().contains("argument 3"), "{}", e.message());
+        // Known bare options and KEY=VALUE are module arguments.
+        let cli = parse(&argv(&["check", "reject_username", "minlen=12"])).unwrap();
+        assert_eq!(cli.module_args, argv(&["reject_username", "minlen=12"]));
+    }
+
+    #[test]
+    fn given_relative_config_then_it_is_made_absolute() {
+        let cli = parse(&argv(&["explain", "--config", "p.conf"])).unwrap();
+        assert!(Path::new(cli.config.as_deref().unwrap()).is_absolute());
     }
 
     #[test]
@@ -438,9 +539,9 @@ mod tests {
 
     #[test]
     fn given_unknown_command_then_error_and_hint() {
-        let f = parse(&["frob".to_owned()]).err().unwrap();
-        assert!(f.error.contains("frob"));
-        assert!(f.hint.contains("check"));
+        let e = parse(&["frob".to_owned()]).err().unwrap();
+        assert!(e.message().contains("frob"));
+        assert!(e.hint().contains("check"));
     }
 
     #[test]
