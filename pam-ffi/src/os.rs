@@ -1,15 +1,13 @@
 //! The few operating-system calls the modules need that `std` does not offer, as plain libc calls whose
 //! errors go through one helper (`cerr`): the passwd entry of a user, the real uid of the caller, a guard
 //! that switches the filesystem uid/gid and the supplementary groups so that file I/O happens with the
-//! target user's rights and is restored on every path ([`FsIdGuard`]), and a read-only memory mapping of a
-//! file ([`Mapping`]), for pam_pwpolicy's breached-password blocklist. It must not decide anything.
+//! target user's rights and is restored on every path ([`FsIdGuard`]). It must not decide anything.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A user's passwd entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,149 +261,9 @@ impl Drop for FsIdGuard {
     }
 }
 
-/// A whole file mapped read-only (`PROT_READ`, `MAP_PRIVATE`), unmapped on drop.
-///
-/// The file is opened with `O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK` (a symbolic link is refused, a FIFO
-/// cannot block), checked on the
-/// open descriptor to be a regular file, mapped, and the descriptor closed (the mapping keeps the inode).
-/// The kernel is told access is random (`MADV_RANDOM`): a lookup touches a few pages, and read-ahead around
-/// each would only slow the first lookup down.
-///
-/// **Caveat, SIGBUS:** if the file is truncated (or rewritten in place, shorter) while mapped, reading a
-/// page past the new end kills the process with `SIGBUS`, and nothing in-process can check for that
-/// beforehand. Replace such files by writing a new file and renaming it over the old one, never in place:
-/// the mapping then keeps reading the old inode. A file of length 0 gives an empty slice (no mapping).
-#[derive(Debug)]
-pub struct Mapping {
-    ptr: *mut libc::c_void,
-    len: usize,
-    mode: u32,
-    uid: u32,
-}
-
-impl Mapping {
-    /// Opens and maps `path`.
-    pub fn open(path: &Path) -> std::io::Result<Mapping> {
-        use std::io::{Error, ErrorKind};
-        let c = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::new(ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-        // O_NONBLOCK: a FIFO put at the path must not block the login waiting for a writer (no effect on files).
-        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
-        // SAFETY: `c` is a valid NUL-terminated string; open has no other preconditions.
-        let fd = Fd(cerr(unsafe { libc::open(c.as_ptr(), flags) })?);
-        // SAFETY: `stat` is a plain C struct of integers, for which all-zero is valid.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `fd.0` is an open descriptor and `st` a writable stat buffer.
-        cerr(unsafe { libc::fstat(fd.0, &mut st) })?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-        }
-        let len = usize::try_from(st.st_size)
-            .map_err(|_| Error::new(ErrorKind::InvalidData, "file too large to map"))?;
-        let (mode, uid) = (st.st_mode, st.st_uid);
-        if len == 0 {
-            return Ok(Mapping {
-                ptr: std::ptr::null_mut(),
-                len: 0,
-                mode,
-                uid,
-            });
-        }
-        // SAFETY: a fresh read-only private mapping of `len` bytes of an open regular file at an address the
-        // kernel chooses; it aliases no Rust object. The result is checked against MAP_FAILED below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                fd.0,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(Error::last_os_error());
-        }
-        // SAFETY: `ptr`/`len` is the mapping just made; madvise only changes paging hints (failure is harmless
-        // and ignored).
-        unsafe { libc::madvise(ptr, len, libc::MADV_RANDOM) };
-        Ok(Mapping { ptr, len, mode, uid })
-    }
-
-    /// The file's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        if self.ptr.is_null() || self.len == 0 {
-            return &[];
-        }
-        // SAFETY: `ptr` is a live PROT_READ mapping of exactly `len` bytes, unmapped only in `drop`, so it
-        // outlives the returned borrow of `self`; nothing writes through it (MAP_PRIVATE, read-only). The one
-        // hazard is outside the type system: a file truncated while mapped raises SIGBUS (see the type docs).
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-
-    /// The file's mode bits (type and permissions), from `fstat` on the opened descriptor.
-    pub fn mode(&self) -> u32 {
-        self.mode
-    }
-
-    /// The file's owner, from `fstat` on the opened descriptor.
-    pub fn uid(&self) -> u32 {
-        self.uid
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        if !self.ptr.is_null() && self.len > 0 {
-            // SAFETY: `ptr`/`len` is the mapping made in `open`, unmapped exactly once, here; no borrow of it
-            // can outlive `self`.
-            unsafe { libc::munmap(self.ptr, self.len) };
-        }
-    }
-}
-
-/// Closes a descriptor on every path.
-struct Fd(libc::c_int);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: the descriptor was opened by `Mapping::open`, is owned by this guard and closed only here.
-        unsafe { libc::close(self.0) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn given_a_file_then_mapping_shows_its_bytes_and_refuses_links_and_directories() {
-        let dir = std::env::temp_dir().join(format!("pam-ffi-map-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        let f = dir.join("f");
-        std::fs::write(&f, b"hello mapping").unwrap();
-        let m = Mapping::open(&f).unwrap();
-        assert_eq!(m.bytes(), b"hello mapping");
-        assert_eq!(m.mode() & libc::S_IFMT, libc::S_IFREG);
-        assert_eq!(m.uid(), effective_uid());
-        std::fs::write(dir.join("empty"), b"").unwrap();
-        assert!(Mapping::open(&dir.join("empty")).unwrap().bytes().is_empty());
-        std::os::unix::fs::symlink(&f, dir.join("link")).unwrap();
-        let e = Mapping::open(&dir.join("link")).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
-        assert!(Mapping::open(&dir).is_err());
-        // A FIFO is refused at once rather than blocking the caller until a writer appears.
-        assert!(std::process::Command::new("mkfifo")
-            .arg(dir.join("fifo"))
-            .status()
-            .unwrap()
-            .success());
-        assert!(Mapping::open(&dir.join("fifo")).is_err());
-        assert!(Mapping::open(&dir.join("missing")).is_err());
-        drop(m);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn given_root_and_a_missing_user_then_lookup_finds_only_root() {
