@@ -1,12 +1,13 @@
 //! The file operations of pam_totp's secret-file store besides open, read and write: locking, syncing,
-//! owner and mode, rename, unlink, `lstat`, and the pause between two lock attempts. Each is std's own call
+//! owner and mode, rename, unlink, `lstat`, and the pause between two lock attempts; and [`publish`], the
+//! durable atomic replace that every whole-file writer ends with (the store, `pwpolicy build-blocklist`). Each is std's own call
 //! (`flock`, `fsync`, `fchmod`, `fchown`, `rename`, `unlink`, `lstat`, `nanosleep` underneath), named for the
 //! system call and shaped for the store's protocol: a held lock is `Ok(false)`, not an error, and a
 //! missing path is `None`. No `unsafe` here; this module must not decide anything about the files.
 
-use std::fs::{File, Metadata, TryLockError};
+use std::fs::{File, Metadata, OpenOptions, TryLockError};
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -61,6 +62,47 @@ pub fn fchown(file: &File, uid: u32, gid: u32) -> io::Result<()> {
     std::os::unix::fs::fchown(file, Some(uid), Some(gid))
 }
 
+/// Opens the directory a file is about to be replaced in, for [`sync_dir`] after the rename. Callers open it
+/// before writing anything, so that a directory that cannot be opened fails before any work is done.
+/// `O_NONBLOCK`: a FIFO at the path cannot block; `O_DIRECTORY`: anything but a directory is refused.
+pub fn open_dir(dir: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+        .open(dir)
+}
+
+/// `fsync` of a directory, so that a rename in it is durable. Filesystems that cannot sync a directory say
+/// `EINVAL` (or `EOPNOTSUPP`); there is nothing more to do on those. Any other error is returned: the new
+/// file may then not survive a crash.
+pub fn sync_dir(dir: &File) -> io::Result<()> {
+    match dir.sync_all() {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => Ok(()),
+        other => other,
+    }
+}
+
+/// The end of every atomic replace: the complete temporary file `temp` (at `temp_path`, in the directory
+/// `dir` opened with [`open_dir`]) is synced, renamed over `to`, and the directory synced, so that after a
+/// crash at any instant `to` is the old file or the new one, whole.
+pub fn publish(temp: &File, temp_path: &Path, to: &Path, dir: &File) -> Result<(), PublishError> {
+    let failed = |step, renamed, error| PublishError { step, renamed, error };
+    fsync(temp).map_err(|e| failed("syncing the temporary file", false, e))?;
+    rename(temp_path, to).map_err(|e| failed("renaming over the file", false, e))?;
+    sync_dir(dir).map_err(|e| failed("syncing the directory", true, e))
+}
+
+/// Why [`publish`] failed, and whether the temporary file is already at `to` (then it must not be removed).
+#[derive(Debug)]
+pub struct PublishError {
+    /// The step that failed, for messages ("syncing the directory").
+    pub step: &'static str,
+    /// The rename happened: the temporary name no longer exists.
+    pub renamed: bool,
+    /// The system's error.
+    pub error: io::Error,
+}
+
 /// `rename`: atomically replaces `to` by `from`.
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::rename(from, to)
@@ -103,6 +145,24 @@ pub fn path_stat_of(meta: &Metadata) -> PathStat {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn publish_renames_a_synced_temporary_file_over_the_target_and_says_which_step_failed() {
+        let dir_path = tempfile_dir("publish");
+        let dir = open_dir(&dir_path).unwrap();
+        let (temp_path, to) = (dir_path.join("new~"), dir_path.join("file"));
+        std::fs::write(&to, b"old").unwrap();
+        std::fs::write(&temp_path, b"new").unwrap();
+        let temp = File::open(&temp_path).unwrap();
+        publish(&temp, &temp_path, &to, &dir).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"new");
+        assert!(lstat(&temp_path).unwrap().is_none());
+        // A rename that cannot happen leaves the temporary file, and says so.
+        let e = publish(&temp, &dir_path.join("gone~"), &to, &dir).unwrap_err();
+        assert_eq!((e.step, e.renamed), ("renaming over the file", false));
+        assert!(open_dir(&to).is_err(), "a regular file is not a directory");
+        let _ = std::fs::remove_dir_all(&dir_path);
+    }
 
     #[test]
     fn lstat_does_not_follow_links_and_a_missing_path_is_none() {

@@ -374,11 +374,7 @@ impl Store {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let dir = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
-            .open(dir_path)
-            .map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
         let (temp_path, temp, _) = create_temp(dir_path, name)
             .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
         let guard = TempGuard::new(temp_path);
@@ -388,13 +384,18 @@ impl Store {
         writer
             .write_all(bytes)
             .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
-        file::fsync(&temp).map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
         let meta = temp
             .metadata()
             .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
-        file::rename(&guard.path, path).map_err(|e| StoreError::io(path, "renaming over the file", e))?;
-        guard.disarm();
-        sync_dir(&dir).map_err(|e| StoreError::io(path, "syncing the directory", e))?;
+        match file::publish(&temp, &guard.path, path, &dir) {
+            Ok(()) => guard.disarm(),
+            Err(e) => {
+                if e.renamed {
+                    guard.disarm();
+                }
+                return Err(StoreError::io(path, e.step, e.error));
+            }
+        }
         Ok(Locked::read(path, policy, temp, &meta, bytes.to_vec()))
     }
 }
@@ -545,11 +546,7 @@ impl Locked {
             _ => Path::new("."),
         };
         // Opened first: if the directory cannot be synced, fail before writing anything.
-        let dir = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
-            .open(dir_path)
-            .map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
 
         let (temp_path, temp, meta) = create_temp(dir_path, name)
             .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
@@ -573,7 +570,7 @@ impl Locked {
         self.bytes = Wiped(new_bytes.to_vec());
         self.ident = new_ident;
         self.stamp = new_stamp;
-        let synced = sync_dir(&dir);
+        let synced = file::sync_dir(&dir);
         // Waiters on the old inode may go now: after their re-check they will queue on the new file.
         drop(old_file);
         synced.map_err(|e| StoreError::io(path, "syncing the directory", e))
@@ -813,15 +810,6 @@ fn names_inode(path: &Path, meta: &Metadata) -> io::Result<bool> {
 
 fn names_ident(path: &Path, ident: &Ident) -> io::Result<bool> {
     Ok(file::lstat(path)?.is_some_and(|now| now.dev == ident.dev && now.ino == ident.ino))
-}
-
-/// `fsync` of the directory, so that the rename itself is durable. Filesystems that cannot sync a
-/// directory say `EINVAL` (or `EOPNOTSUPP`); there is nothing more to do on those.
-fn sync_dir(dir: &File) -> io::Result<()> {
-    match file::fsync(dir) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => Ok(()),
-        other => other,
-    }
 }
 
 /// Removes the temporary file on every path that does not end in a successful rename.

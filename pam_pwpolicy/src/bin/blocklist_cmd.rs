@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 use crate::Error;
+use pam_ffi::file;
 use pam_pwpolicy::blocklist::{self, Blocklist, LineError, Writer};
 use pam_pwpolicy::fuse;
 use std::fs::{self, File, OpenOptions};
@@ -294,13 +295,6 @@ fn read_keys(path: &Path, into: &mut Vec<u64>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Makes a rename in `dir` durable; an error means the new file may not survive a crash.
-fn fsync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_fail("cannot sync the directory", dir, e))
-}
-
 /// Sorted, distinct keys loaded from the temporary files, consumed shard by shard from the front.
 struct Pending {
     keys: Vec<u64>,
@@ -376,6 +370,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, Error> {
     let read_secs = started.elapsed().as_secs_f64();
 
     let bits = blocklist::choose_shard_bits(counts.keys, blocklist::MAX_SHARD_BITS);
+    let dir = file::open_dir(&out_dir).map_err(|e| io_fail("cannot open the directory", &out_dir, e))?;
     let tmp_out = out_dir.join(format!(".{name}.tmp.{pid}"));
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
@@ -414,12 +409,14 @@ pub fn build(args: &[String]) -> Result<ExitCode, Error> {
         }
     }
     drop(pending);
-    let (file, len) = w.finish().map_err(|e| io_fail("cannot write", &tmp_out, e))?;
-    file.sync_all().map_err(|e| io_fail("cannot sync", &tmp_out, e))?;
-    drop(file);
-    fs::rename(&tmp_out, &a.output).map_err(|e| io_fail("cannot rename into", &a.output, e))?;
+    let (out_file, len) = w.finish().map_err(|e| io_fail("cannot write", &tmp_out, e))?;
+    if let Err(e) = file::publish(&out_file, &tmp_out, &a.output, &dir) {
+        if e.renamed {
+            temp.out = None;
+        }
+        return Err(io_fail(e.step, &a.output, e.error));
+    }
     temp.out = None;
-    fsync_dir(&out_dir)?;
     drop(temp);
     progress.done();
 
@@ -523,15 +520,5 @@ mod tests {
             }
             assert_eq!(got, want, "{bits} shard bits");
         }
-    }
-
-    #[test]
-    fn given_directory_that_cannot_be_synced_then_error_names_it() {
-        let e = fsync_dir(Path::new("/nonexistent/pwpolicy-dir")).unwrap_err();
-        assert!(
-            e.message()
-                .contains("cannot sync the directory /nonexistent/pwpolicy-dir"),
-            "{e:?}"
-        );
     }
 }
