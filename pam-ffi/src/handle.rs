@@ -12,6 +12,26 @@ use crate::sys;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr;
 
+/// A log-line value the client may control (user name, rhost, service), escaped so that it stays one
+/// `key=value` field whatever it holds: every byte that is a space, `=`, `%`, a control character
+/// (0x00-0x1f, 0x7f) or not ASCII (0x80-0xff) becomes `%XX` (two upper-case hex digits), and an empty value
+/// is `-`. Both modules write every client-controlled value through it, so a forged field cannot be typed.
+pub fn log_field(value: &str) -> String {
+    use std::fmt::Write;
+    if value.is_empty() {
+        return "-".to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b <= b' ' || b == b'=' || b == b'%' || b >= 0x7f {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
+}
+
 /// syslog priority for [`PamHandle::log`] (the facility is always LOG_AUTHPRIV, added by libpam).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Priority {

@@ -43,6 +43,6 @@ pub use code::{Flags, PamCode};
 #[cfg(feature = "fake")]
 pub use fake::{FakeHandle, FakeReply, Logged, Shown};
 #[cfg(feature = "libpam")]
-pub use handle::{LibPam, PamHandle, Priority};
+pub use handle::{log_field, LibPam, PamHandle, Priority};
 #[cfg(feature = "libpam")]
 pub use secret::Secret;

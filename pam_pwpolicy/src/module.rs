@@ -33,7 +33,7 @@ use crate::check::{self, Context, Verdict};
 use crate::config::{self, Paths};
 use crate::policy::{AuthtokSource, BlocklistMissing, Policy};
 use pam_ffi::os::UserRecord;
-use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
+use pam_ffi::{log_field, Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::path::{Path, PathBuf};
 
 pam_ffi::export_pam_hooks! {
@@ -129,7 +129,7 @@ impl Session<'_> {
                 Err(e) if self.policy.blocklist_missing == BlocklistMissing::Warn => pamh.log(
                     Priority::Warning,
                     &format!(
-                        "pam_pwpolicy: {}: blocklist {}: {e}; this password is checked without it (blocklist_missing=warn)",
+                        "error {} reason=blocklist-unusable: {}: {e} (blocklist_missing=warn: this password is checked without it)",
                         self.id(pamh),
                         self.blocklist_path
                     ),
@@ -156,17 +156,16 @@ impl Session<'_> {
 
     fn id(&self, pamh: &impl PamHandle) -> String {
         format!(
-            "user={} service={} rhost={}",
-            self.ctx.user.as_deref().unwrap_or("?"),
-            self.ctx.service.as_deref().unwrap_or("?"),
-            pamh.rhost().unwrap_or_default()
+            "user={} rhost={}",
+            log_field(self.ctx.user.as_deref().unwrap_or("")),
+            log_field(&pamh.rhost().unwrap_or_default())
         )
     }
 
     fn conversation_failed(&self, pamh: &impl PamHandle, e: PamCode) -> PamCode {
         pamh.log(
             Priority::Err,
-            &format!("pam_pwpolicy: {}: conversation failed: {e}", self.id(pamh)),
+            &format!("error {} reason=conversation-failed: {e}", self.id(pamh)),
         );
         e
     }
@@ -183,11 +182,7 @@ impl Session<'_> {
         if self.enforce || v.hard_failure() {
             pamh.log(
                 Priority::Notice,
-                &format!(
-                    "pam_pwpolicy: {}: new password refused: {}",
-                    self.id(pamh),
-                    rules.join(",")
-                ),
+                &format!("refused {} rules={}", self.id(pamh), rules.join(",")),
             );
             false
         } else {
@@ -198,10 +193,10 @@ impl Session<'_> {
             pamh.log(
                 Priority::Warning,
                 &format!(
-                    "pam_pwpolicy: {}: weak password accepted ({}): {}",
+                    "accepted-weak {} rules={}: only a warning because {}",
                     self.id(pamh),
-                    self.warn_why,
-                    rules.join(",")
+                    rules.join(","),
+                    self.warn_why
                 ),
             );
             true
@@ -214,7 +209,9 @@ impl Session<'_> {
 fn blocklist_denied(pamh: &mut impl PamHandle, why: &str, prelim: bool) -> PamCode {
     pamh.log(
         Priority::Err,
-        &format!("pam_pwpolicy: blocklist {why}; password changes are refused (blocklist_missing=deny)"),
+        &format!(
+            "error reason=blocklist-unusable: {why} (blocklist_missing=deny: password changes are refused)"
+        ),
     );
     let _ = pamh.error(BLOCKLIST_UNAVAILABLE);
     if prelim {
@@ -230,7 +227,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
         Ok(l) => l,
         Err(errors) => {
             for e in &errors {
-                pamh.log(Priority::Err, &format!("pam_pwpolicy: bad configuration: {e}"));
+                pamh.log(Priority::Err, &format!("error reason=bad-configuration: {e}"));
             }
             return PamCode::ServiceErr;
         }
@@ -240,7 +237,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
         let files: Vec<String> = loaded.files.iter().map(|f| f.display().to_string()).collect();
         pamh.log(
             Priority::Debug,
-            &format!("pam_pwpolicy: configuration from: {}", files.join(", ")),
+            &format!("debug configuration from: {}", files.join(", ")),
         );
     }
     let file = match policy.blocklist.as_deref() {
@@ -252,7 +249,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
                     pamh.log(
                         Priority::Warning,
                         &format!(
-                            "pam_pwpolicy: blocklist {why}; passwords are checked without it (blocklist_missing=warn)"
+                            "error reason=blocklist-unusable: {why} (blocklist_missing=warn: passwords are checked without it)"
                         ),
                     );
                     None
@@ -280,17 +277,14 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
     if !flags.update_authtok() {
         pamh.log(
             Priority::Err,
-            "pam_pwpolicy: called without PAM_PRELIM_CHECK or PAM_UPDATE_AUTHTOK",
+            "error reason=bad-flags: called without PAM_PRELIM_CHECK or PAM_UPDATE_AUTHTOK",
         );
         return PamCode::ServiceErr;
     }
     let user = match pamh.user() {
         Ok(u) => u,
         Err(e) => {
-            pamh.log(
-                Priority::Err,
-                &format!("pam_pwpolicy: cannot get the user name: {e}"),
-            );
+            pamh.log(Priority::Err, &format!("error reason=no-user-name: {e}"));
             return e;
         }
     };
@@ -321,10 +315,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
     if policy.debug && !check_rules {
         pamh.log(
             Priority::Debug,
-            &format!(
-                "pam_pwpolicy: {}: not a local user, checks skipped",
-                session.id(pamh)
-            ),
+            &format!("debug {} not a local user: checks skipped", session.id(pamh)),
         );
     }
 
@@ -333,7 +324,7 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
             pamh.log(
                 Priority::Err,
                 &format!(
-                    "pam_pwpolicy: {}: use_authtok but no earlier module set the new password",
+                    "error {} reason=no-new-password: use_authtok but no earlier module set one",
                     session.id(pamh)
                 ),
             );
@@ -390,22 +381,19 @@ pub fn chauthtok<H: PamHandle>(pamh: &mut H, flags: Flags, args: &[String], worl
         if let Err(e) = pamh.set_authtok(&new) {
             pamh.log(
                 Priority::Err,
-                &format!("pam_pwpolicy: {}: cannot set PAM_AUTHTOK: {e}", session.id(pamh)),
+                &format!("error {} reason=cannot-set-authtok: {e}", session.id(pamh)),
             );
             return PamCode::AuthtokErr;
         }
         if policy.debug {
-            pamh.log(
-                Priority::Debug,
-                &format!("pam_pwpolicy: {}: new password accepted", session.id(pamh)),
-            );
+            pamh.log(Priority::Debug, &format!("accepted {}", session.id(pamh)));
         }
         return PamCode::Success;
     }
     pamh.log(
         Priority::Notice,
         &format!(
-            "pam_pwpolicy: {}: no acceptable password after {} attempt(s)",
+            "refused {} reason=retries-exhausted attempts={}",
             session.id(pamh),
             policy.retry.max(1)
         ),
@@ -912,5 +900,23 @@ mod tests {
         t.update(&mut h, &["retry=1", "debug"]);
         assert!(h.log_lines().iter().all(|l| !l.text.contains("Password123!")));
         assert!(h.log_lines().iter().any(|l| l.text.contains("user=alice")));
+    }
+
+    #[test]
+    fn given_a_refusal_then_one_key_value_line_names_the_rules_and_a_hostile_name_stays_one_field() {
+        let t = T::new();
+        let mut h = FakeHandle::new("x rhost=198.51.100.7", "passwd", [FakeReply::from("password")]);
+        t.update(&mut h, &["retry=1"]);
+        let lines: Vec<String> = h.log_lines().iter().map(|l| l.text.clone()).collect();
+        let refused = lines
+            .iter()
+            .find(|l| l.starts_with("refused "))
+            .expect("a refused line");
+        assert!(
+            refused.starts_with("refused user=x%20rhost%3D198.51.100.7 rhost=- rules="),
+            "{refused}"
+        );
+        // libpam adds "pam_pwpolicy(SERVICE:chauthtok): " itself; the text never repeats it.
+        assert!(lines.iter().all(|l| !l.contains("pam_pwpolicy:")), "{lines:?}");
     }
 }

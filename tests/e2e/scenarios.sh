@@ -122,10 +122,10 @@ case "$(basename "$TOTP_MODULE")" in
         MOD_OK_RE=${E2E_MOD_OK_RE:-"$tag.*%u.*([Aa]ccept|[Ss]uccess|via=)|$tag.*([Aa]ccept|[Ss]uccess).*%u"}
         MOD_FAIL_RE=${E2E_MOD_FAIL_RE:-"$tag.*%u.*([Ff]ail|[Ii]nvalid|[Ww]rong|[Rr]efus|[Rr]eject|[Dd]enied)|$tag.*([Ff]ail|[Ii]nvalid|[Ww]rong|[Rr]efus|[Rr]eject|[Dd]enied).*%u"} ;;
 esac
-# The password module's refusal line (pam_pwquality logs none; pam_pwpolicy: "libpam_pwpolicy(passwd:chauthtok): ...
-# user=U ... refused"). Empty = not checked.
+# The password module's refusal line (pam_pwquality logs none; pam_pwpolicy: "libpam_pwpolicy(passwd:chauthtok):
+# refused user=U rhost=- rules=..."). Empty = not checked.
 case "$(basename "$PWPOLICY_MODULE")" in
-    *pwpolicy*) PW_FAIL_RE=${E2E_PW_FAIL_RE-'(lib)?pam_pwpolicy\(passwd:chauthtok\):.*%u.*refus'} ;;
+    *pwpolicy*) PW_FAIL_RE=${E2E_PW_FAIL_RE-'(lib)?pam_pwpolicy\(passwd:chauthtok\): refused user=%u rhost=- '} ;;
     *) PW_FAIL_RE=${E2E_PW_FAIL_RE-} ;;
 esac
 mod_ok_re() { echo "${MOD_OK_RE//%u/$1}"; }
