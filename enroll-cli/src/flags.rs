@@ -233,8 +233,10 @@ pub static COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "doctor",
-        "Check sshd, the PAM stacks, a user's secret file and the clock for mistakes that lock admins out or let \
-         attackers in (`totp-enroll doctor --help`).",
+        "Check sshd, the PAM stacks (sshd: the code asked once and never skipped; common-password: pam_pwpolicy's \
+         arguments, exactly one password-quality module), a user's secret file and the clock for mistakes that \
+         lock admins out or let attackers in; exit 1 when one would break logins or password changes \
+         (`totp-enroll doctor --help`).",
     ),
 ];
 
@@ -344,7 +346,8 @@ pub fn doctor_help() -> String {
     let mut out = format!(
         "Usage: {DOCTOR_USAGE}\n\n\
          Checks the sshd configuration, the sshd PAM stack, common-password, the clock and (with --user) one \
-         user's\nsecret file for the mistakes that lock people out or let a login skip the code. Reads only.\n\n"
+         user's\nsecret file for the mistakes that lock people out, let a login skip the code, ask for it twice \
+         or\nbreak password changes (pam_pwpolicy arguments, two or no quality modules). Reads only.\n\n"
     );
     for f in DOCTOR_FLAGS.iter().filter(|f| !f.hidden) {
         let _ = writeln!(out, "  {:<28} {}", synopsis(f), f.help);
