@@ -161,7 +161,7 @@ pub static FLAGS: &[Flag] = &[
         "minimal-window",
         "Smallest window: 3 codes (previous, current, next) for TOTP, 1 code for HOTP.",
     ),
-    flag(Id::EmergencyCodes, Some('e'), "emergency-codes", "Number of emergency scratch codes (0-10, default 5).")
+    flag(Id::EmergencyCodes, Some('e'), "emergency-codes", "Number of emergency scratch codes (0-10, default 5; `new-scratch-codes -e 0` revokes them all).")
         .takes("N"),
     flag(
         Id::Algorithm,

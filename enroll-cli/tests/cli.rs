@@ -738,6 +738,26 @@ fn new_scratch_codes_replaces_only_the_codes() {
         j.contains(&format!("\"scratch_codes\":[\"{}\"", scratch_lines(&f)[0])),
         "{j}"
     );
+    // -e 0 revokes every code and says so, rather than a heading over nothing.
+    let r = run_in(
+        dir.path(),
+        &["new-scratch-codes", "-e", "0", "-s", f.to_str().unwrap()],
+        "",
+    )
+    .ok();
+    assert!(scratch_lines(&f).is_empty());
+    assert_eq!(secret_of(&f), secret);
+    assert!(
+        !r.stdout.contains("Your new emergency scratch codes are"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .starts_with("All emergency scratch codes removed: none is left"),
+        "{}",
+        r.stdout
+    );
 }
 
 fn is_root() -> bool {
