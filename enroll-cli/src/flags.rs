@@ -129,10 +129,10 @@ pub static FLAGS: &[Flag] = &[
         Some('Q'),
         "qr-mode",
         "QR code in the terminal: NONE, ANSI (two spaces per module: about 45 lines, needs a large \
-         terminal) or UTF8 (half blocks: at most 45x22 for a URI up to 120 characters, which with the \
-         default -l and -i means a host name up to 25 characters, so it fits 80x24 with the prompt; a longer \
-         -l or -i grows it, and totp-enroll says when it does not fit). Default: UTF8 in a UTF-8 locale, else \
-         ANSI.",
+         terminal) or UTF8 (half blocks: at most 45x22 for a URI up to 130 characters, e.g. the default \
+         -l and -i with an 8-letter user and a 25-character host name, so it fits 80x24 with the prompt; a \
+         longer -l or -i grows it, and totp-enroll says when it does not fit). Default: UTF8 in a UTF-8 \
+         locale, else ANSI.",
     )
     .one_of("MODE", &["NONE", "ANSI", "UTF8"]),
     flag(

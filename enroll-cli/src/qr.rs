@@ -276,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn what_the_help_promises_holds_a_25_character_host_name_and_an_8_letter_user_make_22_lines() {
+        // --help of -Q: "at most 45x22 for a URI up to 130 characters (USER@HOSTNAME with an 8-letter user
+        // and a 25-character host name)".
+        let host = "h".repeat(25);
+        let label = format!("abcdefgh@{host}");
+        let uri = otpauth_uri(&totp(&label, &host));
+        assert!(uri.len() <= 130, "{}", uri.len());
+        let m = Matrix::encode(&uri).unwrap();
+        assert!(utf8_size(&m) <= (45, 22), "{:?}", utf8_size(&m));
+        let m = Matrix::encode(&"a".repeat(130)).unwrap();
+        assert!(utf8_size(&m) <= (45, 22), "any 130 bytes: {:?}", utf8_size(&m));
+    }
+
+    #[test]
     fn sizes_are_those_of_the_renderings() {
         let m = Matrix::encode(&otpauth_uri(&totp("alice@Application Server", "ACME Corp"))).unwrap();
         let width = |t: &str| {
