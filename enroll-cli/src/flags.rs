@@ -869,7 +869,7 @@ pub fn man_page() -> String {
         ".SH EXIT STATUS\n0 on success, 1 on a runtime error, 2 on a usage error. \\fBdoctor\\fR: 0 nothing \
          wrong (warnings alone give 0), 1 something will break logins or skips the code, 2 the doctor could \
          not run.\n\
-         .SH FILES\n.TP\n\\fI~/.google_authenticator\\fR\nThe secret file (format: \\fI/usr/share/doc/libpam\\-totp/secret\\-file\\-format.md\\fR).\n\
+         .SH FILES\n.TP\n\\fI~/.google_authenticator\\fR\nThe secret file (format: \\fI/usr/share/doc/libpam\\-totp/secret\\-file\\-format.md.gz\\fR).\n\
          .SH SEE ALSO\ngoogle\\-authenticator(1), pam_totp(8), oathtool(1)\n",
     );
     out

@@ -734,6 +734,14 @@ fn given_every_logged_reason_then_the_man_page_documents_it_and_fail2ban_counts_
             "reason {reason} is not in docs/man/pam_totp.8"
         );
     }
+    // dh_compress leaves example files under 4 KiB uncompressed: only then can a jail name the filter there.
+    let size = fs::metadata(repo.join("docs/fail2ban/pam_totp.conf"))
+        .unwrap()
+        .len();
+    assert!(
+        size < 4096,
+        "the filter is {size} bytes: dh_compress would gzip it in examples/"
+    );
     let dir = tempfile::tempdir().unwrap();
     let doc = dir.path().join("examples/fail2ban");
     fs::create_dir_all(&doc).unwrap();

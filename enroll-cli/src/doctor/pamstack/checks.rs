@@ -391,8 +391,8 @@ fn totp_twice(f: &Focus<'_>) -> Vec<Finding> {
             };
             let fix = if remove.top == (remove.file.clone(), remove.line) {
                 format!(
-                    "remove line {} of {} (`{}`): {} already asks for the code; or keep it and `pam-auth-update --disable totp`",
-                    remove.top.1, remove.top.0, remove.text, describe(keep)
+                    "remove line {} of {} (`{}`): {} already asks for the code; or keep line {} and run `pam-auth-update --disable totp`",
+                    remove.top.1, remove.top.0, remove.text, describe(keep), remove.top.1
                 )
             } else {
                 "`pam-auth-update --disable totp` (the profile puts pam_totp in common-auth), or remove one of the two lines".to_owned()
