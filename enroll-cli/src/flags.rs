@@ -866,7 +866,12 @@ pub fn man_page() -> String {
         let _ = write!(out, ".TP\n{}\n{}\n", man_head(f), roff_escape(f.help));
     }
     out.push_str(
-        ".SH EXIT STATUS\n0 on success, 1 on a runtime error, 2 on a usage error. \\fBdoctor\\fR: 0 nothing \
+        ".SH ENVIRONMENT\n.TP\n\\fBLINES\\fR, \\fBCOLUMNS\\fR\nThe terminal size the QR code must fit \
+         (with the lines below it up to the first question); without them \\fBstty size\\fR is asked, else \
+         80x24 is assumed. When the code does not fit, totp\\-enroll says so and names the ways out: a larger \
+         terminal, \\fB\\-Q UTF8\\fR instead of ANSI, a shorter \\fB\\-l\\fR or \\fB\\-i\\fR, \
+         \\fB\\-\\-qr\\-svg\\fR, or typing the secret key.\n\
+         .SH EXIT STATUS\n0 on success, 1 on a runtime error, 2 on a usage error. \\fBdoctor\\fR: 0 nothing \
          wrong (warnings alone give 0), 1 something will break logins or skips the code, 2 the doctor could \
          not run.\n\
          .SH FILES\n.TP\n\\fI~/.google_authenticator\\fR\nThe secret file (format: \\fI/usr/share/doc/libpam\\-totp/secret\\-file\\-format.md.gz\\fR).\n\
