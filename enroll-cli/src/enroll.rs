@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::flags::{Args, QrMode};
 use crate::target::Target;
-use crate::term::{default_qr_mode, stdout, Term};
+use crate::term::{self, default_qr_mode, stdout, Term};
 use crate::{audit, qr, scratch_codes, secret, system, DEFAULT_SCRATCH_CODES};
 use pam_totp::otp::{codes_equal, parse_code, Algorithm, Digits, SecretKey};
 use pam_totp::secret_file::{encode_secret, RateLimit, SecretFile};
@@ -122,7 +122,8 @@ fn algorithm(args: &Args) -> Algorithm {
         .unwrap_or(Algorithm::Sha1)
 }
 
-/// Builds the otpauth URI, writes the SVG if asked, and shows the URI, QR code and secret; returns the URI.
+/// Builds the otpauth URI, writes the SVG if asked, and shows the URI, QR code and secret (and, when the
+/// code and what follows it up to the first question do not fit the terminal, what to do); returns the URI.
 fn show_secret(
     args: &Args,
     target: &Target,
@@ -132,11 +133,14 @@ fn show_secret(
     term: &Term,
 ) -> Result<Zeroizing<String>, Error> {
     let host = system::hostname();
-    let issuer = args.issuer.clone().unwrap_or_else(|| host.clone());
     let label = args
         .label
         .clone()
         .unwrap_or_else(|| format!("{}@{host}", target.name));
+    let issuer = args
+        .issuer
+        .clone()
+        .unwrap_or_else(|| default_issuer(&label, &host));
     let secret_b32 = encode_secret(file.secret().as_bytes());
     let uri = Zeroizing::new(qr::otpauth_uri(&qr::UriParams {
         issuer: &issuer,
@@ -153,14 +157,79 @@ fn show_secret(
     }
     if show {
         term.say(&format!("{}\n", uri.as_str()));
-        match args.qr_mode.unwrap_or_else(default_qr_mode) {
-            QrMode::Utf8 => term.say(&qr::render_utf8(&matrix)),
-            QrMode::Ansi => term.say(&qr::render_ansi(&matrix)),
-            QrMode::None => {}
-        }
+        let mode = args.qr_mode.unwrap_or_else(default_qr_mode);
+        let (qr_text, (columns, lines)) = match mode {
+            QrMode::Utf8 => (qr::render_utf8(&matrix), qr::utf8_size(&matrix)),
+            QrMode::Ansi => (qr::render_ansi(&matrix), qr::ansi_size(&matrix)),
+            QrMode::None => (String::new(), (0, 0)),
+        };
+        term.say(&qr_text);
         term.say(&format!("Your new secret key is: {}\n", secret_b32.as_str()));
+        let screen = Screen {
+            mode,
+            columns,
+            lines: lines + 1 + lines_to_first_question(args),
+        };
+        if let Some(advice) = screen.advice(term::size()) {
+            term.say(&advice);
+        }
     }
     Ok(uri)
+}
+
+/// The issuer when `-i` is not given: the label's own `ISSUER:` prefix when it has one (`-l ACME:carol`
+/// is kept as given, as google-authenticator keeps it, and the Key Uri Format wants the prefix and the
+/// `issuer=` parameter equal), else the host name.
+fn default_issuer(label: &str, host: &str) -> String {
+    label
+        .split_once(':')
+        .map(|(prefix, _)| prefix.trim())
+        .filter(|p| !p.is_empty())
+        .unwrap_or(host)
+        .to_owned()
+}
+
+/// Lines printed after the secret key line up to and including the first question, where the output
+/// stops and the admin scans the code: the code prompt, else the scratch codes and the write question.
+fn lines_to_first_question(args: &Args) -> usize {
+    if !(args.no_confirm || args.quiet) {
+        return 1;
+    }
+    let codes = usize::try_from(args.emergency_codes.unwrap_or(DEFAULT_SCRATCH_CODES)).unwrap_or(0);
+    let heading = usize::from(codes > 0);
+    codes + heading + usize::from(!args.force)
+}
+
+/// The QR code as shown: its mode, its columns, and its lines with those after it up to the first
+/// question (all must be on screen together for the code to scan).
+#[derive(Debug, Clone, Copy)]
+struct Screen {
+    mode: QrMode,
+    columns: usize,
+    lines: usize,
+}
+
+impl Screen {
+    /// `None` when the code fits `size`; else what happened and the ways out.
+    fn advice(self, size: term::Size) -> Option<String> {
+        if self.mode == QrMode::None || (self.columns <= size.columns && self.lines <= size.lines) {
+            return None;
+        }
+        let mut text = format!(
+            "The QR code needs {}x{} (columns x lines, with the lines below it) but the terminal is \
+             {}x{}: part of it is off screen and will not scan.\nEnlarge the terminal and run \
+             totp-enroll again, ",
+            self.columns, self.lines, size.columns, size.lines
+        );
+        if self.mode == QrMode::Ansi {
+            text.push_str("or use -Q UTF8 (half blocks: half the lines and columns), ");
+        }
+        text.push_str(
+            "or make the URI shorter (a shorter -l LABEL or -i ISSUER), or write the code to an \
+             image with --qr-svg FILE, or type the secret key above into the app.\n",
+        );
+        Some(text)
+    }
 }
 
 /// Asks for a code until one verifies with the file's algorithm, digits and step (or counter), or `-1`.
@@ -436,5 +505,42 @@ pub(crate) fn print_json_line(value: &impl Serialize) {
             stdout(&text);
         }
         Err(e) => eprintln!("totp-enroll: warning: cannot format the JSON output: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_issuer_defaults_to_the_labels_prefix_else_the_host() {
+        assert_eq!(default_issuer("ACME:carol", "vm"), "ACME");
+        assert_eq!(default_issuer("carol@vm", "vm"), "vm");
+        assert_eq!(default_issuer(":carol", "vm"), "vm");
+    }
+
+    fn screen(mode: QrMode, columns: usize, lines: usize) -> Screen {
+        Screen { mode, columns, lines }
+    }
+
+    #[test]
+    fn a_code_that_fits_gets_no_advice() {
+        assert_eq!(screen(QrMode::Utf8, 45, 24).advice(term::DEFAULT_SIZE), None);
+        assert_eq!(screen(QrMode::None, 0, 400).advice(term::DEFAULT_SIZE), None);
+    }
+
+    #[test]
+    fn a_code_too_tall_or_too_wide_gets_the_ways_out() {
+        for s in [screen(QrMode::Utf8, 45, 25), screen(QrMode::Utf8, 81, 20)] {
+            let text = s.advice(term::DEFAULT_SIZE).unwrap_or_default();
+            for way in ["80x24", "-l LABEL", "-i ISSUER", "--qr-svg FILE", "secret key"] {
+                assert!(text.contains(way), "{way} in {text}");
+            }
+            assert!(!text.contains("-Q UTF8"), "already UTF8: {text}");
+        }
+        let text = screen(QrMode::Ansi, 90, 45)
+            .advice(term::DEFAULT_SIZE)
+            .unwrap_or_default();
+        assert!(text.contains("-Q UTF8"), "{text}");
     }
 }

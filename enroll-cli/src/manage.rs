@@ -148,7 +148,18 @@ pub fn new_scratch_codes(args: &Args, target: &Target) -> Result<ExitCode, Error
             scratch_codes: codes.iter().map(u32::to_string).collect(),
         });
     } else if !args.quiet {
-        stdout(&code_list("Your new emergency scratch codes are:\n", &codes));
+        stdout(&new_codes_text(&codes));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `new-scratch-codes` prints. `-e 0` is deliberate (it revokes every code, e.g. after a printout was
+/// lost), so it says that instead of a heading over nothing.
+fn new_codes_text(codes: &[u32]) -> String {
+    if codes.is_empty() {
+        "All emergency scratch codes removed: none is left (run new-scratch-codes without -e 0 for new ones).\n"
+            .to_owned()
+    } else {
+        code_list("Your new emergency scratch codes are:\n", codes)
+    }
 }

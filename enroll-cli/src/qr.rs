@@ -1,11 +1,11 @@
-//! The otpauth key URI and its QR code: the URI (complete and percent-encoded), the module matrix with its
+//! The otpauth key URI and its QR code: the URI (as short as its meaning allows), the module matrix with its
 //! quiet zone, and the three renderings (UTF-8 half blocks, ANSI colour cells, SVG).
 //!
 //! The matrix comes from the `qrcode` crate (default features off: no image crate). The SVG is written here
 //! from the same matrix rather than by qrcode's `svg` renderer, so the terminal and the SVG share one quiet
 //! zone and one code path, and the workspace keeps qrcode's features off; it is a dozen lines. The error
-//! correction level is L: the code is shown on a screen, and L keeps the usual URI (about 130 bytes) at
-//! version 6 (41 modules), 45 columns by 22 lines of half blocks; with a long label (version 7) 49 by 24.
+//! correction level is L: the code is shown on a screen, and L keeps the usual URI (75 to 120 bytes) at
+//! version 4 to 6 (33 to 41 modules), at most 45 columns by 22 lines of half blocks.
 
 use qrcode::{Color, EcLevel, QrCode};
 use std::fmt::Write as _;
@@ -13,11 +13,13 @@ use std::fmt::Write as _;
 /// Quiet zone of the terminal renderings, in modules: left and right (UTF8), every side (ANSI).
 pub const QUIET: usize = 2;
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
+/// Percent-encodes everything but RFC 3986 unreserved characters and `@` and `:` (path and query
+/// characters that need no escape: `alice@host` and `ACME:carol` stay as typed, as google-authenticator
+/// keeps them).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@' | b':') {
             out.push(char::from(b));
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -40,25 +42,29 @@ pub struct UriParams<'a> {
     pub counter: Option<u64>,
 }
 
-/// `otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...&algorithm=...&digits=...&period=...` (or `hotp` with
-/// `counter=`). A label that already starts with `ISSUER:` is not prefixed twice.
+/// The Key Uri Format defaults: a parameter equal to its default is left out of the URI.
+const DEFAULT_ALGORITHM: &str = "SHA1";
+const DEFAULT_DIGITS: u8 = 6;
+const DEFAULT_PERIOD: u64 = 30;
+
+/// `otpauth://totp/LABEL?secret=...&issuer=...`, as short as its meaning allows: the label as given (no
+/// issuer prefix added: the issuer is said once, by `issuer=`, which every current app reads), and
+/// `algorithm`, `digits` and `period` only when they differ from SHA1, 6 and 30 (HOTP: `counter=` always).
 pub fn otpauth_uri(p: &UriParams<'_>) -> String {
-    let account = p
-        .account
-        .strip_prefix(p.issuer)
-        .and_then(|a| a.strip_prefix(':'))
-        .unwrap_or(p.account);
     let kind = if p.counter.is_some() { "hotp" } else { "totp" };
     let mut uri = format!(
-        "otpauth://{kind}/{}:{}?secret={}&issuer={}&algorithm={}&digits={}",
-        percent_encode(p.issuer),
-        percent_encode(account),
+        "otpauth://{kind}/{}?secret={}&issuer={}",
+        percent_encode(p.account),
         p.secret_b32,
         percent_encode(p.issuer),
-        p.algorithm,
-        p.digits
     );
-    if let Some(period) = p.period {
+    if p.algorithm != DEFAULT_ALGORITHM {
+        let _ = write!(uri, "&algorithm={}", p.algorithm);
+    }
+    if p.digits != DEFAULT_DIGITS {
+        let _ = write!(uri, "&digits={}", p.digits);
+    }
+    if let Some(period) = p.period.filter(|&s| s != DEFAULT_PERIOD) {
         let _ = write!(uri, "&period={period}");
     }
     if let Some(counter) = p.counter {
@@ -101,6 +107,16 @@ impl Matrix {
         let q = quiet as isize;
         -q..self.size as isize + q
     }
+}
+
+/// Columns and lines of [`render_utf8`]'s output.
+pub fn utf8_size(m: &Matrix) -> (usize, usize) {
+    (m.size + 2 * QUIET, (m.size + 2).div_ceil(2))
+}
+
+/// Columns and lines of [`render_ansi`]'s output.
+pub fn ansi_size(m: &Matrix) -> (usize, usize) {
+    (2 * (m.size + 2 * QUIET), m.size + 2 * QUIET)
 }
 
 const BLACK_ON_WHITE: &str = "\x1b[30;107m";
@@ -179,56 +195,113 @@ pub fn render_svg(m: &Matrix) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn percent_encoding_keeps_only_unreserved() {
-        assert_eq!(
-            percent_encode("alice@Application Server"),
-            "alice%40Application%20Server"
-        );
-        assert_eq!(percent_encode("a:b/c?d&e=f+ü"), "a%3Ab%2Fc%3Fd%26e%3Df%2B%C3%BC");
-    }
+    const SECRET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-    #[test]
-    fn uri_is_complete_and_label_is_issuer_prefixed_once() {
-        let p = UriParams {
-            issuer: "Example Co",
-            account: "Example Co:alice@host",
-            secret_b32: "JBSWY3DPEHPK3PXP",
+    fn totp<'a>(account: &'a str, issuer: &'a str) -> UriParams<'a> {
+        UriParams {
+            issuer,
+            account,
+            secret_b32: SECRET,
             algorithm: "SHA1",
             digits: 6,
             period: Some(30),
             counter: None,
-        };
+        }
+    }
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_at_sign_and_colon() {
         assert_eq!(
-            otpauth_uri(&p),
-            "otpauth://totp/Example%20Co:alice%40host?secret=JBSWY3DPEHPK3PXP&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30"
+            percent_encode("alice@Application Server"),
+            "alice@Application%20Server"
+        );
+        assert_eq!(
+            percent_encode("a:b/c?d&e=f+ü#%"),
+            "a:b%2Fc%3Fd%26e%3Df%2B%C3%BC%23%25"
+        );
+    }
+
+    #[test]
+    fn default_parameters_are_left_out_and_the_issuer_is_said_once() {
+        assert_eq!(
+            otpauth_uri(&totp("alice@Application Server", "Example Co")),
+            format!("otpauth://totp/alice@Application%20Server?secret={SECRET}&issuer=Example%20Co")
         );
         let h = UriParams {
             period: None,
             counter: Some(1),
-            ..p
+            ..totp("a", "b")
         };
-        assert!(otpauth_uri(&h).starts_with("otpauth://hotp/"));
-        assert!(otpauth_uri(&h).ends_with("&digits=6&counter=1"));
+        assert_eq!(
+            otpauth_uri(&h),
+            format!("otpauth://hotp/a?secret={SECRET}&issuer=b&counter=1")
+        );
     }
 
     #[test]
-    fn usual_uri_fits_80x24_in_utf8() {
-        let uri = "otpauth://totp/web-01.lan:alice%40web-01.lan?secret=ABCDEFGHIJKLMNOPQRSTUVWXYZ234567&issuer=web-01.lan&algorithm=SHA1&digits=6&period=30";
-        let m = Matrix::encode(uri).unwrap();
-        assert_eq!(m.size, 41, "version 6");
-        let text = render_utf8(&m);
-        assert_eq!(text.lines().count(), 22);
-        // The issue's example label and issuer make version 7, which still fits.
-        let long = uri.replace(
-            "web-01.lan:alice%40web-01.lan",
-            "Example%20Co:alice%40Application%20Server",
+    fn parameters_that_differ_from_the_defaults_are_in_the_uri() {
+        let p = UriParams {
+            algorithm: "SHA256",
+            digits: 8,
+            period: Some(60),
+            ..totp("a", "b")
+        };
+        assert!(otpauth_uri(&p).ends_with("&issuer=b&algorithm=SHA256&digits=8&period=60"));
+    }
+
+    #[test]
+    fn a_label_with_its_own_issuer_prefix_is_kept_as_given() {
+        assert_eq!(
+            otpauth_uri(&totp("ACME:carol", "ACME")),
+            format!("otpauth://totp/ACME:carol?secret={SECRET}&issuer=ACME")
         );
-        let m = Matrix::encode(&long).unwrap();
-        assert_eq!(m.size, 45, "version 7");
-        assert_eq!(render_utf8(&m).lines().count(), 24);
-        assert!(render_utf8(&m)
-            .lines()
-            .all(|l| l.chars().filter(|c| !c.is_ascii_control()).count() < 80));
+    }
+
+    #[test]
+    fn default_labels_of_usual_host_names_make_at_most_version_6() {
+        // QR lines of UTF8 half blocks for USER@HOSTNAME and HOSTNAME (the issue's figures before: 20,
+        // 22, 24 and 26 lines).
+        for (host, lines) in [
+            ("vm", 18),
+            ("web01", 18),
+            ("db-01.example.com", 20),
+            ("bastion.corp.example.com", 22),
+        ] {
+            let label = format!("alice@{host}");
+            let m = Matrix::encode(&otpauth_uri(&totp(&label, host))).unwrap();
+            assert_eq!(utf8_size(&m).1, lines, "{host}");
+            assert_eq!(render_utf8(&m).lines().count(), lines, "{host}");
+            assert!(utf8_size(&m).0 <= 45);
+        }
+    }
+
+    #[test]
+    fn what_the_help_promises_holds_a_25_character_host_name_and_an_8_letter_user_make_22_lines() {
+        // --help of -Q: "at most 45x22 for a URI up to 130 characters (USER@HOSTNAME with an 8-letter user
+        // and a 25-character host name)".
+        let host = "h".repeat(25);
+        let label = format!("abcdefgh@{host}");
+        let uri = otpauth_uri(&totp(&label, &host));
+        assert!(uri.len() <= 130, "{}", uri.len());
+        let m = Matrix::encode(&uri).unwrap();
+        assert!(utf8_size(&m) <= (45, 22), "{:?}", utf8_size(&m));
+        let m = Matrix::encode(&"a".repeat(130)).unwrap();
+        assert!(utf8_size(&m) <= (45, 22), "any 130 bytes: {:?}", utf8_size(&m));
+    }
+
+    #[test]
+    fn sizes_are_those_of_the_renderings() {
+        let m = Matrix::encode(&otpauth_uri(&totp("alice@Application Server", "ACME Corp"))).unwrap();
+        let width = |t: &str| {
+            t.lines()
+                .map(|l| l.replace(BLACK_ON_WHITE, "").replace(RESET, "").chars().count())
+                .max()
+                .unwrap()
+        };
+        let utf8 = render_utf8(&m);
+        assert_eq!(utf8_size(&m), (width(&utf8), utf8.lines().count()));
+        let ansi = render_ansi(&m);
+        assert_eq!(ansi_size(&m).1, ansi.lines().count());
+        assert_eq!(ansi_size(&m).0, 2 * (m.size + 2 * QUIET));
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::error::Error;
 use crate::flags::QrMode;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::{Command, Stdio};
 
 /// Questions and human output.
 pub struct Term {
@@ -76,5 +77,56 @@ pub fn default_qr_mode() -> QrMode {
         QrMode::Utf8
     } else {
         QrMode::Ansi
+    }
+}
+
+/// The size assumed when the terminal's cannot be learnt: the VT100's, the smallest in common use.
+pub const DEFAULT_SIZE: Size = Size {
+    lines: 24,
+    columns: 80,
+};
+
+/// A terminal size in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub lines: usize,
+    pub columns: usize,
+}
+
+/// The size of the terminal the QR code is shown on: `LINES` and `COLUMNS` when set (a caller's override;
+/// shells do not export them by default), else `stty size` on standard input when standard output is a
+/// terminal (the TIOCGWINSZ ioctl without unsafe code in this crate), else [`DEFAULT_SIZE`].
+pub fn size() -> Size {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+    };
+    let asked = io::stdout().is_terminal().then(stty_size).flatten();
+    Size {
+        lines: env("LINES")
+            .or(asked.map(|s| s.lines))
+            .unwrap_or(DEFAULT_SIZE.lines),
+        columns: env("COLUMNS")
+            .or(asked.map(|s| s.columns))
+            .unwrap_or(DEFAULT_SIZE.columns),
+    }
+}
+
+/// `stty size` ("LINES COLUMNS") on the inherited standard input; `None` when it is not a terminal.
+fn stty_size() -> Option<Size> {
+    let out = Command::new("stty")
+        .arg("size")
+        .stdin(Stdio::inherit())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut it = text.split_whitespace().map(str::parse::<usize>);
+    match (it.next(), it.next()) {
+        (Some(Ok(lines)), Some(Ok(columns))) if lines > 0 && columns > 0 => Some(Size { lines, columns }),
+        _ => None,
     }
 }

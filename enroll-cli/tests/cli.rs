@@ -151,7 +151,12 @@ fn given_each_flag_then_it_has_its_google_authenticator_meaning() {
     // -t / -c
     let r = enroll(dir.path(), &[&base[..], &["-t", "-D"]].concat()).ok();
     assert!(r.uri().starts_with("otpauth://totp/"));
-    assert!(r.uri().ends_with("&period=30"), "{}", r.uri());
+    // SHA1, 6 digits and 30 s are the defaults: left out of the URI.
+    assert!(
+        r.uri().ends_with(&format!("&issuer={}", hostname())),
+        "{}",
+        r.uri()
+    );
     assert_eq!(option_lines(&f), ["\" WINDOW_SIZE 3", "\" TOTP_AUTH"]);
     let r = enroll(dir.path(), &[&base[..], &["-c"]].concat()).ok();
     assert!(
@@ -163,7 +168,7 @@ fn given_each_flag_then_it_has_its_google_authenticator_meaning() {
     // -d
     enroll(dir.path(), &[&base[..], &["-t", "-d"]].concat()).ok();
     assert!(option_lines(&f).contains(&"\" DISALLOW_REUSE".to_owned()));
-    // -S, -l, -i: period and an issuer-prefixed, percent-encoded label
+    // -S, -l, -i: the period (not the default) and the label as given, percent-encoded
     let r = enroll(
         dir.path(),
         &[
@@ -185,7 +190,7 @@ fn given_each_flag_then_it_has_its_google_authenticator_meaning() {
     assert_eq!(
         r.uri(),
         format!(
-            "otpauth://totp/Ex%20Co:alice%40Application%20Server?secret={}&issuer=Ex%20Co&algorithm=SHA1&digits=6&period=60",
+            "otpauth://totp/alice@Application%20Server?secret={}&issuer=Ex%20Co&period=60",
             secret_of(&f)
         )
     );
@@ -203,11 +208,7 @@ fn given_each_flag_then_it_has_its_google_authenticator_meaning() {
         &[&base[..], &["-t", "-D", "--algorithm", "sha256", "--digits=8"]].concat(),
     )
     .ok();
-    assert!(
-        r.uri().contains("&algorithm=SHA256&digits=8&period=30"),
-        "{}",
-        r.uri()
-    );
+    assert!(r.uri().ends_with("&algorithm=SHA256&digits=8"), "{}", r.uri());
     let opts = option_lines(&f);
     assert!(opts.contains(&"\" ALGORITHM SHA256".to_owned()) && opts.contains(&"\" DIGITS 8".to_owned()));
     // -q: nothing on stdout
@@ -326,6 +327,29 @@ fn help_version_man_page_and_completion_come_from_one_table() {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[test]
+fn the_man_page_has_a_date_and_version_names_doctor_and_points_at_installed_files_only() {
+    let man = run(&["--print-man"]).ok().stdout;
+    let th = man.lines().find(|l| l.starts_with(".TH ")).unwrap();
+    let version = format!("\"pam-login-security {}\"", env!("CARGO_PKG_VERSION"));
+    assert!(th.contains(&version), "{th}");
+    let date = th.split('"').nth(1).unwrap();
+    assert!(
+        date.len() == 10 && date.chars().filter(|&c| c == '-').count() == 2,
+        "date YYYY-MM-DD in {th}"
+    );
+    assert!(
+        man.contains(".B totp\\-enroll doctor\n"),
+        "doctor in the synopsis"
+    );
+    assert!(
+        !man.contains("docs/") && !man.contains("docs\\/"),
+        "a source-tree path"
+    );
+    // dh_compress compresses documents over 4 KiB: the installed name ends in .gz.
+    assert!(man.contains("/usr/share/doc/libpam\\-totp/secret\\-file\\-format.md.gz"));
 }
 
 #[test]
@@ -499,9 +523,9 @@ fn json_output_carries_the_uri_and_the_scratch_codes() {
     assert_eq!(r.stdout.lines().count(), 1, "only JSON on stdout: {}", r.stdout);
     assert!(line.starts_with('{') && line.ends_with('}'));
     let uri = format!(
-        "\"uri\":\"otpauth://totp/{host}:root%40{host}?secret={}&issuer={host}&algorithm=SHA1&digits=6&period=30\"",
+        "\"uri\":\"otpauth://totp/root@{host}?secret={}&issuer={host}\"",
         secret_of(&f),
-        host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim()
+        host = hostname()
     );
     let me = output(Command::new("id").arg("-un"));
     if me == "root" {
@@ -715,6 +739,26 @@ fn new_scratch_codes_replaces_only_the_codes() {
         j.contains(&format!("\"scratch_codes\":[\"{}\"", scratch_lines(&f)[0])),
         "{j}"
     );
+    // -e 0 revokes every code and says so, rather than a heading over nothing.
+    let r = run_in(
+        dir.path(),
+        &["new-scratch-codes", "-e", "0", "-s", f.to_str().unwrap()],
+        "",
+    )
+    .ok();
+    assert!(scratch_lines(&f).is_empty());
+    assert_eq!(secret_of(&f), secret);
+    assert!(
+        !r.stdout.contains("Your new emergency scratch codes are"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .starts_with("All emergency scratch codes removed: none is left"),
+        "{}",
+        r.stdout
+    );
 }
 
 fn is_root() -> bool {
@@ -749,7 +793,7 @@ fn root_enrolls_another_user_with_the_file_in_their_home_owned_by_them() {
     };
     let r = admin("--user enrolltest -t -d -u -W -f -C -Q NONE").ok();
     assert!(
-        r.uri().contains(":enrolltest%40"),
+        r.uri().contains("/enrolltest@"),
         "label names the target user: {}",
         r.uri()
     );

@@ -749,6 +749,61 @@ fn given_password_plus_code_after_common_auth_then_the_code_prompt_is_a_password
     assert_only(&s.run(), &[]);
 }
 
+/// The stock common-auth after `pam-auth-update --enable totp`: the profile's line in the Additional block.
+fn common_auth_with_totp_profile() -> String {
+    read_fixture("pam.d/common-auth").replace(
+        "auth\toptional\t\t\tpam_cap.so \n",
+        "auth\toptional\t\t\tpam_cap.so \nauth\trequired\t\t\tpam_totp.so nullok\n",
+    )
+}
+
+#[test]
+fn given_the_totp_profile_and_the_password_and_code_example_then_the_double_code_prompt_is_an_error() {
+    let mut s = Sandbox::new("sshd_config.debian12", "sshd.password-code");
+    s.sshd_text("UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication no\nPermitRootLogin no\nAuthenticationMethods keyboard-interactive\n");
+    let profile = common_auth_with_totp_profile();
+    assert!(profile.contains("pam_totp.so nullok"), "the profile line went in");
+    s.pam("common-auth", &profile);
+    // The example shipped in the package, as README.Debian tells admins to install it.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../debian/examples/sshd-password-and-code.pam");
+    let example = fs::read_to_string(example).unwrap();
+    s.pam("sshd", &example);
+    let line = example.lines().position(|l| l.contains("pam_totp.so")).unwrap() + 1;
+    let d = s.run();
+    let f = find(&d, "pam-totp-twice");
+    assert_eq!(f.severity, E);
+    assert_eq!(f.line, Some(line), "the example's own pam_totp line");
+    assert!(f.message.contains("the code is asked twice"), "{}", f.message);
+    assert!(f.fix.starts_with(&format!("remove line {line} of")), "{}", f.fix);
+    assert!(f.fix.contains("pam-auth-update --disable totp"), "{}", f.fix);
+    assert_eq!(report::exit_status(&d.findings), 1);
+    // The profile alone (the example's line removed) asks once.
+    s.pam("sshd", "@include common-auth\n");
+    assert!(!ids(&s.run()).iter().any(|(_, id)| *id == "pam-totp-twice"));
+}
+
+#[test]
+fn given_a_google_authenticator_stack_then_the_fix_replaces_it() {
+    let s = Sandbox::new("sshd_config.debian12", "sshd.key-code").clean_dropin();
+    s.pam(
+        "sshd",
+        "auth required pam_google_authenticator.so nullok\n@include common-account\n",
+    );
+    let d = s.run();
+    let f = find(&d, "pam-totp-missing");
+    assert!(
+        f.fix
+            .starts_with("replace `pam_google_authenticator.so` with `pam_totp.so` on line 1"),
+        "{}",
+        f.fix
+    );
+    assert!(
+        !f.fix.contains("add "),
+        "adding pam_totp next to it asks twice: {}",
+        f.fix
+    );
+}
+
 #[test]
 fn given_a_typo_in_a_pam_totp_option_then_it_is_reported_with_a_suggestion() {
     let d = Sandbox::new("sshd_config.debian12", "sshd.typo")
@@ -873,6 +928,61 @@ fn given_common_password_variants_then_pwpolicy_presence_order_and_use_authtok_a
         "{}",
         f.fix
     );
+}
+
+#[test]
+fn given_a_typo_on_the_pam_pwpolicy_line_then_doctor_names_the_line_and_fails() {
+    let s = Sandbox::new("sshd_config.debian12", "sshd.key-code").clean_dropin();
+    let stock = read_fixture("pam.d/common-password.pwpolicy");
+    let typo = stock.replace("pam_pwpolicy.so retry=3", "pam_pwpolicy.so retry=3 minlenn=12");
+    assert_ne!(typo, stock);
+    s.pam("common-password", &typo);
+    let d = s.run();
+    assert_only(&d, &[(E, "pwpolicy-bad-option")]);
+    let f = find(&d, "pwpolicy-bad-option");
+    let line = typo.lines().position(|l| l.contains("minlenn")).unwrap() + 1;
+    assert_eq!(f.line, Some(line));
+    assert!(f.message.contains("did you mean `minlen`"), "{}", f.message);
+    assert!(
+        f.fix
+            .contains(&format!("replace \"minlenn=12\" with `minlen=12` on line {line}")),
+        "{}",
+        f.fix
+    );
+    assert_eq!(report::exit_status(&d.findings), 1);
+    // Reached through an include too: reported on the including line.
+    s.pam("common-password", "@include common-password-pwp\n");
+    s.pam("common-password-pwp", &typo);
+    let f = find(&s.run(), "pwpolicy-bad-option").clone();
+    assert_eq!(f.line, Some(1));
+}
+
+#[test]
+fn given_two_quality_modules_or_none_installed_then_doctor_fails() {
+    let mut s = Sandbox::new("sshd_config.debian12", "sshd.key-code").clean_dropin();
+    let stock = read_fixture("pam.d/common-password.pwpolicy");
+    let both = stock.replace(
+        "password\trequisite\t\t\tpam_pwpolicy.so retry=3\n",
+        "password\trequisite\t\t\tpam_pwquality.so retry=3\npassword\trequisite\t\t\tpam_pwpolicy.so retry=3\n",
+    );
+    assert_ne!(both, stock);
+    s.pam("common-password", &both);
+    let d = s.run();
+    assert_only(&d, &[(E, "password-quality-twice")]);
+    let line = both.lines().position(|l| l.contains("pam_pwquality")).unwrap() + 1;
+    assert_eq!(find(&d, "password-quality-twice").line, Some(line));
+    // No quality module while pam_pwquality.so is installed (a profile removed): any password goes.
+    let mods = s.dir.path().join("security");
+    fs::create_dir(&mods).unwrap();
+    for m in ["pam_totp.so", "pam_pwquality.so"] {
+        fs::write(mods.join(m), "").unwrap();
+    }
+    s.settings.module_dirs = vec![mods];
+    s.pam("common-password", &read_fixture("pam.d/common-password"));
+    let d = s.run();
+    assert_only(&d, &[(E, "password-quality-missing")]);
+    assert!(find(&d, "password-quality-missing").fix.contains("above line 25"));
+    assert_eq!(report::exit_status(&d.findings), 1);
 }
 
 // ----- one user -----

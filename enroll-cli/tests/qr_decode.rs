@@ -237,3 +237,153 @@ fn the_svg_decodes_to_exactly_the_printed_uri_and_is_private() {
     write_pgm(&bitmap, 0, &pgm);
     assert_eq!(zbar(&pgm), uri);
 }
+
+/// Splits an otpauth URI into its kind, its percent-decoded label and its percent-decoded parameters.
+fn parse_uri(uri: &str) -> (String, String, Vec<(String, String)>) {
+    let rest = uri.strip_prefix("otpauth://").unwrap();
+    let (kind, rest) = rest.split_once('/').unwrap();
+    let (label, query) = rest.split_once('?').unwrap();
+    let params = query
+        .split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_owned(), unescape(v))
+        })
+        .collect();
+    (kind.to_owned(), unescape(label), params)
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Enrolls with the confirmation prompt (answered `-1`) and returns the run, the secret and the screen
+/// from the first line of the QR code to the prompt.
+fn enroll_to_prompt(dir: &Path, label_issuer: &[&str], env: &[(&str, &str)]) -> (Run, String, Vec<String>) {
+    let f = dir.join("f");
+    let args = [
+        &[
+            "-t",
+            "-D",
+            "-u",
+            "-W",
+            "-f",
+            "-Q",
+            "UTF8",
+            "-s",
+            f.to_str().unwrap(),
+        ][..],
+        label_issuer,
+    ]
+    .concat();
+    let r = run_env(dir, &args, "-1\n", env).ok();
+    let screen: Vec<String> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("otpauth://"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("Enter code from app"))
+        .map(|l| l.to_owned())
+        .chain(std::iter::once("Enter code from app (-1 to skip): ".to_owned()))
+        .collect();
+    // The prompt waits on its line (the answer is not echoed: "Code confirmation skipped" follows it).
+    assert!(
+        r.stdout
+            .contains("\nEnter code from app (-1 to skip): Code confirmation skipped\n"),
+        "{}",
+        r.stdout
+    );
+    (r, secret_of(&f), screen)
+}
+
+#[test]
+fn the_qr_code_of_usual_host_names_and_a_long_label_fits_80x24_with_the_lines_up_to_the_prompt() {
+    // USER@HOSTNAME and HOSTNAME are the defaults; given here so the host name is the test's.
+    let cases: Vec<(String, String)> = ["vm", "web01", "db-01.example.com", "bastion.corp.example.com"]
+        .iter()
+        .map(|h| (format!("alice@{h}"), (*h).to_owned()))
+        .chain([("alice@Application Server".to_owned(), "ACME Corp".to_owned())])
+        .collect();
+    for (label, issuer) in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, secret, screen) = enroll_to_prompt(dir.path(), &["-l", label, "-i", issuer], &[]);
+        // The screen when the prompt waits: the code, the secret key line, the prompt; nothing else.
+        let qr: Vec<&str> = screen
+            .iter()
+            .map(String::as_str)
+            .take_while(|l| !l.starts_with("Your new secret key"))
+            .collect();
+        assert_eq!(screen.len(), qr.len() + 2, "{label}: {screen:#?}");
+        assert!(
+            screen.len() <= 24,
+            "{label}: {} lines from the top of the code to the prompt",
+            screen.len()
+        );
+        let width = strip_escapes(qr[0]).chars().count();
+        assert!(width <= 80, "{label}: {width} columns");
+        assert!(!r.stdout.contains("off screen"), "{}", r.stdout);
+        // What is on screen decodes to the printed URI, which means the same as the file and the flags.
+        let pgm = dir.path().join("screen.pgm");
+        write_pgm(&parse_utf8(&qr), 0, &pgm);
+        let uri = r.uri();
+        assert_eq!(zbar(&pgm), uri);
+        let (kind, decoded_label, params) = parse_uri(&uri);
+        assert_eq!((kind.as_str(), decoded_label.as_str()), ("totp", label.as_str()));
+        let expect = [("secret", secret.as_str()), ("issuer", issuer.as_str())];
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(params, expect, "{uri}");
+    }
+}
+
+#[test]
+fn a_label_with_an_issuer_prefix_is_kept_as_given_and_names_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, secret, _) = enroll_to_prompt(dir.path(), &["-l", "ACME:carol"], &[]);
+    assert_eq!(
+        r.uri(),
+        format!("otpauth://totp/ACME:carol?secret={secret}&issuer=ACME")
+    );
+    let (r, secret, _) = enroll_to_prompt(dir.path(), &["-l", "ACME:carol", "-i", "Other"], &[]);
+    assert_eq!(
+        r.uri(),
+        format!("otpauth://totp/ACME:carol?secret={secret}&issuer=Other")
+    );
+}
+
+#[test]
+fn a_qr_code_taller_than_the_terminal_is_reported_with_the_ways_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let label = [
+        "-l",
+        "alice@bastion.corp.example.com",
+        "-i",
+        "bastion.corp.example.com",
+    ];
+    let (r, _, screen) = enroll_to_prompt(dir.path(), &label, &[("LINES", "20")]);
+    let advice =
+        "The QR code needs 45x24 (columns x lines, with the lines below it) but the terminal is 80x20";
+    assert!(r.stdout.contains(advice), "{}", r.stdout);
+    for way in ["-l LABEL", "--qr-svg FILE", "type the secret key"] {
+        assert!(r.stdout.contains(way), "{way}: {}", r.stdout);
+    }
+    // The advice comes after the code, right above the prompt, where it is seen.
+    assert!(screen
+        .iter()
+        .rev()
+        .nth(1)
+        .is_some_and(|l| l.contains("type the secret key")));
+    let (r, _, _) = enroll_to_prompt(dir.path(), &label, &[("COLUMNS", "40")]);
+    assert!(r.stdout.contains("terminal is 40x24"), "{}", r.stdout);
+}

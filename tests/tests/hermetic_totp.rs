@@ -689,3 +689,84 @@ fn given_an_empty_user_name_then_it_is_prompted_and_refused_like_an_unknown_user
     let unknown = h.run("totp").user("pam-totp-no-such-user").reply("000000").go();
     assert_eq!(empty.events, unknown.events);
 }
+
+/// Issue 19, item 9: every reason pam_totp logs is documented in pam_totp(8), and the shipped fail2ban
+/// filter counts exactly the refusals that are failed attempts from a remote host (no-totp-or-hotp-in-
+/// secret-file and attempt-not-saved were missed). The filter is read from a directory that is not
+/// filter.d and holds no common.conf, as from /usr/share/doc/libpam-totp/examples/fail2ban/.
+#[test]
+fn given_every_logged_reason_then_the_man_page_documents_it_and_fail2ban_counts_the_failed_attempts() {
+    // (line after the pam_syslog prefix, counted as a failed attempt). The reasons are those of
+    // pam_totp's Reason::text and Decision::line (module.rs) and backend.rs.
+    let lines: &[(&str, bool)] = &[
+        ("refused user=a rhost=192.0.2.1 reason=wrong-code", true),
+        ("refused user=a typed=A rhost=192.0.2.2 reason=wrong-code pass=first", true),
+        ("refused user=a rhost=192.0.2.3 reason=wrong-code-clock-skew", true),
+        ("refused user=a rhost=192.0.2.4 reason=malformed", true),
+        ("refused user=a rhost=192.0.2.5 reason=replayed", true),
+        ("refused user=a rhost=192.0.2.6 reason=rate-limited retry_after=17", true),
+        ("refused user=a rhost=192.0.2.7 reason=no-totp-or-hotp-in-secret-file", true),
+        ("refused user=a rhost=192.0.2.8 reason=unknown-user", true),
+        ("refused user=- rhost=192.0.2.9 reason=no-user-name", true),
+        ("refused user=a rhost=192.0.2.10 reason=not-enrolled", true),
+        ("refused user=a rhost=192.0.2.11 reason=secret-file-unusable", true),
+        ("refused user=a rhost=192.0.2.12 reason=no-code (PAM_CONV_ERR)", true),
+        ("refused user=a rhost=192.0.2.13 reason=attempt-not-saved: /h/a/.google_authenticator: Read-only file system (os error 30); RATE_LIMIT cannot count attempts, so every code is refused until the file can be written", true),
+        ("refused user=a rhost=192.0.2.20 reason=state-not-saved: disk full; the code is refused so that it cannot be replayed", false),
+        ("warning user=a rhost=192.0.2.21 reason=state-not-saved: disk full", false),
+        ("ignored user=a rhost=192.0.2.22 reason=no-secret-file nullok", false),
+        ("error user=a rhost=192.0.2.23 reason=secret-file: permissions 0644 are more permissive than 0600", false),
+        ("error user=a rhost=192.0.2.24 reason=secret-file-vanished path=/h/a/.google_authenticator", false),
+        ("error user=a rhost=192.0.2.25 reason=cannot-forward-password", false),
+        ("error user=a rhost=192.0.2.26 reason=configuration: secret= is empty", false),
+        ("accepted user=a rhost=192.0.2.27 via=totp", false),
+        ("refused user=a rhost=- reason=wrong-code", false),
+    ];
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let man = fs::read_to_string(repo.join("docs/man/pam_totp.8")).unwrap();
+    for (line, _) in lines {
+        let reason = line
+            .split_once("reason=")
+            .map(|(_, r)| r.split([' ', ':']).next().unwrap())
+            .unwrap_or("via");
+        assert!(
+            man.contains(&reason.replace('-', "\\-")),
+            "reason {reason} is not in docs/man/pam_totp.8"
+        );
+    }
+    // dh_compress leaves example files under 4 KiB uncompressed: only then can a jail name the filter there.
+    let size = fs::metadata(repo.join("docs/fail2ban/pam_totp.conf"))
+        .unwrap()
+        .len();
+    assert!(
+        size < 4096,
+        "the filter is {size} bytes: dh_compress would gzip it in examples/"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("examples/fail2ban");
+    fs::create_dir_all(&doc).unwrap();
+    fs::copy(
+        repo.join("docs/fail2ban/pam_totp.conf"),
+        doc.join("pam_totp.conf"),
+    )
+    .unwrap();
+    let log: String = lines
+        .iter()
+        .map(|(l, _)| format!("Dec  4 16:00:00 host sshd[1234]: pam_totp(sshd:auth): {l}\n"))
+        .collect();
+    fs::write(dir.path().join("auth.log"), &log).unwrap();
+    let out = std::process::Command::new("fail2ban-regex")
+        .args(["-o", "ip"])
+        .arg(dir.path().join("auth.log"))
+        .arg(doc.join("pam_totp.conf"))
+        .output()
+        .expect("fail2ban-regex (package fail2ban, .ci/apt-packages)");
+    let found = String::from_utf8_lossy(&out.stdout);
+    let hosts: Vec<&str> = found.lines().filter(|l| !l.trim().is_empty()).collect();
+    let expected: Vec<&str> = lines
+        .iter()
+        .filter(|(_, counted)| *counted)
+        .map(|(l, _)| l.split(" rhost=").nth(1).unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(hosts, expected, "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -297,7 +297,9 @@ pub fn diagnose(s: &Settings) -> Result<Diagnosis, String> {
 
     // common-password.
     match pamstack::load(&s.pam_dir, "common-password") {
-        Ok(cp) => d.findings.extend(pamstack::check_common_password(&cp)),
+        Ok(cp) => d
+            .findings
+            .extend(pamstack::check_common_password(&cp, &s.module_dirs)),
         Err(_) => d.notes.push(format!(
             "no {}: common-password checks skipped (not Debian?)",
             s.pam_dir.join("common-password").display()

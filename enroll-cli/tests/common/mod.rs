@@ -34,13 +34,22 @@ fn finish(out: Output) -> Run {
     }
 }
 
-/// Runs totp-enroll with `args` and `stdin` as standard input, in `dir` with HOME=`dir`.
+/// Runs totp-enroll with `args` and `stdin` as standard input, in `dir` with HOME=`dir` (and the terminal
+/// size unknown: 80x24).
 pub fn run_in(dir: &Path, args: &[&str], stdin: &str) -> Run {
+    run_env(dir, args, stdin, &[])
+}
+
+/// [`run_in`] with `env` added (e.g. LINES and COLUMNS).
+pub fn run_env(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(bin())
         .args(args)
         .current_dir(dir)
         .env("HOME", dir)
         .env("LC_ALL", "C.UTF-8")
+        .env_remove("LINES")
+        .env_remove("COLUMNS")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -167,4 +176,12 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// The host name, the default issuer.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
 }

@@ -5,6 +5,8 @@
 use super::model::{outcomes, walk, Action, Ret, Seen, Verdict, Walk};
 use super::parse::{Item, ModLine, Stack};
 use crate::doctor::report::Finding;
+use pam_pwpolicy::config;
+use pam_pwpolicy::policy::{OptionError, Policy, KEYS};
 use pam_totp::args::Options;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -68,10 +70,18 @@ fn describe(l: &ModLine) -> String {
     }
 }
 
+/// Password-quality modules: one belongs in common-password, two check every password twice.
+const QUALITY: &[&str] = &["pam_pwpolicy", "pam_pwquality", "pam_cracklib", "pam_passwdqc"];
+
 /// Known option names of pam_totp, for "did you mean".
 fn closest_option(arg: &str) -> Option<&'static str> {
+    closest_in(arg, TOTP_OPTIONS)
+}
+
+/// The name in `known` closest to `arg`'s key (edit distance 1 or 2), for "did you mean".
+fn closest_in(arg: &str, known: &[&'static str]) -> Option<&'static str> {
     let key = arg.split('=').next().unwrap_or(arg);
-    TOTP_OPTIONS
+    known
         .iter()
         .copied()
         .map(|name| (levenshtein(key, name.trim_end_matches('=')), name))
@@ -113,7 +123,7 @@ pub fn totp_options(stack: &Stack) -> Options {
 }
 
 /// The sshd auth-stack findings, in this order: bad pam_totp options, pam_totp missing, not installed,
-/// never reached, always failing, skipped, `nullok` refusing, oracles, and the Unix password with key plus
+/// never reached, always failing, asked twice, skipped, `nullok` refusing, oracles, and the Unix password with key plus
 /// code. `module_dirs`: where libpam looks for relative module paths (empty: do not check that pam_totp.so
 /// is installed).
 pub fn check_sshd_stack(stack: &Stack, intent: SshdIntent, module_dirs: &[PathBuf]) -> Vec<Finding> {
@@ -129,6 +139,7 @@ pub fn check_sshd_stack(stack: &Stack, intent: SshdIntent, module_dirs: &[PathBu
         return out;
     }
     out.extend(always_fails(&focus));
+    out.extend(totp_twice(&focus));
     out.extend(bypass(&focus));
     out.extend(nullok_refuses(&focus));
     out.extend(oracles(&focus));
@@ -229,18 +240,23 @@ fn totp_missing(stack: &Stack, intent: SshdIntent) -> Option<Finding> {
     let ga = stack
         .lines
         .iter()
-        .any(|l| l.kind == "auth" && l.name == "pam_google_authenticator");
+        .find(|l| l.kind == "auth" && l.name == "pam_google_authenticator");
     let include = stack.lines.iter().find(|l| l.kind == "auth" && l.top.0 != l.file);
-    let fix = match (intent.key_and_code, include) {
-        (true, Some(l)) => format!("replace line {} of {} with `auth required pam_totp.so` (key plus code: the Unix password is not asked)", l.top.1, l.top.0),
-        (false, Some(l)) => format!("add `auth required pam_totp.so` after line {} of {}", l.top.1, l.top.0),
-        _ => format!("add `auth required pam_totp.so` to {service}"),
+    let fix = match (ga, intent.key_and_code, include) {
+        // Adding pam_totp beside pam_google_authenticator would ask for the code twice.
+        (Some(g), _, _) => format!(
+            "replace `{}` with `pam_totp.so` on line {} of {} (it reads the same secret file; keeping both asks for the code twice)",
+            g.path, g.top.1, g.top.0
+        ),
+        (None, true, Some(l)) => format!("replace line {} of {} with `auth required pam_totp.so` (key plus code: the Unix password is not asked)", l.top.1, l.top.0),
+        (None, false, Some(l)) => format!("add `auth required pam_totp.so` after line {} of {}", l.top.1, l.top.0),
+        (None, _, None) => format!("add `auth required pam_totp.so` to {service}"),
     };
     let f = Finding::error(
         "pam-totp-missing",
         format!(
             "pam_totp is not in the sshd auth stack: no verification code is asked{}",
-            if ga {
+            if ga.is_some() {
                 " (pam_google_authenticator is there instead)"
             } else {
                 ""
@@ -248,7 +264,7 @@ fn totp_missing(stack: &Stack, intent: SshdIntent) -> Option<Finding> {
         ),
         fix,
     );
-    Some(match include {
+    Some(match ga.or(include) {
         Some(l) => f.at(l.top.0.clone(), Some(l.top.1)),
         None => f.at(service, None),
     })
@@ -342,6 +358,59 @@ fn always_fails(f: &Focus<'_>) -> Option<Finding> {
             format!("remove line {} of {}", at.top.1, at.top.0),
         ),
     ))
+}
+
+/// `pam-totp-twice`: a second pam_totp line runs after the first one accepted a code (typically the
+/// `totp` pam-auth-update profile in common-auth plus a stack that asks for the code itself): the user is
+/// asked twice, and with `disallow_reuse` the second ask refuses the code just used (`reason=replayed`).
+fn totp_twice(f: &Focus<'_>) -> Vec<Finding> {
+    let seconds: BTreeSet<usize> = f
+        .walk
+        .visits
+        .iter()
+        .filter(|(i, _, seen)| *i != f.index && *seen == Seen::Succeeded)
+        .map(|(i, _, _)| *i)
+        .filter(|&i| {
+            f.stack
+                .lines
+                .get(i)
+                .is_some_and(|l| l.kind == "auth" && l.name == "pam_totp")
+        })
+        .collect();
+    seconds
+        .into_iter()
+        .filter_map(|i| f.stack.lines.get(i))
+        .map(|second| {
+            let first = f.totp;
+            // The line to remove is the one written in the service file; an included one (the profile)
+            // is switched off with pam-auth-update instead.
+            let (keep, remove) = if second.top == (second.file.clone(), second.line) {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            let fix = if remove.top == (remove.file.clone(), remove.line) {
+                format!(
+                    "remove line {} of {} (`{}`): {} already asks for the code; or keep line {} and run `pam-auth-update --disable totp`",
+                    remove.top.1, remove.top.0, remove.text, describe(keep), remove.top.1
+                )
+            } else {
+                "`pam-auth-update --disable totp` (the profile puts pam_totp in common-auth), or remove one of the two lines".to_owned()
+            };
+            locate(
+                remove,
+                Finding::error(
+                    "pam-totp-twice",
+                    format!(
+                        "pam_totp runs twice in the auth stack: {} and then {}: the code is asked twice, and with disallow_reuse the second ask refuses the code just accepted (reason=replayed)",
+                        describe(first),
+                        describe(second)
+                    ),
+                    fix,
+                ),
+            )
+        })
+        .collect()
 }
 
 /// `pam-totp-bypass`: a path ends in success without pam_totp having run; an error when the line that
@@ -539,58 +608,189 @@ fn with_ignore(l: &ModLine) -> String {
     s
 }
 
-/// The common-password findings: pam_pwpolicy present, before pam_unix, and pam_unix with use_authtok.
-pub fn check_common_password(stack: &Stack) -> Vec<Finding> {
+/// The common-password findings, in this order: bad pam_pwpolicy arguments, two quality modules, none
+/// (an error when one is installed in `module_dirs`, which may be empty: not checked), pam_pwpolicy after
+/// pam_unix, and pam_unix without use_authtok.
+pub fn check_common_password(stack: &Stack, module_dirs: &[PathBuf]) -> Vec<Finding> {
+    let mut out = pwpolicy_bad_options(stack);
+    out.extend(quality_twice(stack));
+    out.extend(quality_missing(stack, module_dirs));
+    out.extend(pwpolicy_after_unix(stack));
+    out.extend(unix_no_use_authtok(stack));
+    out
+}
+
+/// The first password line of module `name`.
+fn password_line<'a>(stack: &'a Stack, name: &str) -> Option<(usize, &'a ModLine)> {
+    stack
+        .modules("password")
+        .enumerate()
+        .find(|(_, l)| l.name == name)
+}
+
+/// `pwpolicy-bad-option`: an argument pam_pwpolicy rejects (unknown key or bad value), checked with the
+/// module's own parser; the module then refuses every password change.
+fn pwpolicy_bad_options(stack: &Stack) -> Vec<Finding> {
     let mut out = Vec::new();
-    let file = stack.lines.first().map(|l| l.top.0.clone()).unwrap_or_default();
-    let mods: Vec<(usize, &ModLine)> = stack.modules("password").enumerate().collect();
-    let policy = mods.iter().find(|(_, l)| l.name == "pam_pwpolicy");
-    let unix = mods.iter().find(|(_, l)| l.name == "pam_unix");
-    match (policy, unix) {
-        (None, _) => {
-            let other = mods
-                .iter()
-                .find(|(_, l)| matches!(l.name.as_str(), "pam_pwquality" | "pam_cracklib" | "pam_passwdqc"));
-            let msg = match other {
-                Some((_, o)) => format!(
-                    "common-password checks passwords with {}, not pam_pwpolicy",
-                    o.name
-                ),
-                None => {
-                    "common-password has no password-quality module: any new password is accepted".to_owned()
+    for l in stack.modules("password").filter(|l| l.name == "pam_pwpolicy") {
+        for (arg, setting) in l.args.iter().zip(config::parse_args(&l.args)) {
+            let Err(e) = Policy::default().apply(&setting.key, &setting.value) else {
+                continue;
+            };
+            let closest = match e {
+                OptionError::Unknown(_) => closest_in(arg, KEYS),
+                OptionError::BadValue { .. } => None,
+            };
+            let hint = closest
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            let fix = match closest {
+                Some(n) => {
+                    let value = arg
+                        .split_once('=')
+                        .map(|(_, v)| format!("={v}"))
+                        .unwrap_or_default();
+                    format!(
+                        "replace {arg:?} with `{n}{value}` on line {} of {}",
+                        l.top.1, l.top.0
+                    )
                 }
+                None => format!(
+                    "correct or remove {arg:?} on line {} of {} (see pam_pwpolicy(8) for the options)",
+                    l.top.1, l.top.0
+                ),
             };
-            let fix = match unix {
-                Some((_, u)) => format!("`pam-auth-update --enable pwpolicy`, or add `password requisite pam_pwpolicy.so retry=3` above line {} of {}", u.line, u.file),
-                None => "`pam-auth-update --enable pwpolicy`".to_owned(),
-            };
-            out.push(Finding::warning("pwpolicy-missing", msg, fix).at(file, None));
-        }
-        (Some((pi, p)), Some((ui, u))) if ui < pi => {
-            out.push(
-                Finding::warning(
-                    "pwpolicy-after-unix",
-                    format!("pam_pwpolicy ({}:{}) comes after pam_unix ({}:{}): the password is changed before it is checked", p.file, p.line, u.file, u.line),
-                    format!("move line {} of {} above line {}", p.line, p.file, u.line),
-                )
-                .at(p.file.clone(), Some(p.line)),
-            );
-        }
-        _ => {}
-    }
-    if let (Some(_), Some((_, u))) = (policy, unix) {
-        if !u.args.iter().any(|a| a == "use_authtok") {
-            out.push(
-                Finding::warning(
-                    "pwpolicy-unix-no-use-authtok",
-                    format!("pam_unix ({}:{}) lacks use_authtok: it asks for the new password again, and that second answer is never checked by pam_pwpolicy", u.file, u.line),
-                    format!("replace line {} with `{} use_authtok`", u.line, u.text),
-                )
-                .at(u.file.clone(), Some(u.line)),
-            );
+            out.push(locate(
+                l,
+                Finding::error(
+                    "pwpolicy-bad-option",
+                    format!("pam_pwpolicy argument {arg:?} in {}: {e}{hint}: the module refuses every password change (passwd: Error in service module)", describe(l)),
+                    fix,
+                ),
+            ));
         }
     }
     out
+}
+
+/// `password-quality-twice`: two quality modules: each applies its own rules (a password one accepts the
+/// other refuses, with two sets of messages and retries). The fix keeps pam_pwpolicy (else the first).
+fn quality_twice(stack: &Stack) -> Vec<Finding> {
+    let quality: Vec<&ModLine> = stack
+        .modules("password")
+        .filter(|l| QUALITY.contains(&l.name.as_str()))
+        .collect();
+    let Some(keep) = quality
+        .iter()
+        .find(|l| l.name == "pam_pwpolicy")
+        .or(quality.first())
+        .copied()
+    else {
+        return Vec::new();
+    };
+    quality
+        .iter()
+        .filter(|l| l.name != keep.name)
+        .map(|extra| {
+            locate(
+                extra,
+                Finding::error(
+                    "password-quality-twice",
+                    format!(
+                        "two password-quality modules: {} and {}: each applies its own rules, so a password one accepts the other refuses, with two sets of messages and retries",
+                        describe(keep),
+                        describe(extra)
+                    ),
+                    format!(
+                        "remove line {} of {} (`{}`), or `pam-auth-update` and keep one of the two profiles",
+                        extra.top.1, extra.top.0, extra.text
+                    ),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `pwpolicy-missing` (no pam_pwpolicy: a warning, whether another quality module is there or none is)
+/// and `password-quality-missing` (no quality module although one is installed in `module_dirs`, e.g.
+/// after a profile was removed: an error, any new password is accepted).
+fn quality_missing(stack: &Stack, module_dirs: &[PathBuf]) -> Option<Finding> {
+    if password_line(stack, "pam_pwpolicy").is_some() {
+        return None;
+    }
+    let file = stack.lines.first().map(|l| l.top.0.clone()).unwrap_or_default();
+    let unix = password_line(stack, "pam_unix");
+    let other = stack
+        .modules("password")
+        .find(|l| QUALITY.contains(&l.name.as_str()));
+    let add = match unix {
+        Some((_, u)) => format!(
+            "`pam-auth-update --enable pwpolicy`, or add `password requisite pam_pwpolicy.so retry=3` above line {} of {}",
+            u.line, u.file
+        ),
+        None => "`pam-auth-update --enable pwpolicy`".to_owned(),
+    };
+    let installed: Vec<&str> = QUALITY
+        .iter()
+        .copied()
+        .filter(|m| module_dirs.iter().any(|d| d.join(format!("{m}.so")).exists()))
+        .collect();
+    let finding = match (other, installed.first()) {
+        (Some(o), _) => Finding::warning(
+            "pwpolicy-missing",
+            format!("common-password checks passwords with {}, not pam_pwpolicy", o.name),
+            add,
+        ),
+        (None, Some(m)) => Finding::error(
+            "password-quality-missing",
+            format!(
+                "common-password has no password-quality module although {m}.so is installed: any new password is accepted"
+            ),
+            match (*m, unix) {
+                ("pam_pwpolicy", _) | (_, None) => add,
+                (m, Some((_, u))) => format!(
+                    "`pam-auth-update` and select the {} profile, or add `password requisite {m}.so retry=3` above line {} of {}",
+                    m.trim_start_matches("pam_"),
+                    u.line,
+                    u.file
+                ),
+            },
+        ),
+        (None, None) => Finding::warning(
+            "pwpolicy-missing",
+            "common-password has no password-quality module: any new password is accepted",
+            add,
+        ),
+    };
+    Some(finding.at(file, None))
+}
+
+/// `pwpolicy-after-unix`: pam_unix changes the password before pam_pwpolicy checks it.
+fn pwpolicy_after_unix(stack: &Stack) -> Option<Finding> {
+    let (pi, p) = password_line(stack, "pam_pwpolicy")?;
+    let (ui, u) = password_line(stack, "pam_unix")?;
+    (ui < pi).then(|| {
+        Finding::warning(
+            "pwpolicy-after-unix",
+            format!("pam_pwpolicy ({}:{}) comes after pam_unix ({}:{}): the password is changed before it is checked", p.file, p.line, u.file, u.line),
+            format!("move line {} of {} above line {}", p.line, p.file, u.line),
+        )
+        .at(p.file.clone(), Some(p.line))
+    })
+}
+
+/// `pwpolicy-unix-no-use-authtok`: pam_unix asks for the new password again, unchecked.
+fn unix_no_use_authtok(stack: &Stack) -> Option<Finding> {
+    password_line(stack, "pam_pwpolicy")?;
+    let (_, u) = password_line(stack, "pam_unix")?;
+    (!u.args.iter().any(|a| a == "use_authtok")).then(|| {
+        Finding::warning(
+            "pwpolicy-unix-no-use-authtok",
+            format!("pam_unix ({}:{}) lacks use_authtok: it asks for the new password again, and that second answer is never checked by pam_pwpolicy", u.file, u.line),
+            format!("replace line {} with `{} use_authtok`", u.line, u.text),
+        )
+        .at(u.file.clone(), Some(u.line))
+    })
 }
 
 #[cfg(test)]
@@ -706,10 +906,127 @@ mod tests {
     }
 
     #[test]
-    fn common_password_without_a_quality_module_is_a_warning() {
+    fn common_password_without_a_quality_module_is_a_warning_when_none_is_installed() {
         let st = stack("password required pam_unix.so\n");
-        assert_eq!(ids(check_common_password(&st)), ["pwpolicy-missing"]);
+        assert_eq!(ids(quality_missing(&st, &[])), ["pwpolicy-missing"]);
+        assert_eq!(ids(check_common_password(&st, &[])), ["pwpolicy-missing"]);
         let st = stack("password requisite pam_pwpolicy.so\npassword required pam_unix.so use_authtok\n");
-        assert!(check_common_password(&st).is_empty());
+        assert!(check_common_password(&st, &[]).is_empty());
+    }
+
+    #[test]
+    fn common_password_without_a_quality_module_that_is_installed_is_an_error() {
+        let st = stack("password required pam_unix.so\n");
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = [dir.path().to_path_buf()];
+        std::fs::write(dir.path().join("pam_pwquality.so"), "").unwrap();
+        let f = quality_missing(&st, &dirs).unwrap();
+        assert_eq!(
+            (f.id, f.severity),
+            ("password-quality-missing", crate::doctor::report::Severity::Error)
+        );
+        assert!(f.message.contains("pam_pwquality.so is installed"), "{f:?}");
+        assert!(f.fix.contains("pam_pwquality.so retry=3` above line 1"), "{f:?}");
+        let other = stack("password requisite pam_pwquality.so\npassword required pam_unix.so\n");
+        assert_eq!(
+            quality_missing(&other, &dirs).unwrap().severity,
+            crate::doctor::report::Severity::Warning
+        );
+    }
+
+    #[test]
+    fn an_unknown_pam_pwpolicy_argument_is_an_error_with_the_closest_key_and_its_value() {
+        let st = stack("password requisite pam_pwpolicy.so retry=3 minlenn=12\npassword required pam_unix.so use_authtok\n");
+        let f = pwpolicy_bad_options(&st);
+        assert_eq!(ids(f.clone()), ["pwpolicy-bad-option"]);
+        assert_eq!(f[0].line, Some(1));
+        assert!(f[0].message.contains("did you mean `minlen`"), "{:?}", f[0]);
+        assert!(
+            f[0].fix
+                .contains("replace \"minlenn=12\" with `minlen=12` on line 1"),
+            "{:?}",
+            f[0]
+        );
+        let bad_value = stack("password requisite pam_pwpolicy.so minlen=twelve\n");
+        let f = pwpolicy_bad_options(&bad_value);
+        assert_eq!(ids(f.clone()), ["pwpolicy-bad-option"]);
+        assert!(
+            f[0].fix.starts_with("correct or remove \"minlen=twelve\""),
+            "{:?}",
+            f[0]
+        );
+        let good = stack(
+            "password requisite pam_pwpolicy.so retry=3 minlen=12 enforce_for_root type=UNIX conf=/x\n",
+        );
+        assert!(pwpolicy_bad_options(&good).is_empty());
+    }
+
+    #[test]
+    fn two_quality_modules_are_an_error_on_the_one_that_is_not_pam_pwpolicy() {
+        let st = stack(
+            "password requisite pam_pwquality.so retry=3\npassword requisite pam_pwpolicy.so\npassword required pam_unix.so use_authtok\n",
+        );
+        let f = quality_twice(&st);
+        assert_eq!(ids(f.clone()), ["password-quality-twice"]);
+        assert_eq!(f[0].line, Some(1));
+        assert!(f[0].fix.starts_with("remove line 1 of"), "{:?}", f[0]);
+        let cracklib = stack("password requisite pam_cracklib.so\npassword requisite pam_passwdqc.so\n");
+        assert_eq!(quality_twice(&cracklib)[0].line, Some(2));
+        assert!(quality_twice(&stack("password requisite pam_pwpolicy.so\n")).is_empty());
+    }
+
+    #[test]
+    fn pam_pwpolicy_after_pam_unix_is_a_warning() {
+        let st = stack("password required pam_unix.so use_authtok\npassword requisite pam_pwpolicy.so\n");
+        assert_eq!(ids(pwpolicy_after_unix(&st)), ["pwpolicy-after-unix"]);
+        let ok = stack("password requisite pam_pwpolicy.so\npassword required pam_unix.so use_authtok\n");
+        assert!(pwpolicy_after_unix(&ok).is_none());
+    }
+
+    #[test]
+    fn pam_unix_without_use_authtok_after_pam_pwpolicy_is_a_warning() {
+        let st = stack("password requisite pam_pwpolicy.so\npassword required pam_unix.so\n");
+        assert_eq!(ids(unix_no_use_authtok(&st)), ["pwpolicy-unix-no-use-authtok"]);
+        assert!(unix_no_use_authtok(&stack("password required pam_unix.so\n")).is_none());
+    }
+
+    #[test]
+    fn a_second_pam_totp_after_the_first_accepted_a_code_is_a_double_prompt() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("common-auth"),
+            "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\nauth required pam_permit.so\nauth required pam_totp.so nullok\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("svc"),
+            "@include common-auth\nauth required pam_totp.so\n",
+        )
+        .unwrap();
+        let st = super::super::load(dir.path(), "svc").unwrap();
+        let f = totp_twice(&focus(&st));
+        assert_eq!(ids(f.clone()), ["pam-totp-twice"]);
+        assert_eq!(f[0].line, Some(2), "the line written in the service file");
+        assert!(f[0].fix.starts_with("remove line 2 of"), "{:?}", f[0]);
+        assert!(f[0].fix.contains("pam-auth-update --disable totp"), "{:?}", f[0]);
+        let once = stack("auth required pam_unix.so\nauth required pam_totp.so\n");
+        assert!(totp_twice(&focus(&once)).is_empty());
+        // A second pam_totp only on the path where the first failed is a fallback, not a double prompt.
+        let fallback =
+            stack("auth [success=1 default=ignore] pam_totp.so\nauth required pam_totp.so secret=/other\n");
+        assert!(totp_twice(&focus(&fallback)).is_empty());
+    }
+
+    #[test]
+    fn a_google_authenticator_stack_is_told_to_replace_it_not_to_add_pam_totp() {
+        let st = stack("@include common-auth-missing\nauth required pam_google_authenticator.so nullok\n");
+        let f = totp_missing(&st, SshdIntent::default()).unwrap();
+        assert!(
+            f.fix
+                .starts_with("replace `pam_google_authenticator.so` with `pam_totp.so` on line 2"),
+            "{f:?}"
+        );
+        assert!(!f.fix.contains("add"), "{f:?}");
+        assert_eq!(f.line, Some(2));
     }
 }
