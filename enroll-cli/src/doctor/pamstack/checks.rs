@@ -78,32 +78,22 @@ fn closest_option(arg: &str) -> Option<&'static str> {
     closest_in(arg, TOTP_OPTIONS)
 }
 
+/// Edit distance in code points, with pam_pwpolicy's one implementation.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    pam_pwpolicy::rules::levenshtein(&a, &b)
+}
+
 /// The name in `known` closest to `arg`'s key (edit distance 1 or 2), for "did you mean".
 fn closest_in(arg: &str, known: &[&'static str]) -> Option<&'static str> {
     let key = arg.split('=').next().unwrap_or(arg);
     known
         .iter()
         .copied()
-        .map(|name| (levenshtein(key, name.trim_end_matches('=')), name))
+        .map(|name| (edit_distance(key, name.trim_end_matches('=')), name))
         .filter(|(d, _)| *d > 0 && *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
-            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
-            let ins = cur.get(j).copied().unwrap_or(0) + 1;
-            cur.push(sub.min(del).min(ins));
-        }
-        prev = cur;
-    }
-    prev.last().copied().unwrap_or(0)
 }
 
 /// The first pam_totp auth line (index), if any.
