@@ -273,10 +273,36 @@ fn normalize(bytes: &[u8], maxlen: usize) -> Result<Chars, Reason> {
     Ok(norm)
 }
 
-/// Checks `new` against `policy`. `old` is the current password when the stack knows it.
+/// The new password in the forms the rules read, built once.
+struct New {
+    /// NFKC code points.
+    norm: Chars,
+    /// `norm` lowercased.
+    lower: Chars,
+}
+
+/// The old password in the forms the rules compare with.
+struct Old {
+    /// NFKC code points (bounded by [`crate::policy::MAXLEN_LIMIT`], so the edit distance stays cheap).
+    norm: Chars,
+    /// Lowercased; absent when `difok=0` turns the comparisons other than "the same" off (pam_pwquality).
+    lower: Option<Chars>,
+}
+
+impl Old {
+    fn new(bytes: &[u8], policy: &Policy) -> Option<Old> {
+        let text = std::str::from_utf8(bytes).ok().filter(|t| !t.is_empty())?;
+        let norm: Chars = Zeroizing::new(text.nfkc().take(crate::policy::MAXLEN_LIMIT as usize).collect());
+        let lower = (policy.difok > 0).then(|| Zeroizing::new(rules::lower(&norm)));
+        Some(Old { norm, lower })
+    }
+}
+
+/// Checks `new` against `policy`. `old` is the current password when the stack knows it. The rules run in
+/// pam_cracklib's order, then pam_pwquality's and ours; each is one function below, with its messages.
 pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> Verdict {
     let maxlen = usize::try_from(policy.maxlen).unwrap_or(usize::MAX);
-    let new = match normalize(new, maxlen) {
+    let norm = match normalize(new, maxlen) {
         Ok(n) => n,
         Err(r) => {
             return Verdict {
@@ -286,62 +312,135 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
             }
         }
     };
-    // The old password is only compared with; bound it so the edit distance stays cheap.
-    let old: Option<Chars> = old
-        .filter(|o| !o.is_empty())
-        .and_then(|o| std::str::from_utf8(o).ok())
-        .map(|o| Zeroizing::new(o.nfkc().take(crate::policy::MAXLEN_LIMIT as usize).collect()));
+    let new = New {
+        lower: Zeroizing::new(rules::lower(&norm)),
+        norm,
+    };
+    let old = old.and_then(|o| Old::new(o, policy));
     let mut out = Vec::new();
-    let new_lower: Chars = Zeroizing::new(rules::lower(&new));
-    // pam_pwquality: `difok=0` turns off every comparison with the old password except "the same".
-    let old_lower: Option<Chars> = old
-        .as_deref()
-        .filter(|_| policy.difok > 0)
-        .map(|o| Zeroizing::new(rules::lower(o)));
-
     if let Some(old) = &old {
-        if *old == new {
-            out.push(reason(
-                Rule::Same,
-                "is the same as the old one",
-                "Choose a password you have not used before.".to_owned(),
-                None,
-            ));
-        }
+        out.extend(same(&new, old));
     }
-    if rules::is_palindrome(&new_lower) {
-        out.push(reason(
+    out.extend(palindrome(&new));
+    if let Some(old) = &old {
+        out.extend(case_only(&new, old));
+        out.extend(too_similar(policy, &new, old));
+    }
+    out.extend(credits(policy, &new));
+    out.extend(too_short(policy, &new));
+    out.extend(class_run(policy, &new));
+    if let Some(old) = &old {
+        out.extend(rotated(&new, old));
+    }
+    out.extend(few_classes(policy, &new));
+    out.extend(repeats(policy, &new));
+    out.extend(sequence(policy, &new));
+    out.extend(user_name(policy, &new, ctx));
+    out.extend(gecos(policy, &new, ctx));
+    out.extend(bad_words(policy, &new));
+    if !(policy.dictcheck || policy.commoncheck || policy.minscore > 0) {
+        // Nothing below needs the estimate: do not pay zxcvbn's first-call cost for nothing.
+        return Verdict {
+            reasons: out,
+            length: new.norm.len(),
+            strength: None,
+        };
+    }
+    let context = ctx.words(policy);
+    let text: Zeroizing<String> = Zeroizing::new(new.norm.iter().collect());
+    let strength = strength::estimate(&text, &context);
+    out.extend(dictionary_word(policy, &new, &strength));
+    out.extend(common(policy, &new, &strength, &context));
+    out.extend(guessable(policy, &strength));
+    Verdict {
+        reasons: out,
+        length: new.norm.len(),
+        strength: Some(strength),
+    }
+}
+
+/// pam_cracklib: identical to the old password (always compared, even with `difok=0`).
+fn same(new: &New, old: &Old) -> Option<Reason> {
+    (old.norm == new.norm).then(|| {
+        reason(
+            Rule::Same,
+            "is the same as the old one",
+            "Choose a password you have not used before.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib: reads the same backwards, ignoring case.
+fn palindrome(new: &New) -> Option<Reason> {
+    rules::is_palindrome(&new.lower).then(|| {
+        reason(
             Rule::Palindrome,
             "is a palindrome",
             "Do not use text that reads the same backwards.".to_owned(),
             None,
-        ));
-    }
-    if let (Some(old), Some(old_lower)) = (&old, &old_lower) {
-        if *old != new && *old_lower == new_lower {
-            out.push(reason(
-                Rule::Case,
-                "case changes only",
-                "Change more than the case of letters.".to_owned(),
-                None,
-            ));
-        }
-        if let Some(d) = rules::too_similar(old_lower, &new_lower, policy.difok) {
-            let need = usize::try_from(policy.difok).unwrap_or(usize::MAX);
-            out.push(reason(
-                Rule::Difok,
-                "is too similar to the old one",
-                format!(
-                    "Change at least {} from your old password (or make it twice as long).",
-                    plural(need, "character", "characters")
-                ),
-                Some(n64(need.saturating_sub(d))),
-            ));
-        }
-    }
+        )
+    })
+}
 
-    let simple = rules::simple(
-        &new,
+/// pam_cracklib: differs from the old password only in the case of letters.
+fn case_only(new: &New, old: &Old) -> Option<Reason> {
+    let old_lower = old.lower.as_ref()?;
+    (old.norm != new.norm && *old_lower == new.lower).then(|| {
+        reason(
+            Rule::Case,
+            "case changes only",
+            "Change more than the case of letters.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib `difok`: fewer edits from the old password than required (unless twice as long).
+fn too_similar(policy: &Policy, new: &New, old: &Old) -> Option<Reason> {
+    let d = rules::too_similar(old.lower.as_ref()?, &new.lower, policy.difok)?;
+    let need = usize::try_from(policy.difok).unwrap_or(usize::MAX);
+    Some(reason(
+        Rule::Difok,
+        "is too similar to the old one",
+        format!(
+            "Change at least {} from your old password (or make it twice as long).",
+            plural(need, "character", "characters")
+        ),
+        Some(n64(need.saturating_sub(d))),
+    ))
+}
+
+/// pam_cracklib's negative credits (`dcredit=-1`, ...): each class short of its required count, in the
+/// order d, u, l, o.
+fn credits(policy: &Policy, new: &New) -> Vec<Reason> {
+    let simple = simple(policy, new);
+    simple
+        .missing
+        .iter()
+        .map(|(class, n)| {
+            let (rule, what) = match class {
+                Class::Digit => (Rule::Dcredit, ("digit", "digits")),
+                Class::Upper => (Rule::Ucredit, ("uppercase letter", "uppercase letters")),
+                Class::Lower => (Rule::Lcredit, ("lowercase letter", "lowercase letters")),
+                Class::Other => (
+                    Rule::Ocredit,
+                    ("other character (like ! or %)", "other characters (like ! or %)"),
+                ),
+            };
+            reason(
+                rule,
+                "is too simple",
+                format!("Add at least {} more.", plural(*n, what.0, what.1)),
+                Some(n64(*n)),
+            )
+        })
+        .collect()
+}
+
+fn simple(policy: &Policy, new: &New) -> rules::Simple {
+    rules::simple(
+        &new.norm,
         policy.effective_minlen(),
         [
             (Class::Digit, policy.dcredit),
@@ -349,210 +448,228 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
             (Class::Lower, policy.lcredit),
             (Class::Other, policy.ocredit),
         ],
-    );
-    for (class, n) in &simple.missing {
-        let (rule, what) = match class {
-            Class::Digit => (Rule::Dcredit, ("digit", "digits")),
-            Class::Upper => (Rule::Ucredit, ("uppercase letter", "uppercase letters")),
-            Class::Lower => (Rule::Lcredit, ("lowercase letter", "lowercase letters")),
-            Class::Other => (
-                Rule::Ocredit,
-                ("other character (like ! or %)", "other characters (like ! or %)"),
-            ),
-        };
-        out.push(reason(
-            rule,
-            "is too simple",
-            format!("Add at least {} more.", plural(*n, what.0, what.1)),
-            Some(n64(*n)),
-        ));
+    )
+}
+
+/// pam_cracklib `minlen`: shorter than the minimum after positive credits.
+fn too_short(policy: &Policy, new: &New) -> Option<Reason> {
+    let simple = simple(policy, new);
+    if simple.short_by == 0 {
+        return None;
     }
-    if simple.short_by > 0 {
-        let shortest = policy.shortest_possible();
-        let guidance = if u32::try_from(simple.needed).unwrap_or(u32::MAX) > shortest {
+    let shortest = policy.shortest_possible();
+    let guidance = if u32::try_from(simple.needed).unwrap_or(u32::MAX) > shortest {
+        format!(
+            "Use at least {} characters (or mix in more kinds of characters: then {shortest} can be enough).",
+            simple.needed
+        )
+    } else {
+        format!("Use at least {} characters.", simple.needed)
+    };
+    Some(reason(
+        Rule::Minlen,
+        "is too short",
+        guidance,
+        Some(n64(simple.short_by)),
+    ))
+}
+
+/// pam_pwquality `maxclassrepeat`: too many characters of one class in a row.
+fn class_run(policy: &Policy, new: &New) -> Option<Reason> {
+    let max = usize::try_from(policy.maxclassrepeat).unwrap_or(usize::MAX);
+    let run = rules::longest_class_run(&new.norm);
+    (max > 0 && run > max).then(|| {
+        reason(
+            Rule::Maxclassrepeat,
+            "contains too many characters of the same class consecutively",
+            format!("Mix kinds of characters: at most {max} of one kind in a row."),
+            Some(n64(run - max)),
+        )
+    })
+}
+
+/// pam_cracklib: a rotation of the old password, or a piece of it.
+fn rotated(new: &New, old: &Old) -> Option<Reason> {
+    let old_lower = old.lower.as_ref()?;
+    (old_lower.as_slice() != new.lower.as_slice() && rules::is_rotated(old_lower, &new.lower)).then(|| {
+        reason(
+            Rule::Rotated,
+            "is rotated",
+            "Do not reuse your old password shifted around or in part.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib `minclass`: too few of the four character classes.
+fn few_classes(policy: &Policy, new: &New) -> Option<Reason> {
+    let have = rules::Counts::of(&new.norm).classes();
+    let need = usize::try_from(policy.minclass).unwrap_or(4);
+    (have < need).then(|| {
+        reason(
+            Rule::Minclass,
+            "not enough character classes",
             format!(
-                "Use at least {} characters (or mix in more kinds of characters: then {shortest} can be enough).",
-                simple.needed
-            )
-        } else {
-            format!("Use at least {} characters.", simple.needed)
-        };
-        out.push(reason(
-            Rule::Minlen,
-            "is too short",
-            guidance,
-            Some(n64(simple.short_by)),
+                "Use at least {need} of: digits, uppercase letters, lowercase letters, other characters."
+            ),
+            Some(n64(need - have)),
+        )
+    })
+}
+
+/// pam_cracklib `maxrepeat`: too many identical characters in a row.
+fn repeats(policy: &Policy, new: &New) -> Option<Reason> {
+    let max = usize::try_from(policy.maxrepeat).unwrap_or(usize::MAX);
+    let run = rules::longest_repeat(&new.norm);
+    (max > 0 && run > max).then(|| {
+        reason(
+            Rule::Maxrepeat,
+            "contains too many same characters consecutively",
+            format!(
+                "Do not repeat a character more than {} in a row.",
+                plural(max, "time", "times")
+            ),
+            Some(n64(run - max)),
+        )
+    })
+}
+
+/// pam_pwquality `maxsequence`: too long a monotonic run (`12345`, `fedcb`).
+fn sequence(policy: &Policy, new: &New) -> Option<Reason> {
+    let max = usize::try_from(policy.maxsequence).unwrap_or(usize::MAX);
+    let run = rules::longest_sequence(&new.norm);
+    (max > 0 && run > max).then(|| {
+        reason(
+            Rule::Maxsequence,
+            "contains too long of a monotonic character sequence",
+            format!("Avoid runs like 12345 or abcde longer than {max}."),
+            Some(n64(run - max)),
+        )
+    })
+}
+
+/// pam_cracklib `reject_username`, pam_pwquality `usercheck` and `usersubstr`: the user name, straight or
+/// reversed, or a long enough piece of it.
+fn user_name(policy: &Policy, new: &New, ctx: &Context) -> Option<Reason> {
+    let user_lower: Vec<char> = ctx.user.as_deref()?.to_lowercase().chars().collect();
+    let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= MIN_WORD);
+    if applies && rules::contains_either_way(&new.lower, &user_lower) {
+        return Some(reason(
+            Rule::Usercheck,
+            "contains the user name in some form",
+            "Do not include your user name, forwards or backwards.".to_owned(),
+            None,
         ));
     }
-    if policy.maxclassrepeat > 0 {
-        let run = rules::longest_class_run(&new);
-        let max = usize::try_from(policy.maxclassrepeat).unwrap_or(usize::MAX);
-        if run > max {
-            out.push(reason(
-                Rule::Maxclassrepeat,
-                "contains too many characters of the same class consecutively",
-                format!("Mix kinds of characters: at most {max} of one kind in a row."),
-                Some(n64(run - max)),
-            ));
-        }
+    let n = usize::try_from(policy.usersubstr).unwrap_or(usize::MAX);
+    (policy.usersubstr > 0 && rules::shares_substring_either_way(&new.lower, &user_lower, n)).then(|| {
+        reason(
+            Rule::Usersubstr,
+            "contains the user name in some form",
+            format!("Do not include {n} or more characters in a row from your user name."),
+            None,
+        )
+    })
+}
+
+/// pam_pwquality `gecoscheck`: a word of at least 4 code points from the GECOS field.
+fn gecos(policy: &Policy, new: &New, ctx: &Context) -> Option<Reason> {
+    if !policy.gecoscheck {
+        return None;
     }
-    if let Some(old_lower) = &old_lower {
-        if old_lower.as_slice() != new_lower.as_slice() && rules::is_rotated(old_lower, &new_lower) {
-            out.push(reason(
-                Rule::Rotated,
-                "is rotated",
-                "Do not reuse your old password shifted around or in part.".to_owned(),
-                None,
-            ));
-        }
-    }
-    if policy.minclass > 0 {
-        let have = rules::Counts::of(&new).classes();
-        let need = usize::try_from(policy.minclass).unwrap_or(4);
-        if have < need {
-            out.push(reason(
-                Rule::Minclass,
-                "not enough character classes",
-                format!(
-                    "Use at least {need} of: digits, uppercase letters, lowercase letters, other characters."
-                ),
-                Some(n64(need - have)),
-            ));
-        }
-    }
-    if policy.maxrepeat > 0 {
-        let run = rules::longest_repeat(&new);
-        let max = usize::try_from(policy.maxrepeat).unwrap_or(usize::MAX);
-        if run > max {
-            out.push(reason(
-                Rule::Maxrepeat,
-                "contains too many same characters consecutively",
-                format!(
-                    "Do not repeat a character more than {} in a row.",
-                    plural(max, "time", "times")
-                ),
-                Some(n64(run - max)),
-            ));
-        }
-    }
-    if policy.maxsequence > 0 {
-        let run = rules::longest_sequence(&new);
-        let max = usize::try_from(policy.maxsequence).unwrap_or(usize::MAX);
-        if run > max {
-            out.push(reason(
-                Rule::Maxsequence,
-                "contains too long of a monotonic character sequence",
-                format!("Avoid runs like 12345 or abcde longer than {max}."),
-                Some(n64(run - max)),
-            ));
-        }
-    }
-    if let Some(user) = ctx.user.as_deref() {
-        let user_lower: Vec<char> = user.to_lowercase().chars().collect();
-        let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= MIN_WORD);
-        if applies && rules::contains_either_way(&new_lower, &user_lower) {
-            out.push(reason(
-                Rule::Usercheck,
-                "contains the user name in some form",
-                "Do not include your user name, forwards or backwards.".to_owned(),
-                None,
-            ));
-        } else if policy.usersubstr > 0 {
-            let n = usize::try_from(policy.usersubstr).unwrap_or(usize::MAX);
-            if rules::shares_substring_either_way(&new_lower, &user_lower, n) {
-                out.push(reason(
-                    Rule::Usersubstr,
-                    "contains the user name in some form",
-                    format!("Do not include {n} or more characters in a row from your user name."),
-                    None,
-                ));
-            }
-        }
-    }
-    if policy.gecoscheck {
-        let words = gecos_words(ctx.gecos.as_deref().unwrap_or_default(), 4);
-        if words.iter().any(|w| {
+    let words = gecos_words(ctx.gecos.as_deref().unwrap_or_default(), MIN_WORD);
+    words
+        .iter()
+        .any(|w| {
             let w: Vec<char> = w.chars().collect();
-            rules::contains_either_way(&new_lower, &w)
-        }) {
-            out.push(reason(
+            rules::contains_either_way(&new.lower, &w)
+        })
+        .then(|| {
+            reason(
                 Rule::Gecoscheck,
                 "contains words from the real name of the user in some form",
                 "Do not include your name or other account details.".to_owned(),
                 None,
-            ));
-        }
-    }
-    // As pam_pwquality: words shorter than 4 code points are not searched for (they would refuse far too
-    // much); they still count as context words for the whole-password and strength checks below.
-    if policy.badwords.iter().any(|w| {
-        let w: Vec<char> = w.to_lowercase().chars().collect();
-        w.len() >= MIN_WORD && rules::contains_either_way(&new_lower, &w)
-    }) {
-        out.push(reason(
-            Rule::Badwords,
-            "contains forbidden words",
-            "Do not include words the administrator forbids (such as the company or host name).".to_owned(),
-            None,
-        ));
-    }
+            )
+        })
+}
 
-    if !(policy.dictcheck || policy.commoncheck || policy.minscore > 0) {
-        // Nothing below needs the estimate: do not pay zxcvbn's first-call cost for nothing.
-        return Verdict {
-            reasons: out,
-            length: new.len(),
-            strength: None,
-        };
-    }
-    let context = ctx.words(policy);
-    let text: Zeroizing<String> = Zeroizing::new(new.iter().collect());
-    let strength = strength::estimate(&text, &context);
-    if policy.dictcheck && strength.longest_word >= 4 && strength.longest_word * 5 >= new.len() * 3 {
-        out.push(reason(
+/// pam_pwquality `badwords`. As pam_pwquality, words shorter than 4 code points are not searched for (they
+/// would refuse far too much); they still count as context words for `commoncheck` and the estimate.
+fn bad_words(policy: &Policy, new: &New) -> Option<Reason> {
+    policy
+        .badwords
+        .iter()
+        .any(|w| {
+            let w: Vec<char> = w.to_lowercase().chars().collect();
+            w.len() >= MIN_WORD && rules::contains_either_way(&new.lower, &w)
+        })
+        .then(|| {
+            reason(
+                Rule::Badwords,
+                "contains forbidden words",
+                "Do not include words the administrator forbids (such as the company or host name)."
+                    .to_owned(),
+                None,
+            )
+        })
+}
+
+/// `dictcheck`: mostly one dictionary word (zxcvbn's dictionaries, l33t and reversed forms included).
+fn dictionary_word(policy: &Policy, new: &New, strength: &Strength) -> Option<Reason> {
+    let word = strength.longest_word;
+    (policy.dictcheck && word >= MIN_WORD && word * 5 >= new.norm.len() * 3).then(|| {
+        reason(
             Rule::Dictcheck,
             "is based on a dictionary word",
             "Do not build it around one word; use several unrelated words instead.".to_owned(),
             None,
-        ));
+        )
+    })
+}
+
+/// `commoncheck` (NIST's blocklist rule): the whole password is a common password, a context word, or a
+/// pure repeat or sequence.
+fn common(policy: &Policy, new: &New, strength: &Strength, context: &[String]) -> Option<Reason> {
+    if !policy.commoncheck {
+        return None;
     }
-    if policy.commoncheck {
-        let lower_text: Zeroizing<String> = Zeroizing::new(new_lower.iter().collect());
-        let trivial = new.len() >= 2
-            && (rules::longest_repeat(&new) == new.len() || rules::longest_sequence(&new) == new.len());
-        if strength.whole_is_common || context.contains(&lower_text) || trivial {
-            out.push(reason(
-                Rule::Commoncheck,
-                "is a commonly used password",
-                "Choose something that is not on lists of common passwords.".to_owned(),
-                None,
-            ));
-        }
+    let lower_text: Zeroizing<String> = Zeroizing::new(new.lower.iter().collect());
+    let len = new.norm.len();
+    let trivial =
+        len >= 2 && (rules::longest_repeat(&new.norm) == len || rules::longest_sequence(&new.norm) == len);
+    (strength.whole_is_common || context.contains(&lower_text) || trivial).then(|| {
+        reason(
+            Rule::Commoncheck,
+            "is a commonly used password",
+            "Choose something that is not on lists of common passwords.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// `minscore`: zxcvbn's score below the minimum; the guidance is zxcvbn's warning and suggestion.
+fn guessable(policy: &Policy, strength: &Strength) -> Option<Reason> {
+    if policy.minscore == 0 || strength.score >= policy.minscore {
+        return None;
     }
-    if policy.minscore > 0 && strength.score < policy.minscore {
-        let mut guidance = String::new();
-        if let Some(w) = &strength.warning {
-            guidance.push_str(w);
-            guidance.push(' ');
-        }
-        guidance.push_str(
-            strength
-                .suggestion
-                .as_deref()
-                .unwrap_or("Add another word or two; uncommon words are better."),
-        );
-        out.push(reason(
-            Rule::Minscore,
-            "is too easy to guess",
-            guidance,
-            Some(i64::from(policy.minscore) - i64::from(strength.score)),
-        ));
+    let mut guidance = String::new();
+    if let Some(w) = &strength.warning {
+        guidance.push_str(w);
+        guidance.push(' ');
     }
-    Verdict {
-        reasons: out,
-        length: new.len(),
-        strength: Some(strength),
-    }
+    guidance.push_str(
+        strength
+            .suggestion
+            .as_deref()
+            .unwrap_or("Add another word or two; uncommon words are better."),
+    );
+    Some(reason(
+        Rule::Minscore,
+        "is too easy to guess",
+        guidance,
+        Some(i64::from(policy.minscore) - i64::from(strength.score)),
+    ))
 }
 
 /// Looks the typed password up in a breached-password blocklist (its NFKC form, and the typed bytes when
