@@ -12,6 +12,7 @@
 use crate::policy::Policy;
 use crate::rules::{self, Class};
 use crate::strength::{self, Strength};
+use crate::text;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
@@ -85,6 +86,8 @@ pub enum Rule {
     Utf8,
     /// Longer than `maxlen`.
     Maxlen,
+    /// Invisible characters typed, and the rest fails (reported first).
+    Invisible,
     /// Identical to the old password.
     Same,
     /// Reads the same backwards.
@@ -138,6 +141,7 @@ impl Rule {
             Rule::Empty => "empty",
             Rule::Utf8 => "utf8",
             Rule::Maxlen => "maxlen",
+            Rule::Invisible => "invisible",
             Rule::Same => "same",
             Rule::Palindrome => "palindrome",
             Rule::Case => "case",
@@ -232,8 +236,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// NFKC of `bytes` as code points, refusing what cannot be checked.
-fn normalize(bytes: &[u8], maxlen: usize) -> Result<Chars, Reason> {
+/// The typed password in the forms the rules read, refusing what cannot be checked (empty, not UTF-8,
+/// over `maxlen`).
+fn normalize(bytes: &[u8], maxlen: usize) -> Result<New, Reason> {
     if bytes.is_empty() {
         return Err(reason(
             Rule::Empty,
@@ -266,24 +271,57 @@ fn normalize(bytes: &[u8], maxlen: usize) -> Result<Chars, Reason> {
     if raw_len > maxlen {
         return Err(too_long(raw_len));
     }
-    let norm: Chars = Zeroizing::new(text.nfkc().collect());
-    if norm.len() > maxlen {
-        return Err(too_long(norm.len()));
+    let new = New::of(text);
+    if new.norm.len() > maxlen {
+        return Err(too_long(new.norm.len()));
     }
-    Ok(norm)
+    Ok(new)
 }
 
 /// The new password in the forms the rules read, built once.
 struct New {
-    /// NFKC code points.
+    /// NFKC code points, invisible characters removed: what the pattern rules read.
     norm: Chars,
     /// `norm` lowercased.
     lower: Chars,
+    /// `norm` with look-alike letters folded to Latin: what the dictionary and whole-password checks read.
+    folded: Chars,
+    /// Length for `minlen`: code points as typed, never more than NFKC gives, invisible ones not counted.
+    length: usize,
+    /// Character classes, counted the same way (class by class, the smaller of typed and NFKC).
+    counts: rules::Counts,
+    /// How many invisible characters were typed.
+    invisible: usize,
+}
+
+impl New {
+    fn of(text: &str) -> New {
+        let typed: Chars = Zeroizing::new(text.chars().filter(|&c| !text::is_invisible(c)).collect());
+        let invisible = text.chars().count() - typed.len();
+        let norm: Chars = Zeroizing::new(
+            typed
+                .iter()
+                .copied()
+                .nfkc()
+                .filter(|&c| !text::is_invisible(c))
+                .collect(),
+        );
+        let lower: Chars = Zeroizing::new(rules::lower(&norm));
+        New {
+            folded: Zeroizing::new(text::fold_look_alikes(&norm)),
+            length: typed.len().min(norm.len()),
+            counts: rules::Counts::of(&typed).min(rules::Counts::of(&norm)),
+            invisible,
+            lower,
+            norm,
+        }
+    }
 }
 
 /// The old password in the forms the rules compare with.
 struct Old {
-    /// NFKC code points (bounded by [`crate::policy::MAXLEN_LIMIT`], so the edit distance stays cheap).
+    /// NFKC code points, invisible ones removed (bounded by [`crate::policy::MAXLEN_LIMIT`], so the edit
+    /// distance stays cheap). Bytes that are not UTF-8 are kept, one code point each.
     norm: Chars,
     /// Lowercased; absent when `difok=0` turns the comparisons other than "the same" off (pam_pwquality).
     lower: Option<Chars>,
@@ -291,8 +329,20 @@ struct Old {
 
 impl Old {
     fn new(bytes: &[u8], policy: &Policy) -> Option<Old> {
-        let text = std::str::from_utf8(bytes).ok().filter(|t| !t.is_empty())?;
-        let norm: Chars = Zeroizing::new(text.nfkc().take(crate::policy::MAXLEN_LIMIT as usize).collect());
+        if bytes.is_empty() {
+            return None;
+        }
+        let decoded: Chars = Zeroizing::new(text::decode_lossless(bytes));
+        let norm: Chars = Zeroizing::new(
+            decoded
+                .iter()
+                .copied()
+                .filter(|&c| !text::is_invisible(c))
+                .nfkc()
+                .filter(|&c| !text::is_invisible(c))
+                .take(crate::policy::MAXLEN_LIMIT as usize)
+                .collect(),
+        );
         let lower = (policy.difok > 0).then(|| Zeroizing::new(rules::lower(&norm)));
         Some(Old { norm, lower })
     }
@@ -302,7 +352,7 @@ impl Old {
 /// pam_cracklib's order, then pam_pwquality's and ours; each is one function below, with its messages.
 pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> Verdict {
     let maxlen = usize::try_from(policy.maxlen).unwrap_or(usize::MAX);
-    let norm = match normalize(new, maxlen) {
+    let new = match normalize(new, maxlen) {
         Ok(n) => n,
         Err(r) => {
             return Verdict {
@@ -311,10 +361,6 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
                 length: 0,
             }
         }
-    };
-    let new = New {
-        lower: Zeroizing::new(rules::lower(&norm)),
-        norm,
     };
     let old = old.and_then(|o| Old::new(o, policy));
     let mut out = Vec::new();
@@ -338,25 +384,43 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
     out.extend(user_name(policy, &new, ctx));
     out.extend(gecos(policy, &new, ctx));
     out.extend(bad_words(policy, &new));
-    if !(policy.dictcheck || policy.commoncheck || policy.minscore > 0) {
-        // Nothing below needs the estimate: do not pay zxcvbn's first-call cost for nothing.
-        return Verdict {
-            reasons: out,
-            length: new.norm.len(),
-            strength: None,
-        };
+    // Nothing below needs the estimate when these are off: do not pay zxcvbn's first-call cost for nothing.
+    let strength = (policy.dictcheck || policy.commoncheck || policy.minscore > 0).then(|| {
+        let context = ctx.words(policy);
+        let text: Zeroizing<String> = Zeroizing::new(new.folded.iter().collect());
+        let strength = strength::estimate(&text, &context);
+        out.extend(dictionary_word(policy, &new, &strength));
+        out.extend(common(policy, &new, &strength, &context));
+        out.extend(guessable(policy, &strength));
+        strength
+    });
+    if !out.is_empty() {
+        if let Some(r) = invisible(&new) {
+            out.insert(0, r);
+        }
     }
-    let context = ctx.words(policy);
-    let text: Zeroizing<String> = Zeroizing::new(new.norm.iter().collect());
-    let strength = strength::estimate(&text, &context);
-    out.extend(dictionary_word(policy, &new, &strength));
-    out.extend(common(policy, &new, &strength, &context));
-    out.extend(guessable(policy, &strength));
     Verdict {
         reasons: out,
-        length: new.norm.len(),
-        strength: Some(strength),
+        length: new.length,
+        strength,
     }
+}
+
+/// Invisible characters (zero-width spaces, soft hyphens, direction marks, variation selectors, ...)
+/// count as nothing; when the rest fails, this reason comes first so that the user knows why they did not
+/// help.
+fn invisible(new: &New) -> Option<Reason> {
+    (new.invisible > 0).then(|| {
+        reason(
+            Rule::Invisible,
+            "contains invisible characters",
+            format!(
+                "Invisible characters do not count ({} typed); make the visible part strong enough.",
+                new.invisible
+            ),
+            None,
+        )
+    })
 }
 
 /// pam_cracklib: identical to the old password (always compared, even with `difok=0`).
@@ -440,7 +504,8 @@ fn credits(policy: &Policy, new: &New) -> Vec<Reason> {
 
 fn simple(policy: &Policy, new: &New) -> rules::Simple {
     rules::simple(
-        &new.norm,
+        new.counts,
+        new.length,
         policy.effective_minlen(),
         [
             (Class::Digit, policy.dcredit),
@@ -503,7 +568,7 @@ fn rotated(new: &New, old: &Old) -> Option<Reason> {
 
 /// pam_cracklib `minclass`: too few of the four character classes.
 fn few_classes(policy: &Policy, new: &New) -> Option<Reason> {
-    let have = rules::Counts::of(&new.norm).classes();
+    let have = new.counts.classes();
     let need = usize::try_from(policy.minclass).unwrap_or(4);
     (have < need).then(|| {
         reason(
@@ -634,7 +699,7 @@ fn common(policy: &Policy, new: &New, strength: &Strength, context: &[String]) -
     if !policy.commoncheck {
         return None;
     }
-    let lower_text: Zeroizing<String> = Zeroizing::new(new.lower.iter().collect());
+    let lower_text: Zeroizing<String> = Zeroizing::new(rules::lower(&new.folded).iter().collect());
     let len = new.norm.len();
     let trivial =
         len >= 2 && (rules::longest_repeat(&new.norm) == len || rules::longest_sequence(&new.norm) == len);
@@ -882,6 +947,108 @@ mod tests {
         let p = policy(&["minscore=0", "dictcheck=0"]);
         // Fullwidth "alice" normalizes to ASCII and is caught by the user name check.
         assert!(rules_of(&p, "ａｌｉｃｅ-Qz7#kw", None).contains(&Rule::Usercheck));
+    }
+
+    fn nist() -> Policy {
+        let mut p = Policy::default();
+        p.apply_preset(crate::policy::Preset::Nist, false);
+        p
+    }
+
+    #[test]
+    fn given_one_code_point_that_nfkc_expands_then_length_counts_one() {
+        // U+FDFA is 18 code points after NFKC; the user typed one.
+        let v = check(&nist(), "\u{FDFA}".as_bytes(), None, &ctx("alice"));
+        assert_eq!((v.length, v.first().map(|r| r.rule)), (1, Some(Rule::Minlen)));
+        assert_eq!(first_rule(&guide(), "Ab1c\u{FDFA}", None), Rule::Minlen);
+        // Three squared katakana signs (each 3-5 code points after NFKC).
+        assert_eq!(
+            first_rule(&nist(), "\u{3300}\u{3301}\u{3302}", None),
+            Rule::Minlen
+        );
+        // A ligature counts one, as typed; a decomposed accent counts one, as NFKC gives.
+        assert_eq!(check(&nist(), "ﬁ".as_bytes(), None, &ctx("alice")).length, 1);
+        assert_eq!(
+            check(&nist(), "e\u{301}".as_bytes(), None, &ctx("alice")).length,
+            1
+        );
+    }
+
+    #[test]
+    fn given_nfkc_expansion_then_classes_counted_no_more_than_typed() {
+        // U+2122 (trade mark sign) is "TM" after NFKC: one other character typed, no uppercase letter.
+        let rules = rules_of(&guide(), "vq8#t2rzwx\u{2122}", None);
+        assert!(rules.contains(&Rule::Ucredit), "{rules:?}");
+    }
+
+    #[test]
+    fn given_invisible_characters_then_they_count_as_nothing_and_are_named_first() {
+        let v = check(&guide(), "Pass\u{200B}word123".as_bytes(), None, &ctx("alice"));
+        let rules: Vec<Rule> = v.reasons.iter().map(|r| r.rule).collect();
+        assert_eq!(rules.first(), Some(&Rule::Invisible), "{rules:?}");
+        assert!(
+            rules.contains(&Rule::Ocredit) && rules.contains(&Rule::Commoncheck),
+            "{rules:?}"
+        );
+        assert_eq!(v.length, 11);
+        let padded = format!("Summer2024!{}", "\u{200B}".repeat(4));
+        assert_eq!(first_rule(&nist(), &padded, None), Rule::Invisible);
+        for c in ["\u{00AD}", "\u{202E}", "\u{FE0F}", "\u{E0041}"] {
+            let pw = format!("Summer2024!{}", c.repeat(4));
+            assert_eq!(
+                check(&nist(), pw.as_bytes(), None, &ctx("alice")).length,
+                11,
+                "{c:?}"
+            );
+        }
+        // A strong password with an invisible character in it is still accepted.
+        assert!(check(
+            &guide(),
+            "Vq8#mT2!\u{200B}rZw9xLp".as_bytes(),
+            None,
+            &ctx("alice")
+        )
+        .ok());
+    }
+
+    #[test]
+    fn given_old_password_not_utf8_then_old_password_rules_still_apply() {
+        let old = b"Vq8#mT2!rZw9xLp\xff";
+        let v = check(&guide(), STRONG.as_bytes(), Some(old), &ctx("alice"));
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Difok), "{:?}", v.reasons);
+        let p = policy(&["difok=1", "minscore=0", "dictcheck=0"]);
+        let v = check(
+            &p,
+            b"xLp\xfeVq8#mT2!",
+            Some(b"Vq8#mT2!rZw9xLp\xfe"),
+            &ctx("alice"),
+        );
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Utf8));
+        let v = check(&p, b"rZw9xLp", Some(b"Vq8#mT2!rZw9xLp\xfe"), &ctx("alice"));
+        assert!(
+            v.reasons.iter().any(|r| r.rule == Rule::Rotated),
+            "{:?}",
+            v.reasons
+        );
+        let v = check(
+            &guide(),
+            STRONG.to_uppercase().as_bytes(),
+            Some(b"Vq8#mT2!rZw9xLp"),
+            &ctx("alice"),
+        );
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Case));
+    }
+
+    #[test]
+    fn given_cyrillic_look_alikes_then_folded_before_dictionary_checks() {
+        // Cyrillic а and о in a Latin word.
+        let rules = rules_of(&guide(), "Pаsswоrd123!", None);
+        assert!(rules.contains(&Rule::Dictcheck), "{rules:?}");
+        // Greek ο and ρ.
+        assert!(!check(&guide(), "Ρassw\u{03BF}rd123!".as_bytes(), None, &ctx("alice")).ok());
+        // Plain Russian text is not read as English.
+        let p = policy(&["minscore=0"]);
+        assert!(!rules_of(&p, "Пароход1ком!", None).contains(&Rule::Dictcheck));
     }
 
     #[test]
