@@ -9,6 +9,7 @@
 //! by which the password missed. Pure: no I/O, no logging, no panics; the cost is bounded by `maxlen` and
 //! by [`crate::strength`]'s cap on what zxcvbn sees.
 
+use crate::patterns;
 use crate::policy::Policy;
 use crate::rules::{self, Class};
 use crate::strength::{self, Strength};
@@ -680,10 +681,30 @@ fn bad_words(policy: &Policy, new: &New) -> Option<Reason> {
         })
 }
 
-/// `dictcheck`: mostly one dictionary word (zxcvbn's dictionaries, l33t and reversed forms included).
+/// The human pattern of `kind` found over the whole password, when it is weak enough to refuse.
+fn weak_pattern(strength: &Strength, kind: patterns::Kind) -> Option<&patterns::Human> {
+    strength
+        .human
+        .as_ref()
+        .filter(|h| h.kind == kind && h.guesses_log10 < patterns::WEAK_LOG10)
+}
+
+/// `dictcheck`: mostly one dictionary word (zxcvbn's dictionaries, l33t and reversed forms included), or
+/// a few common words or a name with predictable decorations around them, whatever side they are on.
 fn dictionary_word(policy: &Policy, new: &New, strength: &Strength) -> Option<Reason> {
+    if !policy.dictcheck {
+        return None;
+    }
+    if let Some(h) = weak_pattern(strength, patterns::Kind::Decorated) {
+        return Some(reason(
+            Rule::Dictcheck,
+            &format!("is {}", h.what),
+            "Adding digits, a year or symbols to words is the first thing attackers try; use several unrelated words or a generated password.".to_owned(),
+            None,
+        ));
+    }
     let word = strength.longest_word;
-    (policy.dictcheck && word >= MIN_WORD && word * 5 >= new.norm.len() * 3).then(|| {
+    (word >= MIN_WORD && word * 5 >= new.norm.len() * 3).then(|| {
         reason(
             Rule::Dictcheck,
             "is based on a dictionary word",
@@ -693,8 +714,8 @@ fn dictionary_word(policy: &Policy, new: &New, strength: &Strength) -> Option<Re
     })
 }
 
-/// `commoncheck` (NIST's blocklist rule): the whole password is a common password, a context word, or a
-/// pure repeat or sequence.
+/// `commoncheck` (NIST's blocklist rule): the whole password is a common password, a context word, a
+/// pure repeat or sequence, a short string repeated or a keyboard walk.
 fn common(policy: &Policy, new: &New, strength: &Strength, context: &[String]) -> Option<Reason> {
     if !policy.commoncheck {
         return None;
@@ -703,11 +724,19 @@ fn common(policy: &Policy, new: &New, strength: &Strength, context: &[String]) -
     let len = new.norm.len();
     let trivial =
         len >= 2 && (rules::longest_repeat(&new.norm) == len || rules::longest_sequence(&new.norm) == len);
-    (strength.whole_is_common || context.contains(&lower_text) || trivial).then(|| {
-        reason(
+    if strength.whole_is_common || context.contains(&lower_text) || trivial {
+        return Some(reason(
             Rule::Commoncheck,
             "is a commonly used password",
             "Choose something that is not on lists of common passwords.".to_owned(),
+            None,
+        ));
+    }
+    weak_pattern(strength, patterns::Kind::Whole).map(|h| {
+        reason(
+            Rule::Commoncheck,
+            &format!("is {}", h.what),
+            "Patterns over the whole password are guessed early; use several unrelated words or a generated password.".to_owned(),
             None,
         )
     })
@@ -1049,6 +1078,126 @@ mod tests {
         // Plain Russian text is not read as English.
         let p = policy(&["minscore=0"]);
         assert!(!rules_of(&p, "Пароход1ком!", None).contains(&Rule::Dictcheck));
+    }
+
+    #[test]
+    fn given_long_repeats_and_sequences_past_twenty_code_points_then_refused() {
+        // Refused at 20 code points before; accepted at 21+ when scored in 16-code-point pieces.
+        let p = policy(&["dictcheck=0"]);
+        for pw in [
+            "123456789012345678901",
+            "letmeinletmeinletmein",
+            "abcabcabcabcabcabcabcabc",
+            "administratoradministrator",
+        ] {
+            let v = check(&p, pw.as_bytes(), None, &ctx("alice"));
+            assert!(
+                !v.ok() && v.strength.as_ref().is_some_and(|s| s.score < 3),
+                "{pw}: {v:?}"
+            );
+            assert!(
+                v.reasons.iter().any(|r| r.rule == Rule::Commoncheck),
+                "{pw}: {v:?}"
+            );
+        }
+        assert!(!check(&nist(), b"Password1Password2Password3", None, &ctx("alice")).ok());
+    }
+
+    #[test]
+    fn given_weak_prefix_then_appended_text_earns_no_more_than_its_own_guesses() {
+        // The first 20 code points are scored whole; what is appended never earns more than its own guesses.
+        for (prefix, tail) in [
+            ("P@ssw0rd2024!Summer1", "xq"),
+            ("monkeymonkey12345678", "Zk#9"),
+            ("qwertyuiopasdfghjklz", "xcvbnm,./qwerty"),
+        ] {
+            let p = strength::estimate(prefix, &[]);
+            let t = strength::estimate(tail, &[]);
+            let long = strength::estimate(&format!("{prefix}{tail}"), &[]);
+            assert!(
+                long.guesses_log10 <= p.guesses_log10 + t.guesses_log10 + 1e-9,
+                "{prefix}{tail}: {long:?} vs {p:?} + {t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_common_word_with_decorations_then_refused_whatever_side_the_symbol_is_on() {
+        for year in 1990..=2030 {
+            for pw in [format!("Monkey{year}!"), format!("!Monkey{year}")] {
+                let v = check(&guide(), pw.as_bytes(), None, &ctx("alice"));
+                let r = v.first().unwrap_or_else(|| panic!("{pw} accepted"));
+                assert_eq!(r.rule, Rule::Dictcheck, "{pw}: {:?}", v.reasons);
+                assert!(
+                    r.message.ends_with("with a year and a symbol added"),
+                    "{pw}: {}",
+                    r.message
+                );
+            }
+        }
+        for pw in [
+            "!Monkey2025",
+            "@Tigger2020",
+            "Apple2025!",
+            "!Autumn2015",
+            "!1QAZ@2wsx",
+            "!QAZ@WSX3edc",
+            "Qqqqqqqq2024!",
+            "Password123!Password123!",
+        ] {
+            assert!(
+                !check(&guide(), pw.as_bytes(), None, &ctx("alice")).ok(),
+                "{pw} accepted"
+            );
+        }
+        for pw in ["winniethepooh", "i love you", "ilovemymom", "classof2007"] {
+            let v = check(&Policy::default(), pw.as_bytes(), None, &ctx("alice"));
+            assert!(
+                v.reasons.iter().any(|r| r.rule == Rule::Dictcheck),
+                "{pw}: {:?}",
+                v.reasons
+            );
+        }
+    }
+
+    #[test]
+    fn given_random_passwords_and_passphrases_then_never_refused_as_patterns() {
+        let mut x: u64 = 0x5eed_0000_0000_0018;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        // A diceware-like list: five distinct words per phrase.
+        let words = [
+            "otter", "anvil", "quiet", "purple", "juggle", "harbor", "cactus", "velvet", "summit", "lantern",
+            "gravel", "pepper", "walrus", "tundra", "ribbon", "saddle", "meadow", "copper", "falcon",
+            "nickel", "orchid", "pistol", "quartz", "raisin", "salmon", "tavern", "umpire", "violin",
+            "wizard", "yonder",
+        ];
+        for _ in 0..200 {
+            let len = 16 + next(9) as usize;
+            let pw: String = (0..len).map(|_| char::from(b'!' + next(94) as u8)).collect();
+            let v = check(&Policy::default(), pw.as_bytes(), None, &ctx("alice"));
+            assert!(v.ok(), "{pw}: {:?}", v.reasons);
+            let mut phrase: Vec<&str> = Vec::new();
+            while phrase.len() < 5 {
+                let w = words[next(30) as usize];
+                if !phrase.contains(&w) {
+                    phrase.push(w);
+                }
+            }
+            let phrase = phrase.join(" ");
+            let v = check(&nist(), phrase.as_bytes(), None, &ctx("alice"));
+            assert!(
+                !v.reasons
+                    .iter()
+                    .any(|r| matches!(r.rule, Rule::Dictcheck | Rule::Commoncheck)),
+                "{phrase}: {:?}",
+                v.reasons
+            );
+        }
     }
 
     #[test]

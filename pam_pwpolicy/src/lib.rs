@@ -13,6 +13,7 @@ pub mod config;
 pub mod fuse;
 #[cfg(feature = "module")]
 pub mod module;
+pub mod patterns;
 pub mod policy;
 pub mod rules;
 pub mod strength;
