@@ -349,27 +349,35 @@ fn keyboard(password: &[char], context: &[&str]) -> Option<Human> {
 }
 
 /// A short string repeated over the whole password (the last copy may be cut short), exactly or with its
-/// digits changing (`Password1Password2Password3`).
+/// digits changing (`Password1Password2Password3`), possibly with up to three symbols before or after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repetition {
+    /// Where the first copy starts (after the leading symbols).
+    pub start: usize,
     /// Code points in the repeated unit.
     pub unit: usize,
     /// Copies, the last one possibly partial.
     pub copies: usize,
     /// The copies differ in their digits.
     pub counting: bool,
+    /// Symbols before and after the copies.
+    pub symbols: usize,
 }
 
 impl Repetition {
-    /// What the repetition adds to the guesses of its unit: how many copies, and each later copy's digits
-    /// (counting up, or one of a few choices).
+    /// What the repetition adds to the guesses of its unit: how many copies, each later copy's digits
+    /// (counting up, or one of a few choices), and the symbols around them.
     pub fn extra_log10(&self) -> f64 {
         let changes = if self.counting {
             (self.copies - 1) as f64
         } else {
             0.0
         };
-        (self.copies as f64).log10() + changes
+        let symbols = match self.symbols {
+            0 => 0.0,
+            n => 1.3 + 1.5 * (n - 1) as f64,
+        };
+        (self.copies as f64).log10() + changes + symbols
     }
 
     /// The finding, given the guesses of the unit.
@@ -389,23 +397,30 @@ pub fn repetition(password: &[char]) -> Option<Repetition> {
     if lower.len() != password.len() {
         return None;
     }
-    let masked: Zeroizing<Vec<char>> = Zeroizing::new(
-        lower
-            .iter()
-            .map(|&c| if c.is_ascii_digit() { '0' } else { c })
-            .collect(),
-    );
-    let (unit, counting) = match period(&lower) {
-        Some(p) => (p, false),
-        // Counting copies have words around their digits: a run of digits alone is no such pattern.
-        None => period(&masked)
-            .filter(|&p| lower.iter().take(p).any(|c| c.is_alphabetic()))
-            .map(|p| (p, true))?,
-    };
-    Some(Repetition {
-        unit,
-        copies: password.len().div_ceil(unit),
-        counting,
+    let symbol = |c: &&char| !c.is_alphanumeric();
+    let lead = lower.iter().take(3).take_while(symbol).count();
+    let trail = lower.iter().rev().take(3).take_while(symbol).count();
+    [(0, 0), (lead, trail)].into_iter().find_map(|(lead, trail)| {
+        let body = lower.get(lead..lower.len().checked_sub(trail)?)?;
+        let masked: Zeroizing<Vec<char>> = Zeroizing::new(
+            body.iter()
+                .map(|&c| if c.is_ascii_digit() { '0' } else { c })
+                .collect(),
+        );
+        let (unit, counting) = match period(body) {
+            Some(p) => (p, false),
+            // Counting copies have words around their digits: a run of digits alone is no such pattern.
+            None => period(&masked)
+                .filter(|&p| body.iter().take(p).any(|c| c.is_alphabetic()))
+                .map(|p| (p, true))?,
+        };
+        Some(Repetition {
+            start: lead,
+            unit,
+            copies: body.len().div_ceil(unit),
+            counting,
+            symbols: lead + trail,
+        })
     })
 }
 
@@ -491,9 +506,11 @@ mod tests {
         let rep = |s: &str| repetition(&s.chars().collect::<Vec<_>>());
         let r = |unit, copies, counting| {
             Some(Repetition {
+                start: 0,
                 unit,
                 copies,
                 counting,
+                symbols: 0,
             })
         };
         assert_eq!(rep("Password123!Password123!"), r(12, 2, false));
@@ -502,6 +519,8 @@ mod tests {
         assert_eq!(rep("LetMeInletmeinLETMEIN"), r(7, 3, false));
         assert_eq!(rep("Password1Password2Passw0rd3"), None);
         assert_eq!(rep("12345678"), None);
+        let decorated = rep("!Password1Password2!!").unwrap();
+        assert_eq!((decorated.start, decorated.unit, decorated.symbols), (1, 9, 3));
     }
 
     #[test]

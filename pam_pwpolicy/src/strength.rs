@@ -144,7 +144,7 @@ pub fn estimate(password: &str, context: &[String]) -> Strength {
     if let Some(rep) = patterns::repetition(&chars) {
         // A short string repeated: the estimate of the unit, plus choosing the copies. The whole is never
         // scored, so a repeated crafted unit costs what the unit costs.
-        let unit: Zeroizing<String> = Zeroizing::new(chars.iter().take(rep.unit).collect());
+        let unit: Zeroizing<String> = Zeroizing::new(chars.iter().skip(rep.start).take(rep.unit).collect());
         let mut s = estimate(&unit, context);
         let human = rep.human(s.guesses_log10);
         s.set_guesses(human.guesses_log10);
