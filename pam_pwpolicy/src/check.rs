@@ -686,7 +686,7 @@ fn weak_pattern(strength: &Strength, kind: patterns::Kind) -> Option<&patterns::
     strength
         .human
         .as_ref()
-        .filter(|h| h.kind == kind && h.guesses_log10 < patterns::WEAK_LOG10)
+        .filter(|h| h.kind == kind && (h.certain || h.guesses_log10 < patterns::WEAK_LOG10))
 }
 
 /// `dictcheck`: mostly one dictionary word (zxcvbn's dictionaries, l33t and reversed forms included), or

@@ -39,6 +39,9 @@ pub struct Human {
     pub what: String,
     /// log10 of the guesses an attacker who knows the pattern needs.
     pub guesses_log10: f64,
+    /// Refused whatever the estimate: one or two words with digits or symbols added (cracking rules try
+    /// every word of much larger lists than zxcvbn's with them).
+    pub certain: bool,
 }
 
 /// The weakest decorated-word or keyboard pattern of `password` (NFKC, look-alikes folded, case kept), if
@@ -76,6 +79,24 @@ pub fn is_l33t(c: char) -> bool {
     )
 }
 
+/// The letter a l33t character most often stands for.
+fn unleet(c: char) -> Option<char> {
+    Some(match c {
+        '4' | '@' => 'a',
+        '8' => 'b',
+        '(' | '{' | '[' | '<' => 'c',
+        '3' => 'e',
+        '6' | '9' => 'g',
+        '1' | '!' | '|' => 'i',
+        '0' => 'o',
+        '$' | '5' => 's',
+        '7' | '+' => 't',
+        '%' => 'x',
+        '2' => 'z',
+        _ => return None,
+    })
+}
+
 /// More l33t characters than one zxcvbn call may see (see [`crate::strength::MAX_L33T_MIX`]).
 fn l33t_dense(s: &str) -> bool {
     let mut budget = crate::strength::L33tBudget::default();
@@ -106,7 +127,8 @@ fn decorated(password: &[char], context: &[&str]) -> Option<Human> {
         .filter_map(|(lead, trail)| {
             let (front, rest) = password.split_at(lead);
             let (core, back) = rest.split_at(rest.len() - trail);
-            let core = Core::of(core, context)?;
+            // Word-shaped readings only model words with something added: alone they are not findings.
+            let core = Core::of(core, context, !(front.is_empty() && back.is_empty()))?;
             let mut decor = Decorations::of(front, back);
             decor.separators = core.separated;
             let what = match (decor.words(), core.words) {
@@ -118,6 +140,7 @@ fn decorated(password: &[char], context: &[&str]) -> Option<Human> {
                 kind: Kind::Decorated,
                 what,
                 guesses_log10: core.guesses_log10 + decor.guesses_log10,
+                certain: decor.added() && core.words <= 2,
             })
         })
         .min_by(|a, b| a.guesses_log10.total_cmp(&b.guesses_log10))
@@ -134,7 +157,7 @@ struct Core {
 }
 
 impl Core {
-    fn of(core: &[char], context: &[&str]) -> Option<Core> {
+    fn of(core: &[char], context: &[&str], word_shaped: bool) -> Option<Core> {
         // Letters and l33t characters only; separators between words are dropped.
         if core
             .iter()
@@ -147,20 +170,106 @@ impl Core {
             return None;
         }
         let separated = joined.chars().count() < core.len();
-        Core::scored(&joined, separated, 0.0, context).or_else(|| {
-            // zxcvbn's repeats and walks are case-sensitive (`Qqqqqqqq`): try the lowercase form, paying for
-            // the capitals (a capital first letter or all capitals: a factor 2; others: ~3 each).
-            let lower: Zeroizing<String> = Zeroizing::new(joined.to_lowercase());
-            let letters: Vec<char> = joined.chars().filter(|c| c.is_alphabetic()).collect();
-            let uppers = letters.iter().filter(|c| c.is_uppercase()).count();
-            let simple_case =
-                uppers == letters.len() || (uppers == 1 && letters.first().is_some_and(|c| c.is_uppercase()));
-            let case = match uppers {
-                0 => return None,
-                _ if simple_case => 0.3,
-                n => 0.5 * n as f64,
-            };
-            Core::scored(&lower, separated, case, context)
+        Core::scored(&joined, separated, 0.0, context)
+            .or_else(|| {
+                // zxcvbn's repeats and walks are case-sensitive (`Qqqqqqqq`): try the lowercase form, paying for
+                // the capitals (a capital first letter or all capitals: a factor 2; others: ~3 each).
+                let lower: Zeroizing<String> = Zeroizing::new(joined.to_lowercase());
+                let letters: Vec<char> = joined.chars().filter(|c| c.is_alphabetic()).collect();
+                let uppers = letters.iter().filter(|c| c.is_uppercase()).count();
+                let simple_case = uppers == letters.len()
+                    || (uppers == 1 && letters.first().is_some_and(|c| c.is_uppercase()));
+                let case = match uppers {
+                    0 => return None,
+                    _ if simple_case => 0.3,
+                    n => 0.5 * n as f64,
+                };
+                Core::scored(&lower, separated, case, context)
+            })
+            .into_iter()
+            .chain(word_shaped.then(|| Core::word_shaped(&joined)).flatten())
+            .chain(word_shaped.then(|| Core::word_shaped_parts(core)).flatten())
+            .reduce(|a, b| {
+                // The cheapest reading, counted with the fewest words any reading found.
+                let words = a.words.min(b.words);
+                let mut best = if b.guesses_log10 < a.guesses_log10 { b } else { a };
+                best.words = words;
+                best
+            })
+    }
+
+    /// Two or three word-shaped parts, split at separators and where a capital starts a word
+    /// (`SunshineZanzibar`, `purple-walrus`).
+    fn word_shaped_parts(core: &[char]) -> Option<Core> {
+        let mut parts: Vec<String> = vec![String::new()];
+        let mut prev: Option<char> = None;
+        for &c in core {
+            let split = is_separator(c) || (c.is_uppercase() && prev.is_some_and(char::is_lowercase));
+            if split && parts.last().is_some_and(|p| !p.is_empty()) {
+                parts.push(String::new());
+            }
+            if !is_separator(c) {
+                if let Some(p) = parts.last_mut() {
+                    p.push(c);
+                }
+            }
+            prev = Some(c);
+        }
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        let cores: Vec<Core> = parts
+            .iter()
+            .map(|p| Core::word_shaped(p))
+            .collect::<Option<_>>()?;
+        Some(Core {
+            what: "words",
+            separated: core.iter().any(|&c| is_separator(c)),
+            words: cores.len(),
+            guesses_log10: cores.iter().map(|c| c.guesses_log10).sum(),
+        })
+    }
+
+    /// A word no built-in dictionary has but that reads like one (`tigger`, `Zanzibar`, `m0nk3y`): letters
+    /// (after undoing at most three l33t substitutions), 4-12 of them, with vowels and no more than five
+    /// consonants in a row, lowercase, capitalised
+    /// or all capitals. Counted as a word of a list of a million (cracking lists are larger than zxcvbn's).
+    fn word_shaped(joined: &str) -> Option<Core> {
+        let mut subs = 0usize;
+        let letters: Vec<char> = joined
+            .chars()
+            .map(|c| match unleet(c) {
+                Some(l) if !c.is_alphabetic() => {
+                    subs += 1;
+                    l
+                }
+                _ => c,
+            })
+            .collect();
+        let n = letters.len();
+        if subs > 3 || !(4..=12).contains(&n) || !letters.iter().all(char::is_ascii_alphabetic) {
+            return None;
+        }
+        let uppers = letters.iter().filter(|c| c.is_ascii_uppercase()).count();
+        let capitalised = uppers == 1 && letters.first().is_some_and(char::is_ascii_uppercase);
+        if !(uppers == 0 || uppers == n || capitalised) {
+            return None;
+        }
+        let vowel = |c: &char| "aeiouyAEIOUY".contains(*c);
+        let longest_consonants = letters
+            .chunk_by(|a, b| vowel(a) == vowel(b))
+            .filter(|run| run.first().is_some_and(|c| !vowel(c)))
+            .map(<[char]>::len)
+            .max()
+            .unwrap_or(0);
+        if !letters.iter().any(vowel) || longest_consonants > 5 {
+            return None;
+        }
+        Some(Core {
+            what: "a word",
+            separated: false,
+            words: 1,
+            guesses_log10: 6.0 + if uppers > 0 { 0.3 } else { 0.0 } + 0.5 * subs as f64,
         })
     }
 
@@ -261,6 +370,11 @@ impl Decorations {
         self.guesses_log10 += cost;
     }
 
+    /// Digits or symbols were added (not only spaces between words).
+    fn added(&self) -> bool {
+        self.year || self.date || self.number || self.symbols > 0
+    }
+
     /// "a year and a symbol", or `None` when nothing was added.
     fn words(&self) -> Option<String> {
         let mut parts: Vec<&str> = Vec::new();
@@ -345,6 +459,7 @@ fn keyboard(password: &[char], context: &[&str]) -> Option<Human> {
         kind: Kind::Whole,
         what: "a keyboard pattern".to_owned(),
         guesses_log10: e.guesses_log10() + 1.0,
+        certain: false,
     })
 }
 
@@ -386,6 +501,7 @@ impl Repetition {
             kind: Kind::Whole,
             what: "a short string repeated".to_owned(),
             guesses_log10: unit_log10 + self.extra_log10(),
+            certain: false,
         }
     }
 }
