@@ -1144,6 +1144,9 @@ mod tests {
             "!QAZ@WSX3edc",
             "Qqqqqqqq2024!",
             "Password123!Password123!",
+            "Zanzibar2024!",
+            "#Qu1xote1987",
+            "WestsOverlies2009?",
         ] {
             assert!(
                 !check(&guide(), pw.as_bytes(), None, &ctx("alice")).ok(),
