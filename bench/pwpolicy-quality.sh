@@ -3,7 +3,8 @@
 # passwords each policy accepts, beside pam_pwquality (libpwquality through python3-pwquality) on the same
 # inputs, and how many random passwords and passphrases it refuses (false refusals).
 #
-#   bench/pwpolicy-quality.sh          QUALITY_N=N variants per family (default 300), QUALITY_SEED=S
+#   bench/pwpolicy-quality.sh          QUALITY_N=N variants per family (default 300), QUALITY_SEED=S,
+#                                      PWPOLICY=path of another pwpolicy binary to measure (default: this tree's)
 #
 # Word lists come from Debian packages installed here, never committed: john (password.lst), wamerican
 # (/usr/share/dict/american-english), nmap-common (nselib passwords.lst), ncrack (default.pwd, top50000.pwd
@@ -32,7 +33,7 @@ target=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
     | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])') \
     || die "cargo metadata failed"
 
-PWPOLICY="$target/release/pwpolicy" QUALITY_N="${QUALITY_N:-300}" QUALITY_SEED="${QUALITY_SEED:-18}" \
+PWPOLICY="${PWPOLICY:-$target/release/pwpolicy}" QUALITY_N="${QUALITY_N:-300}" QUALITY_SEED="${QUALITY_SEED:-18}" \
     /usr/bin/python3 - <<'PY'
 import glob, json, os, random, subprocess, sys
 import pwquality
