@@ -1,8 +1,10 @@
 //! The check pipeline: bytes in, [`Verdict`] out. It validates and bounds the input (empty, UTF-8,
-//! `maxlen`), normalizes with NFKC, then runs the rules in pam_cracklib's order (same as old, palindrome,
-//! case changes only, too similar, too simple, rotated, classes, repeats, sequences, user name) followed
-//! by pam_pwquality's and our additions (GECOS, bad words, dictionary word, whole-password `commoncheck`,
-//! zxcvbn score).
+//! `maxlen`), builds the forms the rules read (NFKC; length and classes counted on what was typed, never
+//! more than NFKC gives; invisible characters removed; look-alike letters folded for the dictionary checks,
+//! see [`crate::text`]), then runs the rules in pam_cracklib's order (same as old, palindrome, case changes
+//! only, too similar, credits, too short, class runs, rotated, classes, repeats, sequences, user name)
+//! followed by pam_pwquality's and our additions (GECOS, bad words, dictionary word and decorated words,
+//! whole-password `commoncheck`, zxcvbn score). Each rule is one function below, with its messages.
 //!
 //! Every failing rule is reported (the CLI lists them all; the module shows the first, as pam_cracklib
 //! does), each with a user-facing reason, one line of guidance and, where the rule is numeric, the margin
@@ -195,7 +197,8 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
     /// zxcvbn's estimate (absent when the input could not be checked at all).
     pub strength: Option<Strength>,
-    /// Length in code points after NFKC (0 when not checked).
+    /// Length in code points as typed, never more than after NFKC, invisible ones not counted (0 when not
+    /// checked).
     pub length: usize,
 }
 
