@@ -7,7 +7,9 @@
 //!     interleaved; target: ours <= 2x pwquality for an accepted strong password (the common case).
 //! (b) warm per-check time: ours in process vs python3-pwquality's `check()` in process (for information).
 //! (c) worst case over adversarial inputs (zxcvbn killers: leet, keyboard walks, repeats, dates, at
-//!     64-256 code points, random 100-character strings) in a warm process; target: <= 10 ms per check.
+//!     21-256 code points, random 100-character strings, l33t cores and repeated units for the
+//!     whole-password patterns) in a warm process; target: <= 10 ms per check. `PWPOLICY_BENCH_WORST_ONLY=1`
+//!     runs only this part (no pamh, no pam_pwquality.so needed).
 //!
 //! Inputs (environment): `PWPOLICY_BENCH_PWQUALITY_SO` (absolute path of pam_pwquality.so, required),
 //! `PWPOLICY_BENCH_BUILD_DIR` (where `pamh` and `libpam_pwpolicy.so` are; default: this binary's
@@ -227,6 +229,29 @@ fn adversarial() -> Vec<String> {
             out.push(p.chars().cycle().take(n).collect());
         }
     }
+    // The whole-password pattern paths (issue 18): cores of l33t characters at the core limit with
+    // decorations, shifted keyboard walks, a unit repeated with counting digits, lengths around the
+    // 20-code-point whole-scoring limit.
+    let leet20 = "4@8(3621!|70$5+%2|!0";
+    for deco in [("", ""), ("!", "2024"), ("#1", "!!"), ("", "19801231")] {
+        out.push(format!("{}a{leet20}b{}", deco.0, deco.1));
+        out.push(format!("{}A{leet20}z{}", deco.0, deco.1));
+    }
+    out.push("!QAZ@WSX#EDC$RFV%TGB^YHN".to_owned());
+    out.push("x0123456789!|$+%({[<@y".to_owned());
+    out.push("!1QAZ@2WSX#3EDC$4RFV%5TGB".to_owned());
+    for unit in [leet20, "P@$$w0rd1qaz2wsx3ed", "4dm1n1str4t0r2024!"] {
+        for copies in [2usize, 3] {
+            let counted: String = (0..copies).map(|i| format!("{unit}{i}")).collect();
+            out.push(counted.chars().take(64).collect());
+            out.push(unit.repeat(copies).chars().take(64).collect());
+        }
+    }
+    for n in [21usize, 24, 32, 40, 48] {
+        for p in pieces {
+            out.push(p.chars().cycle().take(n).collect());
+        }
+    }
     let mut x: u64 = 0x0bad_5eed_0000_0002;
     let mut next = || {
         x ^= x << 13;
@@ -336,6 +361,9 @@ fn run() -> Res<bool> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100)
         .max(5);
+    if std::env::var_os("PWPOLICY_BENCH_WORST_ONLY").is_some() {
+        return Ok(worst_case(&policy(&[])?, &ctx()));
+    }
     let dir = build_dir()?;
     let pamh = dir.join("pamh");
     let ours_so = dir.join("libpam_pwpolicy.so");
@@ -408,53 +436,63 @@ fn run() -> Res<bool> {
     );
 
     println!();
-    let adv = adversarial();
-    let guide = policy(&[
-        "minlen=10",
-        "difok=3",
-        "ucredit=-1",
-        "lcredit=-2",
-        "dcredit=-1",
-        "ocredit=-1",
-    ])?;
-    let mut per_input = Vec::new();
-    let mut worst = (0.0f64, 0usize);
-    for pol in [&p, &guide] {
-        for a in &adv {
-            let mut runs = Vec::new();
-            for _ in 0..3 {
-                let s = Instant::now();
-                let _ = check(pol, a.as_bytes(), Some(STRONG.as_bytes()), &c);
-                runs.push(ms(s.elapsed()));
-            }
-            let m = median(runs);
-            if m > worst.0 {
-                worst = (m, a.chars().count());
-            }
-            per_input.push(m);
-        }
-    }
-    let med = median(per_input.clone());
-    println!(
-        "(c) adversarial inputs, warm, {} inputs (64-256 code points) x 2 policies, median of 3 runs each",
-        adv.len()
-    );
-    println!(
-        "    median {med:.2} ms/check; worst {:.2} ms/check ({} code points); target <= {WORST_TARGET_MS} ms",
-        worst.0, worst.1
-    );
-    if worst.0 > WORST_TARGET_MS {
-        ok = false;
-        println!("    MISSED: worst case {:.2} ms > {WORST_TARGET_MS} ms", worst.0);
-    } else {
-        println!("    ok: worst case within {WORST_TARGET_MS} ms");
-    }
+    ok &= worst_case(&p, &c);
     println!();
     println!(
         "verdict: {}",
         if ok { "all targets met" } else { "TARGET MISSED" }
     );
     Ok(ok)
+}
+
+/// (c): the slowest adversarial input under the defaults and the guide's line; false when over target.
+fn worst_case(p: &Policy, c: &Context) -> bool {
+    let adv = adversarial();
+    let Ok(guide) = policy(&[
+        "minlen=10",
+        "difok=3",
+        "ucredit=-1",
+        "lcredit=-2",
+        "dcredit=-1",
+        "ocredit=-1",
+    ]) else {
+        return false;
+    };
+    let _ = check(p, STRONG.as_bytes(), None, c);
+    let mut per_input = Vec::new();
+    let mut worst = (0.0f64, 0usize, "");
+    for pol in [p, &guide] {
+        for a in &adv {
+            // The fastest of 5 runs: the check's own cost, not the shared machine's other load.
+            let m = (0..5)
+                .map(|_| {
+                    let s = Instant::now();
+                    let _ = check(pol, a.as_bytes(), Some(STRONG.as_bytes()), c);
+                    ms(s.elapsed())
+                })
+                .fold(f64::INFINITY, f64::min);
+            if m > worst.0 {
+                worst = (m, a.chars().count(), a.as_str());
+            }
+            per_input.push(m);
+        }
+    }
+    let med = median(per_input.clone());
+    println!(
+        "(c) adversarial inputs, warm, {} inputs (21-256 code points) x 2 policies, fastest of 5 runs each",
+        adv.len()
+    );
+    println!(
+        "    median {med:.2} ms/check; worst {:.2} ms/check ({} code points: {:?}); target <= {WORST_TARGET_MS} ms",
+        worst.0, worst.1, worst.2
+    );
+    if worst.0 > WORST_TARGET_MS {
+        println!("    MISSED: worst case {:.2} ms > {WORST_TARGET_MS} ms", worst.0);
+        false
+    } else {
+        println!("    ok: worst case within {WORST_TARGET_MS} ms");
+        true
+    }
 }
 
 fn main() -> ExitCode {

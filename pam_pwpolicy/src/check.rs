@@ -1,17 +1,21 @@
 //! The check pipeline: bytes in, [`Verdict`] out. It validates and bounds the input (empty, UTF-8,
-//! `maxlen`), normalizes with NFKC, then runs the rules in pam_cracklib's order (same as old, palindrome,
-//! case changes only, too similar, too simple, rotated, classes, repeats, sequences, user name) followed
-//! by pam_pwquality's and our additions (GECOS, bad words, dictionary word, whole-password `commoncheck`,
-//! zxcvbn score).
+//! `maxlen`), builds the forms the rules read (NFKC; length and classes counted on what was typed, never
+//! more than NFKC gives; invisible characters removed; look-alike letters folded for the dictionary checks,
+//! see [`crate::text`]), then runs the rules in pam_cracklib's order (same as old, palindrome, case changes
+//! only, too similar, credits, too short, class runs, rotated, classes, repeats, sequences, user name)
+//! followed by pam_pwquality's and our additions (GECOS, bad words, dictionary word and decorated words,
+//! whole-password `commoncheck`, zxcvbn score). Each rule is one function below, with its messages.
 //!
 //! Every failing rule is reported (the CLI lists them all; the module shows the first, as pam_cracklib
 //! does), each with a user-facing reason, one line of guidance and, where the rule is numeric, the margin
 //! by which the password missed. Pure: no I/O, no logging, no panics; the cost is bounded by `maxlen` and
 //! by [`crate::strength`]'s cap on what zxcvbn sees.
 
+use crate::patterns;
 use crate::policy::Policy;
 use crate::rules::{self, Class};
 use crate::strength::{self, Strength};
+use crate::text;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
@@ -85,6 +89,8 @@ pub enum Rule {
     Utf8,
     /// Longer than `maxlen`.
     Maxlen,
+    /// Invisible characters typed, and the rest fails (reported first).
+    Invisible,
     /// Identical to the old password.
     Same,
     /// Reads the same backwards.
@@ -138,6 +144,7 @@ impl Rule {
             Rule::Empty => "empty",
             Rule::Utf8 => "utf8",
             Rule::Maxlen => "maxlen",
+            Rule::Invisible => "invisible",
             Rule::Same => "same",
             Rule::Palindrome => "palindrome",
             Rule::Case => "case",
@@ -190,7 +197,8 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
     /// zxcvbn's estimate (absent when the input could not be checked at all).
     pub strength: Option<Strength>,
-    /// Length in code points after NFKC (0 when not checked).
+    /// Length in code points as typed, never more than after NFKC, invisible ones not counted (0 when not
+    /// checked).
     pub length: usize,
 }
 
@@ -232,8 +240,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// NFKC of `bytes` as code points, refusing what cannot be checked.
-fn normalize(bytes: &[u8], maxlen: usize) -> Result<Chars, Reason> {
+/// The typed password in the forms the rules read, refusing what cannot be checked (empty, not UTF-8,
+/// over `maxlen`).
+fn normalize(bytes: &[u8], maxlen: usize) -> Result<New, Reason> {
     if bytes.is_empty() {
         return Err(reason(
             Rule::Empty,
@@ -266,14 +275,85 @@ fn normalize(bytes: &[u8], maxlen: usize) -> Result<Chars, Reason> {
     if raw_len > maxlen {
         return Err(too_long(raw_len));
     }
-    let norm: Chars = Zeroizing::new(text.nfkc().collect());
-    if norm.len() > maxlen {
-        return Err(too_long(norm.len()));
+    let new = New::of(text);
+    if new.norm.len() > maxlen {
+        return Err(too_long(new.norm.len()));
     }
-    Ok(norm)
+    Ok(new)
 }
 
-/// Checks `new` against `policy`. `old` is the current password when the stack knows it.
+/// The new password in the forms the rules read, built once.
+struct New {
+    /// NFKC code points, invisible characters removed: what the pattern rules read.
+    norm: Chars,
+    /// `norm` lowercased.
+    lower: Chars,
+    /// `norm` with look-alike letters folded to Latin: what the dictionary and whole-password checks read.
+    folded: Chars,
+    /// Length for `minlen`: code points as typed, never more than NFKC gives, invisible ones not counted.
+    length: usize,
+    /// Character classes, counted the same way (class by class, the smaller of typed and NFKC).
+    counts: rules::Counts,
+    /// How many invisible characters were typed.
+    invisible: usize,
+}
+
+impl New {
+    fn of(text: &str) -> New {
+        let typed: Chars = Zeroizing::new(text.chars().filter(|&c| !text::is_invisible(c)).collect());
+        let invisible = text.chars().count() - typed.len();
+        let norm: Chars = Zeroizing::new(
+            typed
+                .iter()
+                .copied()
+                .nfkc()
+                .filter(|&c| !text::is_invisible(c))
+                .collect(),
+        );
+        let lower: Chars = Zeroizing::new(rules::lower(&norm));
+        New {
+            folded: Zeroizing::new(text::fold_look_alikes(&norm)),
+            length: typed.len().min(norm.len()),
+            counts: rules::Counts::of(&typed).min(rules::Counts::of(&norm)),
+            invisible,
+            lower,
+            norm,
+        }
+    }
+}
+
+/// The old password in the forms the rules compare with.
+struct Old {
+    /// NFKC code points, invisible ones removed (bounded by [`crate::policy::MAXLEN_LIMIT`], so the edit
+    /// distance stays cheap). Bytes that are not UTF-8 are kept, one code point each.
+    norm: Chars,
+    /// Lowercased; absent when `difok=0` turns the comparisons other than "the same" off (pam_pwquality).
+    lower: Option<Chars>,
+}
+
+impl Old {
+    fn new(bytes: &[u8], policy: &Policy) -> Option<Old> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let decoded: Chars = Zeroizing::new(text::decode_lossless(bytes));
+        let norm: Chars = Zeroizing::new(
+            decoded
+                .iter()
+                .copied()
+                .filter(|&c| !text::is_invisible(c))
+                .nfkc()
+                .filter(|&c| !text::is_invisible(c))
+                .take(crate::policy::MAXLEN_LIMIT as usize)
+                .collect(),
+        );
+        let lower = (policy.difok > 0).then(|| Zeroizing::new(rules::lower(&norm)));
+        Some(Old { norm, lower })
+    }
+}
+
+/// Checks `new` against `policy`. `old` is the current password when the stack knows it. The rules run in
+/// pam_cracklib's order, then pam_pwquality's and ours; each is one function below, with its messages.
 pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> Verdict {
     let maxlen = usize::try_from(policy.maxlen).unwrap_or(usize::MAX);
     let new = match normalize(new, maxlen) {
@@ -286,62 +366,150 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
             }
         }
     };
-    // The old password is only compared with; bound it so the edit distance stays cheap.
-    let old: Option<Chars> = old
-        .filter(|o| !o.is_empty())
-        .and_then(|o| std::str::from_utf8(o).ok())
-        .map(|o| Zeroizing::new(o.nfkc().take(crate::policy::MAXLEN_LIMIT as usize).collect()));
+    let old = old.and_then(|o| Old::new(o, policy));
     let mut out = Vec::new();
-    let new_lower: Chars = Zeroizing::new(rules::lower(&new));
-    // pam_pwquality: `difok=0` turns off every comparison with the old password except "the same".
-    let old_lower: Option<Chars> = old
-        .as_deref()
-        .filter(|_| policy.difok > 0)
-        .map(|o| Zeroizing::new(rules::lower(o)));
-
     if let Some(old) = &old {
-        if *old == new {
-            out.push(reason(
-                Rule::Same,
-                "is the same as the old one",
-                "Choose a password you have not used before.".to_owned(),
-                None,
-            ));
+        out.extend(same(&new, old));
+    }
+    out.extend(palindrome(&new));
+    if let Some(old) = &old {
+        out.extend(case_only(&new, old));
+        out.extend(too_similar(policy, &new, old));
+    }
+    out.extend(credits(policy, &new));
+    out.extend(too_short(policy, &new));
+    out.extend(class_run(policy, &new));
+    if let Some(old) = &old {
+        out.extend(rotated(&new, old));
+    }
+    out.extend(few_classes(policy, &new));
+    out.extend(repeats(policy, &new));
+    out.extend(sequence(policy, &new));
+    out.extend(user_name(policy, &new, ctx));
+    out.extend(gecos(policy, &new, ctx));
+    out.extend(bad_words(policy, &new));
+    // Nothing below needs the estimate when these are off: do not pay zxcvbn's first-call cost for nothing.
+    let strength = (policy.dictcheck || policy.commoncheck || policy.minscore > 0).then(|| {
+        let context = ctx.words(policy);
+        let text: Zeroizing<String> = Zeroizing::new(new.folded.iter().collect());
+        let strength = strength::estimate(&text, &context);
+        out.extend(dictionary_word(policy, &new, &strength));
+        out.extend(common(policy, &new, &strength, &context));
+        out.extend(guessable(policy, &strength));
+        strength
+    });
+    if !out.is_empty() {
+        if let Some(r) = invisible(&new) {
+            out.insert(0, r);
         }
     }
-    if rules::is_palindrome(&new_lower) {
-        out.push(reason(
+    Verdict {
+        reasons: out,
+        length: new.length,
+        strength,
+    }
+}
+
+/// Invisible characters (zero-width spaces, soft hyphens, direction marks, variation selectors, ...)
+/// count as nothing; when the rest fails, this reason comes first so that the user knows why they did not
+/// help.
+fn invisible(new: &New) -> Option<Reason> {
+    (new.invisible > 0).then(|| {
+        reason(
+            Rule::Invisible,
+            "contains invisible characters",
+            format!(
+                "Invisible characters do not count ({} typed); make the visible part strong enough.",
+                new.invisible
+            ),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib: identical to the old password (always compared, even with `difok=0`).
+fn same(new: &New, old: &Old) -> Option<Reason> {
+    (old.norm == new.norm).then(|| {
+        reason(
+            Rule::Same,
+            "is the same as the old one",
+            "Choose a password you have not used before.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib: reads the same backwards, ignoring case.
+fn palindrome(new: &New) -> Option<Reason> {
+    rules::is_palindrome(&new.lower).then(|| {
+        reason(
             Rule::Palindrome,
             "is a palindrome",
             "Do not use text that reads the same backwards.".to_owned(),
             None,
-        ));
-    }
-    if let (Some(old), Some(old_lower)) = (&old, &old_lower) {
-        if *old != new && *old_lower == new_lower {
-            out.push(reason(
-                Rule::Case,
-                "case changes only",
-                "Change more than the case of letters.".to_owned(),
-                None,
-            ));
-        }
-        if let Some(d) = rules::too_similar(old_lower, &new_lower, policy.difok) {
-            let need = usize::try_from(policy.difok).unwrap_or(usize::MAX);
-            out.push(reason(
-                Rule::Difok,
-                "is too similar to the old one",
-                format!(
-                    "Change at least {} from your old password (or make it twice as long).",
-                    plural(need, "character", "characters")
-                ),
-                Some(n64(need.saturating_sub(d))),
-            ));
-        }
-    }
+        )
+    })
+}
 
-    let simple = rules::simple(
-        &new,
+/// pam_cracklib: differs from the old password only in the case of letters.
+fn case_only(new: &New, old: &Old) -> Option<Reason> {
+    let old_lower = old.lower.as_ref()?;
+    (old.norm != new.norm && *old_lower == new.lower).then(|| {
+        reason(
+            Rule::Case,
+            "case changes only",
+            "Change more than the case of letters.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib `difok`: fewer edits from the old password than required (unless twice as long).
+fn too_similar(policy: &Policy, new: &New, old: &Old) -> Option<Reason> {
+    let d = rules::too_similar(old.lower.as_ref()?, &new.lower, policy.difok)?;
+    let need = usize::try_from(policy.difok).unwrap_or(usize::MAX);
+    Some(reason(
+        Rule::Difok,
+        "is too similar to the old one",
+        format!(
+            "Change at least {} from your old password (or make it twice as long).",
+            plural(need, "character", "characters")
+        ),
+        Some(n64(need.saturating_sub(d))),
+    ))
+}
+
+/// pam_cracklib's negative credits (`dcredit=-1`, ...): each class short of its required count, in the
+/// order d, u, l, o.
+fn credits(policy: &Policy, new: &New) -> Vec<Reason> {
+    let simple = simple(policy, new);
+    simple
+        .missing
+        .iter()
+        .map(|(class, n)| {
+            let (rule, what) = match class {
+                Class::Digit => (Rule::Dcredit, ("digit", "digits")),
+                Class::Upper => (Rule::Ucredit, ("uppercase letter", "uppercase letters")),
+                Class::Lower => (Rule::Lcredit, ("lowercase letter", "lowercase letters")),
+                Class::Other => (
+                    Rule::Ocredit,
+                    ("other character (like ! or %)", "other characters (like ! or %)"),
+                ),
+            };
+            reason(
+                rule,
+                "is too simple",
+                format!("Add at least {} more.", plural(*n, what.0, what.1)),
+                Some(n64(*n)),
+            )
+        })
+        .collect()
+}
+
+fn simple(policy: &Policy, new: &New) -> rules::Simple {
+    rules::simple(
+        new.counts,
+        new.length,
         policy.effective_minlen(),
         [
             (Class::Digit, policy.dcredit),
@@ -349,210 +517,256 @@ pub fn check(policy: &Policy, new: &[u8], old: Option<&[u8]>, ctx: &Context) -> 
             (Class::Lower, policy.lcredit),
             (Class::Other, policy.ocredit),
         ],
-    );
-    for (class, n) in &simple.missing {
-        let (rule, what) = match class {
-            Class::Digit => (Rule::Dcredit, ("digit", "digits")),
-            Class::Upper => (Rule::Ucredit, ("uppercase letter", "uppercase letters")),
-            Class::Lower => (Rule::Lcredit, ("lowercase letter", "lowercase letters")),
-            Class::Other => (
-                Rule::Ocredit,
-                ("other character (like ! or %)", "other characters (like ! or %)"),
-            ),
-        };
-        out.push(reason(
-            rule,
-            "is too simple",
-            format!("Add at least {} more.", plural(*n, what.0, what.1)),
-            Some(n64(*n)),
-        ));
+    )
+}
+
+/// pam_cracklib `minlen`: shorter than the minimum after positive credits.
+fn too_short(policy: &Policy, new: &New) -> Option<Reason> {
+    let simple = simple(policy, new);
+    if simple.short_by == 0 {
+        return None;
     }
-    if simple.short_by > 0 {
-        let shortest = policy.shortest_possible();
-        let guidance = if u32::try_from(simple.needed).unwrap_or(u32::MAX) > shortest {
+    let shortest = policy.shortest_possible();
+    let guidance = if u32::try_from(simple.needed).unwrap_or(u32::MAX) > shortest {
+        format!(
+            "Use at least {} characters (or mix in more kinds of characters: then {shortest} can be enough).",
+            simple.needed
+        )
+    } else {
+        format!("Use at least {} characters.", simple.needed)
+    };
+    Some(reason(
+        Rule::Minlen,
+        "is too short",
+        guidance,
+        Some(n64(simple.short_by)),
+    ))
+}
+
+/// pam_pwquality `maxclassrepeat`: too many characters of one class in a row.
+fn class_run(policy: &Policy, new: &New) -> Option<Reason> {
+    let max = usize::try_from(policy.maxclassrepeat).unwrap_or(usize::MAX);
+    let run = rules::longest_class_run(&new.norm);
+    (max > 0 && run > max).then(|| {
+        reason(
+            Rule::Maxclassrepeat,
+            "contains too many characters of the same class consecutively",
+            format!("Mix kinds of characters: at most {max} of one kind in a row."),
+            Some(n64(run - max)),
+        )
+    })
+}
+
+/// pam_cracklib: a rotation of the old password, or a piece of it.
+fn rotated(new: &New, old: &Old) -> Option<Reason> {
+    let old_lower = old.lower.as_ref()?;
+    (old_lower.as_slice() != new.lower.as_slice() && rules::is_rotated(old_lower, &new.lower)).then(|| {
+        reason(
+            Rule::Rotated,
+            "is rotated",
+            "Do not reuse your old password shifted around or in part.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// pam_cracklib `minclass`: too few of the four character classes.
+fn few_classes(policy: &Policy, new: &New) -> Option<Reason> {
+    let have = new.counts.classes();
+    let need = usize::try_from(policy.minclass).unwrap_or(4);
+    (have < need).then(|| {
+        reason(
+            Rule::Minclass,
+            "not enough character classes",
             format!(
-                "Use at least {} characters (or mix in more kinds of characters: then {shortest} can be enough).",
-                simple.needed
-            )
-        } else {
-            format!("Use at least {} characters.", simple.needed)
-        };
-        out.push(reason(
-            Rule::Minlen,
-            "is too short",
-            guidance,
-            Some(n64(simple.short_by)),
+                "Use at least {need} of: digits, uppercase letters, lowercase letters, other characters."
+            ),
+            Some(n64(need - have)),
+        )
+    })
+}
+
+/// pam_cracklib `maxrepeat`: too many identical characters in a row.
+fn repeats(policy: &Policy, new: &New) -> Option<Reason> {
+    let max = usize::try_from(policy.maxrepeat).unwrap_or(usize::MAX);
+    let run = rules::longest_repeat(&new.norm);
+    (max > 0 && run > max).then(|| {
+        reason(
+            Rule::Maxrepeat,
+            "contains too many same characters consecutively",
+            format!(
+                "Do not repeat a character more than {} in a row.",
+                plural(max, "time", "times")
+            ),
+            Some(n64(run - max)),
+        )
+    })
+}
+
+/// pam_pwquality `maxsequence`: too long a monotonic run (`12345`, `fedcb`).
+fn sequence(policy: &Policy, new: &New) -> Option<Reason> {
+    let max = usize::try_from(policy.maxsequence).unwrap_or(usize::MAX);
+    let run = rules::longest_sequence(&new.norm);
+    (max > 0 && run > max).then(|| {
+        reason(
+            Rule::Maxsequence,
+            "contains too long of a monotonic character sequence",
+            format!("Avoid runs like 12345 or abcde longer than {max}."),
+            Some(n64(run - max)),
+        )
+    })
+}
+
+/// pam_cracklib `reject_username`, pam_pwquality `usercheck` and `usersubstr`: the user name, straight or
+/// reversed, or a long enough piece of it.
+fn user_name(policy: &Policy, new: &New, ctx: &Context) -> Option<Reason> {
+    let user_lower: Vec<char> = ctx.user.as_deref()?.to_lowercase().chars().collect();
+    let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= MIN_WORD);
+    if applies && rules::contains_either_way(&new.lower, &user_lower) {
+        return Some(reason(
+            Rule::Usercheck,
+            "contains the user name in some form",
+            "Do not include your user name, forwards or backwards.".to_owned(),
+            None,
         ));
     }
-    if policy.maxclassrepeat > 0 {
-        let run = rules::longest_class_run(&new);
-        let max = usize::try_from(policy.maxclassrepeat).unwrap_or(usize::MAX);
-        if run > max {
-            out.push(reason(
-                Rule::Maxclassrepeat,
-                "contains too many characters of the same class consecutively",
-                format!("Mix kinds of characters: at most {max} of one kind in a row."),
-                Some(n64(run - max)),
-            ));
-        }
+    let n = usize::try_from(policy.usersubstr).unwrap_or(usize::MAX);
+    (policy.usersubstr > 0 && rules::shares_substring_either_way(&new.lower, &user_lower, n)).then(|| {
+        reason(
+            Rule::Usersubstr,
+            "contains the user name in some form",
+            format!("Do not include {n} or more characters in a row from your user name."),
+            None,
+        )
+    })
+}
+
+/// pam_pwquality `gecoscheck`: a word of at least 4 code points from the GECOS field.
+fn gecos(policy: &Policy, new: &New, ctx: &Context) -> Option<Reason> {
+    if !policy.gecoscheck {
+        return None;
     }
-    if let Some(old_lower) = &old_lower {
-        if old_lower.as_slice() != new_lower.as_slice() && rules::is_rotated(old_lower, &new_lower) {
-            out.push(reason(
-                Rule::Rotated,
-                "is rotated",
-                "Do not reuse your old password shifted around or in part.".to_owned(),
-                None,
-            ));
-        }
-    }
-    if policy.minclass > 0 {
-        let have = rules::Counts::of(&new).classes();
-        let need = usize::try_from(policy.minclass).unwrap_or(4);
-        if have < need {
-            out.push(reason(
-                Rule::Minclass,
-                "not enough character classes",
-                format!(
-                    "Use at least {need} of: digits, uppercase letters, lowercase letters, other characters."
-                ),
-                Some(n64(need - have)),
-            ));
-        }
-    }
-    if policy.maxrepeat > 0 {
-        let run = rules::longest_repeat(&new);
-        let max = usize::try_from(policy.maxrepeat).unwrap_or(usize::MAX);
-        if run > max {
-            out.push(reason(
-                Rule::Maxrepeat,
-                "contains too many same characters consecutively",
-                format!(
-                    "Do not repeat a character more than {} in a row.",
-                    plural(max, "time", "times")
-                ),
-                Some(n64(run - max)),
-            ));
-        }
-    }
-    if policy.maxsequence > 0 {
-        let run = rules::longest_sequence(&new);
-        let max = usize::try_from(policy.maxsequence).unwrap_or(usize::MAX);
-        if run > max {
-            out.push(reason(
-                Rule::Maxsequence,
-                "contains too long of a monotonic character sequence",
-                format!("Avoid runs like 12345 or abcde longer than {max}."),
-                Some(n64(run - max)),
-            ));
-        }
-    }
-    if let Some(user) = ctx.user.as_deref() {
-        let user_lower: Vec<char> = user.to_lowercase().chars().collect();
-        let applies = policy.reject_username || (policy.usercheck && user_lower.len() >= MIN_WORD);
-        if applies && rules::contains_either_way(&new_lower, &user_lower) {
-            out.push(reason(
-                Rule::Usercheck,
-                "contains the user name in some form",
-                "Do not include your user name, forwards or backwards.".to_owned(),
-                None,
-            ));
-        } else if policy.usersubstr > 0 {
-            let n = usize::try_from(policy.usersubstr).unwrap_or(usize::MAX);
-            if rules::shares_substring_either_way(&new_lower, &user_lower, n) {
-                out.push(reason(
-                    Rule::Usersubstr,
-                    "contains the user name in some form",
-                    format!("Do not include {n} or more characters in a row from your user name."),
-                    None,
-                ));
-            }
-        }
-    }
-    if policy.gecoscheck {
-        let words = gecos_words(ctx.gecos.as_deref().unwrap_or_default(), 4);
-        if words.iter().any(|w| {
+    let words = gecos_words(ctx.gecos.as_deref().unwrap_or_default(), MIN_WORD);
+    words
+        .iter()
+        .any(|w| {
             let w: Vec<char> = w.chars().collect();
-            rules::contains_either_way(&new_lower, &w)
-        }) {
-            out.push(reason(
+            rules::contains_either_way(&new.lower, &w)
+        })
+        .then(|| {
+            reason(
                 Rule::Gecoscheck,
                 "contains words from the real name of the user in some form",
                 "Do not include your name or other account details.".to_owned(),
                 None,
-            ));
-        }
+            )
+        })
+}
+
+/// pam_pwquality `badwords`. As pam_pwquality, words shorter than 4 code points are not searched for (they
+/// would refuse far too much); they still count as context words for `commoncheck` and the estimate.
+fn bad_words(policy: &Policy, new: &New) -> Option<Reason> {
+    policy
+        .badwords
+        .iter()
+        .any(|w| {
+            let w: Vec<char> = w.to_lowercase().chars().collect();
+            w.len() >= MIN_WORD && rules::contains_either_way(&new.lower, &w)
+        })
+        .then(|| {
+            reason(
+                Rule::Badwords,
+                "contains forbidden words",
+                "Do not include words the administrator forbids (such as the company or host name)."
+                    .to_owned(),
+                None,
+            )
+        })
+}
+
+/// The human pattern of `kind` found over the whole password, when it is weak enough to refuse.
+fn weak_pattern(strength: &Strength, kind: patterns::Kind) -> Option<&patterns::Human> {
+    strength
+        .human
+        .as_ref()
+        .filter(|h| h.kind == kind && (h.certain || h.guesses_log10 < patterns::WEAK_LOG10))
+}
+
+/// `dictcheck`: mostly one dictionary word (zxcvbn's dictionaries, l33t and reversed forms included), or
+/// a few common words or a name with predictable decorations around them, whatever side they are on.
+fn dictionary_word(policy: &Policy, new: &New, strength: &Strength) -> Option<Reason> {
+    if !policy.dictcheck {
+        return None;
     }
-    // As pam_pwquality: words shorter than 4 code points are not searched for (they would refuse far too
-    // much); they still count as context words for the whole-password and strength checks below.
-    if policy.badwords.iter().any(|w| {
-        let w: Vec<char> = w.to_lowercase().chars().collect();
-        w.len() >= MIN_WORD && rules::contains_either_way(&new_lower, &w)
-    }) {
-        out.push(reason(
-            Rule::Badwords,
-            "contains forbidden words",
-            "Do not include words the administrator forbids (such as the company or host name).".to_owned(),
+    if let Some(h) = weak_pattern(strength, patterns::Kind::Decorated) {
+        return Some(reason(
+            Rule::Dictcheck,
+            &format!("is {}", h.what),
+            "Adding digits, a year or symbols to words is the first thing attackers try; use several unrelated words or a generated password.".to_owned(),
             None,
         ));
     }
-
-    if !(policy.dictcheck || policy.commoncheck || policy.minscore > 0) {
-        // Nothing below needs the estimate: do not pay zxcvbn's first-call cost for nothing.
-        return Verdict {
-            reasons: out,
-            length: new.len(),
-            strength: None,
-        };
-    }
-    let context = ctx.words(policy);
-    let text: Zeroizing<String> = Zeroizing::new(new.iter().collect());
-    let strength = strength::estimate(&text, &context);
-    if policy.dictcheck && strength.longest_word >= 4 && strength.longest_word * 5 >= new.len() * 3 {
-        out.push(reason(
+    let word = strength.longest_word;
+    (word >= MIN_WORD && word * 5 >= new.norm.len() * 3).then(|| {
+        reason(
             Rule::Dictcheck,
             "is based on a dictionary word",
             "Do not build it around one word; use several unrelated words instead.".to_owned(),
             None,
+        )
+    })
+}
+
+/// `commoncheck` (NIST's blocklist rule): the whole password is a common password, a context word, a
+/// pure repeat or sequence, a short string repeated or a keyboard walk.
+fn common(policy: &Policy, new: &New, strength: &Strength, context: &[String]) -> Option<Reason> {
+    if !policy.commoncheck {
+        return None;
+    }
+    let lower_text: Zeroizing<String> = Zeroizing::new(rules::lower(&new.folded).iter().collect());
+    let len = new.norm.len();
+    let trivial =
+        len >= 2 && (rules::longest_repeat(&new.norm) == len || rules::longest_sequence(&new.norm) == len);
+    if strength.whole_is_common || context.contains(&lower_text) || trivial {
+        return Some(reason(
+            Rule::Commoncheck,
+            "is a commonly used password",
+            "Choose something that is not on lists of common passwords.".to_owned(),
+            None,
         ));
     }
-    if policy.commoncheck {
-        let lower_text: Zeroizing<String> = Zeroizing::new(new_lower.iter().collect());
-        let trivial = new.len() >= 2
-            && (rules::longest_repeat(&new) == new.len() || rules::longest_sequence(&new) == new.len());
-        if strength.whole_is_common || context.contains(&lower_text) || trivial {
-            out.push(reason(
-                Rule::Commoncheck,
-                "is a commonly used password",
-                "Choose something that is not on lists of common passwords.".to_owned(),
-                None,
-            ));
-        }
+    weak_pattern(strength, patterns::Kind::Whole).map(|h| {
+        reason(
+            Rule::Commoncheck,
+            &format!("is {}", h.what),
+            "Patterns over the whole password are guessed early; use several unrelated words or a generated password.".to_owned(),
+            None,
+        )
+    })
+}
+
+/// `minscore`: zxcvbn's score below the minimum; the guidance is zxcvbn's warning and suggestion.
+fn guessable(policy: &Policy, strength: &Strength) -> Option<Reason> {
+    if policy.minscore == 0 || strength.score >= policy.minscore {
+        return None;
     }
-    if policy.minscore > 0 && strength.score < policy.minscore {
-        let mut guidance = String::new();
-        if let Some(w) = &strength.warning {
-            guidance.push_str(w);
-            guidance.push(' ');
-        }
-        guidance.push_str(
-            strength
-                .suggestion
-                .as_deref()
-                .unwrap_or("Add another word or two; uncommon words are better."),
-        );
-        out.push(reason(
-            Rule::Minscore,
-            "is too easy to guess",
-            guidance,
-            Some(i64::from(policy.minscore) - i64::from(strength.score)),
-        ));
+    let mut guidance = String::new();
+    if let Some(w) = &strength.warning {
+        guidance.push_str(w);
+        guidance.push(' ');
     }
-    Verdict {
-        reasons: out,
-        length: new.len(),
-        strength: Some(strength),
-    }
+    guidance.push_str(
+        strength
+            .suggestion
+            .as_deref()
+            .unwrap_or("Add another word or two; uncommon words are better."),
+    );
+    Some(reason(
+        Rule::Minscore,
+        "is too easy to guess",
+        guidance,
+        Some(i64::from(policy.minscore) - i64::from(strength.score)),
+    ))
 }
 
 /// Looks the typed password up in a breached-password blocklist (its NFKC form, and the typed bytes when
@@ -765,6 +979,231 @@ mod tests {
         let p = policy(&["minscore=0", "dictcheck=0"]);
         // Fullwidth "alice" normalizes to ASCII and is caught by the user name check.
         assert!(rules_of(&p, "ａｌｉｃｅ-Qz7#kw", None).contains(&Rule::Usercheck));
+    }
+
+    fn nist() -> Policy {
+        let mut p = Policy::default();
+        p.apply_preset(crate::policy::Preset::Nist, false);
+        p
+    }
+
+    #[test]
+    fn given_one_code_point_that_nfkc_expands_then_length_counts_one() {
+        // U+FDFA is 18 code points after NFKC; the user typed one.
+        let v = check(&nist(), "\u{FDFA}".as_bytes(), None, &ctx("alice"));
+        assert_eq!((v.length, v.first().map(|r| r.rule)), (1, Some(Rule::Minlen)));
+        assert_eq!(first_rule(&guide(), "Ab1c\u{FDFA}", None), Rule::Minlen);
+        // Three squared katakana signs (each 3-5 code points after NFKC).
+        assert_eq!(
+            first_rule(&nist(), "\u{3300}\u{3301}\u{3302}", None),
+            Rule::Minlen
+        );
+        // A ligature counts one, as typed; a decomposed accent counts one, as NFKC gives.
+        assert_eq!(check(&nist(), "ﬁ".as_bytes(), None, &ctx("alice")).length, 1);
+        assert_eq!(
+            check(&nist(), "e\u{301}".as_bytes(), None, &ctx("alice")).length,
+            1
+        );
+    }
+
+    #[test]
+    fn given_nfkc_expansion_then_classes_counted_no_more_than_typed() {
+        // U+2122 (trade mark sign) is "TM" after NFKC: one other character typed, no uppercase letter.
+        let rules = rules_of(&guide(), "vq8#t2rzwx\u{2122}", None);
+        assert!(rules.contains(&Rule::Ucredit), "{rules:?}");
+    }
+
+    #[test]
+    fn given_invisible_characters_then_they_count_as_nothing_and_are_named_first() {
+        let v = check(&guide(), "Pass\u{200B}word123".as_bytes(), None, &ctx("alice"));
+        let rules: Vec<Rule> = v.reasons.iter().map(|r| r.rule).collect();
+        assert_eq!(rules.first(), Some(&Rule::Invisible), "{rules:?}");
+        assert!(
+            rules.contains(&Rule::Ocredit) && rules.contains(&Rule::Commoncheck),
+            "{rules:?}"
+        );
+        assert_eq!(v.length, 11);
+        let padded = format!("Summer2024!{}", "\u{200B}".repeat(4));
+        assert_eq!(first_rule(&nist(), &padded, None), Rule::Invisible);
+        for c in ["\u{00AD}", "\u{202E}", "\u{FE0F}", "\u{E0041}"] {
+            let pw = format!("Summer2024!{}", c.repeat(4));
+            assert_eq!(
+                check(&nist(), pw.as_bytes(), None, &ctx("alice")).length,
+                11,
+                "{c:?}"
+            );
+        }
+        // A strong password with an invisible character in it is still accepted.
+        assert!(check(
+            &guide(),
+            "Vq8#mT2!\u{200B}rZw9xLp".as_bytes(),
+            None,
+            &ctx("alice")
+        )
+        .ok());
+    }
+
+    #[test]
+    fn given_old_password_not_utf8_then_old_password_rules_still_apply() {
+        let old = b"Vq8#mT2!rZw9xLp\xff";
+        let v = check(&guide(), STRONG.as_bytes(), Some(old), &ctx("alice"));
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Difok), "{:?}", v.reasons);
+        let p = policy(&["difok=1", "minscore=0", "dictcheck=0"]);
+        let v = check(
+            &p,
+            b"xLp\xfeVq8#mT2!",
+            Some(b"Vq8#mT2!rZw9xLp\xfe"),
+            &ctx("alice"),
+        );
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Utf8));
+        let v = check(&p, b"rZw9xLp", Some(b"Vq8#mT2!rZw9xLp\xfe"), &ctx("alice"));
+        assert!(
+            v.reasons.iter().any(|r| r.rule == Rule::Rotated),
+            "{:?}",
+            v.reasons
+        );
+        let v = check(
+            &guide(),
+            STRONG.to_uppercase().as_bytes(),
+            Some(b"Vq8#mT2!rZw9xLp"),
+            &ctx("alice"),
+        );
+        assert_eq!(v.first().map(|r| r.rule), Some(Rule::Case));
+    }
+
+    #[test]
+    fn given_cyrillic_look_alikes_then_folded_before_dictionary_checks() {
+        // Cyrillic а and о in a Latin word.
+        let rules = rules_of(&guide(), "Pаsswоrd123!", None);
+        assert!(rules.contains(&Rule::Dictcheck), "{rules:?}");
+        // Greek ο and ρ.
+        assert!(!check(&guide(), "Ρassw\u{03BF}rd123!".as_bytes(), None, &ctx("alice")).ok());
+        // Plain Russian text is not read as English.
+        let p = policy(&["minscore=0"]);
+        assert!(!rules_of(&p, "Пароход1ком!", None).contains(&Rule::Dictcheck));
+    }
+
+    #[test]
+    fn given_long_repeats_and_sequences_past_twenty_code_points_then_refused() {
+        // Refused at 20 code points before; accepted at 21+ when scored in 16-code-point pieces.
+        let p = policy(&["dictcheck=0"]);
+        for pw in [
+            "123456789012345678901",
+            "letmeinletmeinletmein",
+            "abcabcabcabcabcabcabcabc",
+            "administratoradministrator",
+        ] {
+            let v = check(&p, pw.as_bytes(), None, &ctx("alice"));
+            assert!(
+                !v.ok() && v.strength.as_ref().is_some_and(|s| s.score < 3),
+                "{pw}: {v:?}"
+            );
+            assert!(
+                v.reasons.iter().any(|r| r.rule == Rule::Commoncheck),
+                "{pw}: {v:?}"
+            );
+        }
+        assert!(!check(&nist(), b"Password1Password2Password3", None, &ctx("alice")).ok());
+    }
+
+    #[test]
+    fn given_weak_prefix_then_appended_text_earns_no_more_than_its_own_guesses() {
+        // The first 20 code points are scored whole; what is appended never earns more than its own guesses.
+        for (prefix, tail) in [
+            ("P@ssw0rd2024!Summer1", "xq"),
+            ("monkeymonkey12345678", "Zk#9"),
+            ("qwertyuiopasdfghjklz", "xcvbnm,./qwerty"),
+        ] {
+            let p = strength::estimate(prefix, &[]);
+            let t = strength::estimate(tail, &[]);
+            let long = strength::estimate(&format!("{prefix}{tail}"), &[]);
+            assert!(
+                long.guesses_log10 <= p.guesses_log10 + t.guesses_log10 + 1e-9,
+                "{prefix}{tail}: {long:?} vs {p:?} + {t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_common_word_with_decorations_then_refused_whatever_side_the_symbol_is_on() {
+        for year in 1990..=2030 {
+            for pw in [format!("Monkey{year}!"), format!("!Monkey{year}")] {
+                let v = check(&guide(), pw.as_bytes(), None, &ctx("alice"));
+                let r = v.first().unwrap_or_else(|| panic!("{pw} accepted"));
+                assert_eq!(r.rule, Rule::Dictcheck, "{pw}: {:?}", v.reasons);
+                assert!(
+                    r.message.ends_with("with a year and a symbol added"),
+                    "{pw}: {}",
+                    r.message
+                );
+            }
+        }
+        for pw in [
+            "!Monkey2025",
+            "@Tigger2020",
+            "Apple2025!",
+            "!Autumn2015",
+            "!1QAZ@2wsx",
+            "!QAZ@WSX3edc",
+            "Qqqqqqqq2024!",
+            "Password123!Password123!",
+            "Zanzibar2024!",
+            "#Qu1xote1987",
+            "WestsOverlies2009?",
+        ] {
+            assert!(
+                !check(&guide(), pw.as_bytes(), None, &ctx("alice")).ok(),
+                "{pw} accepted"
+            );
+        }
+        for pw in ["winniethepooh", "i love you", "ilovemymom", "classof2007"] {
+            let v = check(&Policy::default(), pw.as_bytes(), None, &ctx("alice"));
+            assert!(
+                v.reasons.iter().any(|r| r.rule == Rule::Dictcheck),
+                "{pw}: {:?}",
+                v.reasons
+            );
+        }
+    }
+
+    #[test]
+    fn given_random_passwords_and_passphrases_then_never_refused_as_patterns() {
+        let mut x: u64 = 0x5eed_0000_0000_0018;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        // A diceware-like list: five distinct words per phrase.
+        let words = [
+            "otter", "anvil", "quiet", "purple", "juggle", "harbor", "cactus", "velvet", "summit", "lantern",
+            "gravel", "pepper", "walrus", "tundra", "ribbon", "saddle", "meadow", "copper", "falcon",
+            "nickel", "orchid", "pistol", "quartz", "raisin", "salmon", "tavern", "umpire", "violin",
+            "wizard", "yonder",
+        ];
+        for _ in 0..200 {
+            let len = 16 + next(9) as usize;
+            let pw: String = (0..len).map(|_| char::from(b'!' + next(94) as u8)).collect();
+            let v = check(&Policy::default(), pw.as_bytes(), None, &ctx("alice"));
+            assert!(v.ok(), "{pw}: {:?}", v.reasons);
+            let mut phrase: Vec<&str> = Vec::new();
+            while phrase.len() < 5 {
+                let w = words[next(30) as usize];
+                if !phrase.contains(&w) {
+                    phrase.push(w);
+                }
+            }
+            let phrase = phrase.join(" ");
+            let v = check(&nist(), phrase.as_bytes(), None, &ctx("alice"));
+            assert!(
+                !v.reasons
+                    .iter()
+                    .any(|r| matches!(r.rule, Rule::Dictcheck | Rule::Commoncheck)),
+                "{phrase}: {:?}",
+                v.reasons
+            );
+        }
     }
 
     #[test]

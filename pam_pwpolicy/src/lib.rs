@@ -2,7 +2,7 @@
 //! options, with zxcvbn guess estimation, NFKC normalization and a NIST SP 800-63B-4 preset.
 //!
 //! The library half holds the pure checking core (no libpam, safe Rust only): [`policy`] (the options),
-//! [`config`] (where they come from), [`rules`], [`strength`], [`check`] (the pipeline) and [`blocklist`]
+//! [`config`] (where they come from), [`text`] (what was typed), [`rules`], [`strength`], [`check`] (the pipeline) and [`blocklist`]
 //! (the breached-password file, a [`fuse`] filter). The `module` feature adds the PAM entry point in
 //! [`module`]; the `pwpolicy` CLI uses the same core.
 #![forbid(unsafe_code)]
@@ -13,9 +13,11 @@ pub mod config;
 pub mod fuse;
 #[cfg(feature = "module")]
 pub mod module;
+pub mod patterns;
 pub mod policy;
 pub mod rules;
 pub mod strength;
+pub mod text;
 
 /// The pam_cracklib line most hardening guides print, used as a fixture by the unit tests.
 #[cfg(test)]

@@ -663,6 +663,16 @@ mod tests {
     }
 
     #[test]
+    fn given_old_password_not_utf8_then_similar_new_one_still_refused() {
+        // Issue 18: an old password with a byte that is not UTF-8 skipped every old-password rule.
+        let t = T::new();
+        let mut h = handle(&[STRONG]);
+        h.old_authtok = Some(Secret::from_slice(b"Vq8#mT2!rZw9xLp\xff"));
+        assert_eq!(t.update(&mut h, &["difok=3"]), PamCode::AuthtokErr);
+        assert!(errors(&h)[0].starts_with("BAD PASSWORD: is too similar to the old one"));
+    }
+
+    #[test]
     fn given_gecoscheck_then_real_name_from_passwd_refused() {
         let t = T::new();
         let mut h = handle(&["Qz#Smithers7!k"]);

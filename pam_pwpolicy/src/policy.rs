@@ -528,6 +528,13 @@ impl Policy {
         if self.dictcheck || self.commoncheck {
             out.push("Not a common password or a single dictionary word.".to_owned());
         }
+        if self.dictcheck {
+            out.push("Not a word or two with digits, a year or symbols added (like !Monkey2025).".to_owned());
+        }
+        if self.commoncheck {
+            out.push("Not a keyboard walk or a short string repeated.".to_owned());
+        }
+        out.push("Invisible characters (such as zero-width spaces) do not count.".to_owned());
         if self.blocklist.is_some() {
             out.push("Not in the list of passwords exposed in data breaches.".to_owned());
         }

@@ -70,6 +70,16 @@ impl Counts {
         }
     }
 
+    /// Class by class, the smaller of two counts.
+    pub fn min(self, other: Counts) -> Counts {
+        Counts {
+            digits: self.digits.min(other.digits),
+            uppers: self.uppers.min(other.uppers),
+            lowers: self.lowers.min(other.lowers),
+            others: self.others.min(other.others),
+        }
+    }
+
     /// Number of classes present.
     pub fn classes(&self) -> usize {
         [self.digits, self.uppers, self.lowers, self.others]
@@ -92,8 +102,8 @@ pub struct Simple {
 
 /// Credits: for `credit >= 0`, up to `credit` characters of the class count +1 toward `minlen`; for
 /// `credit < 0`, at least `-credit` characters of the class are required.
-pub fn simple(s: &[char], minlen: u32, credits: [(Class, i32); 4]) -> Simple {
-    let counts = Counts::of(s);
+/// `counts` and `len` are those of the password as the caller measured it.
+pub fn simple(counts: Counts, len: usize, minlen: u32, credits: [(Class, i32); 4]) -> Simple {
     let mut out = Simple::default();
     let mut size = i64::from(minlen);
     for (class, credit) in credits {
@@ -108,7 +118,7 @@ pub fn simple(s: &[char], minlen: u32, credits: [(Class, i32); 4]) -> Simple {
             }
         }
     }
-    let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
     out.needed = usize::try_from(size.max(0)).unwrap_or(0);
     out.short_by = usize::try_from((size - len).max(0)).unwrap_or(0);
     out
@@ -268,16 +278,16 @@ mod tests {
     #[test]
     fn given_positive_credits_then_short_password_can_reach_minlen() {
         // minlen 12 with all credits 1: an 8-character password with all four classes passes.
-        let s = simple(&c("Ab1!efgh"), 12, credits(1, 1, 1, 1));
+        let s = simple(Counts::of(&c("Ab1!efgh")), 8, 12, credits(1, 1, 1, 1));
         assert_eq!(s.short_by, 0);
         assert_eq!(s.needed, 8);
-        let s = simple(&c("abcdefgh"), 12, credits(1, 1, 1, 1));
+        let s = simple(Counts::of(&c("abcdefgh")), 8, 12, credits(1, 1, 1, 1));
         assert_eq!(s.short_by, 3);
     }
 
     #[test]
     fn given_negative_credits_then_missing_classes_are_reported_in_order() {
-        let s = simple(&c("abcdefghij"), 10, credits(-1, -1, -2, -1));
+        let s = simple(Counts::of(&c("abcdefghij")), 10, 10, credits(-1, -1, -2, -1));
         assert_eq!(
             s.missing,
             vec![(Class::Digit, 1), (Class::Upper, 1), (Class::Other, 1)]

@@ -117,7 +117,7 @@ fn given_guide_line_then_each_rule_violation_refused_with_its_message() {
             &[
                 "contains the user name in some form",
                 "contains the user name in some form",
-                "is based on a dictionary word",
+                "is a common password with digits and a symbol added",
             ],
         ),
     ];
@@ -159,6 +159,52 @@ fn given_guide_line_then_breach_shaped_passwords_refused() {
             .filter(|m| m.starts_with("BAD PASSWORD: "))
             .count();
         assert_eq!(bad, 3, "{pw}: {:#?}", o.events);
+    }
+}
+
+#[test]
+fn given_guide_line_then_human_patterns_unicode_tricks_and_long_repeats_refused_with_why() {
+    // Issue 18: each passed the guide's line before (or was refused for a reason that hid the trick).
+    let (h, line) = setup(&format!("{GUIDE} enforce_for_root"), "");
+    let cases: &[(&str, &str)] = &[
+        (
+            "!Monkey2025",
+            "is a common password with a year and a symbol added",
+        ),
+        (
+            "Monkey2025!",
+            "is a common password with a year and a symbol added",
+        ),
+        (
+            "@Tigger2020",
+            "is a common password with a year and a symbol added",
+        ),
+        ("!Autumn2015", "is a name with a year and a symbol added"),
+        ("!1QAZ@2wsx", "is a keyboard pattern"),
+        ("!QAZ@WSX3edc", "is a keyboard pattern"),
+        ("Password123!Password123!", "is a short string repeated"),
+        ("Password1Password2Password3!", "is a short string repeated"),
+        ("Ab1c\u{FDFA}", "is too short"),
+        ("Pass\u{200B}word123!", "contains invisible characters"),
+        (
+            "P\u{0430}ssw\u{043E}rd123!",
+            "is a common password with digits and a symbol added",
+        ),
+    ];
+    for (pw, want) in cases {
+        let o = chauthtok(&h, &line, &[pw, pw, pw]);
+        assert_eq!(o.code(), PamCode::MaxTries, "{pw:?}: {:#?}", o.events);
+        let first = o
+            .messages()
+            .iter()
+            .find(|m| m.starts_with("BAD PASSWORD: "))
+            .map(|m| m.lines().next().unwrap_or_default().to_owned());
+        assert_eq!(
+            first.as_deref(),
+            Some(format!("BAD PASSWORD: {want}").as_str()),
+            "{pw:?}: {:#?}",
+            o.events
+        );
     }
 }
 
