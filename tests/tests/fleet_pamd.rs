@@ -219,3 +219,52 @@ fn given_store_pamd_and_the_database_down_then_authinfo_unavail_within_the_timeo
     let (o, _) = login(&h, &code);
     o.assert_code(PamCode::Success);
 }
+
+#[test]
+#[ignore = "starts PostgreSQL and pam-totpd: run by the fleet tier"]
+fn given_a_file_written_by_google_authenticator_when_imported_then_its_codes_work_through_store_pamd() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ga = dir.path().join("ga");
+    let status = Command::new("google-authenticator")
+        .args([
+            "-t", "-d", "-r", "3", "-R", "30", "-w", "3", "-e", "5", "-f", "-C", "-q", "-Q", "NONE", "-s",
+        ])
+        .arg(&ga)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("the google-authenticator CLI (libpam-google-authenticator)");
+    assert!(status.success());
+    let body = std::fs::read_to_string(&ga).unwrap();
+    let import = Command::new(build_dir().join("totp-enroll"))
+        .args(["admin", "import", "--conninfo", &cluster.conninfo("admin1")])
+        .args(["--psql", "/usr/lib/postgresql/15/bin/psql", "--label", "phone"])
+        .arg(me())
+        .arg(&ga)
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let said = String::from_utf8_lossy(&import.stdout);
+    assert!(said.contains("with 5 unused scratch codes"), "{said}");
+    assert!(
+        !said.contains(&totp_common::secret_of(&body)),
+        "the secret was printed"
+    );
+
+    let daemon = Daemon::start(&cluster.conninfo("host1"));
+    let h = pamd_service(&daemon.socket, "");
+    let (o, _) = login(&h, &totp_common::current_code(&body));
+    o.assert_code(PamCode::Success);
+    assert!(logged(&o, "via=totp"), "{:?}", o.logs);
+    let scratch = totp_common::scratch_codes(&body)[0].clone();
+    let (o, _) = login(&h, &scratch);
+    o.assert_code(PamCode::Success);
+    assert!(logged(&o, "via=scratch"), "{:?}", o.logs);
+    let (o, _) = login(&h, &scratch);
+    o.assert_code(PamCode::AuthErr);
+}
