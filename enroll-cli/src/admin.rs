@@ -1,12 +1,17 @@
-//! `totp-enroll admin import`: moves users from google-authenticator files to the fleet database (docs/fleet.md).
+//! `totp-enroll admin import|export`: moves users from google-authenticator files to the fleet database and
+//! back (docs/fleet.md).
 //! It reads one user's files (one per host that had one) with pam_totp's own parser, merges them (the same
 //! secret and settings required; the highest HOTP counter; a scratch code counts as used when any file has
 //! used it), and adds the result through the admin SQL functions (`totp.admin_add_token`,
 //! `totp.admin_set_scratch`) in one transaction, by running `psql` with the SQL on its standard input, so the
-//! secret never appears in a process list or on the terminal and the CLI links no PostgreSQL client. It owns
-//! this merge and the SQL text; it never writes a secret file and never prints a secret.
+//! secret never appears in a process list or on the terminal and the CLI links no PostgreSQL client. `export`
+//! reads one active token back (`totp.admin_export`, admins only) through psql's standard output and writes a
+//! new google-authenticator file (mode 0400) so an admin can roll back to `store=file`; scratch codes cannot
+//! come back (the database keeps hashes). It owns the merge and the SQL text; it never prints a secret.
 
+use pam_totp::otp::{Algorithm, Digits, SecretKey};
 use pam_totp::secret_file::{Mode, SecretFile};
+use pam_totp::store::{Policy, Store};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -17,11 +22,14 @@ const USAGE: &str =
     "usage: totp-enroll admin import [--conninfo STRING] [--label LABEL] [--psql PATH] USER FILE...
   Adds USER's google-authenticator file(s) (one per host; merged) to the fleet database as token LABEL
   (default \"imported\") with its unused scratch codes, through psql as an admin role (group totp_admin).
+       totp-enroll admin export [--conninfo STRING] [--label LABEL] [--psql PATH] USER FILE
+  Writes USER's active token LABEL back as a new google-authenticator FILE (mode 0400, without scratch codes).
   --conninfo is passed to psql -d (default: psql's PG* environment).";
 
 /// What to import, parsed from the command line.
 #[derive(Debug, PartialEq, Eq)]
 struct Args {
+    export: bool,
     conninfo: Option<String>,
     label: String,
     psql: String,
@@ -45,6 +53,26 @@ pub fn run(argv: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.export {
+        return match export(&args) {
+            Ok(()) => {
+                println!(
+                    "exported {} token {:?} to {}",
+                    args.user,
+                    args.label,
+                    args.files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<String>()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("totp-enroll: error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match import(&args) {
         Ok(n) => {
             println!(
@@ -64,9 +92,11 @@ pub fn run(argv: &[String]) -> ExitCode {
 
 fn parse(argv: &[String]) -> Result<Args, String> {
     let mut it = argv.iter();
-    if it.next().map(String::as_str) != Some("import") {
-        return Err("`admin` knows one command: import".into());
-    }
+    let export = match it.next().map(String::as_str) {
+        Some("import") => false,
+        Some("export") => true,
+        _ => return Err("`admin` knows two commands: import and export".into()),
+    };
     let (mut conninfo, mut label, mut psql) = (None, "imported".to_owned(), "psql".to_owned());
     let mut words = Vec::new();
     while let Some(arg) = it.next() {
@@ -80,8 +110,8 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         }
     }
     let (user, files) = words.split_first().ok_or("no USER and FILE")?;
-    if files.is_empty() {
-        return Err("no FILE".into());
+    if files.is_empty() || (export && files.len() > 1) {
+        return Err("import takes one or more FILEs, export exactly one".into());
     }
     for name in [user, &label] {
         if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
@@ -89,6 +119,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         }
     }
     Ok(Args {
+        export,
         conninfo,
         label,
         psql,
@@ -176,14 +207,20 @@ fn sql(user: &str, label: &str, merged: &Merged) -> Result<Zeroizing<String>, St
 }
 
 fn run_psql(args: &Args, sql: &str) -> Result<(), String> {
+    psql(args, sql).map(drop)
+}
+
+/// Runs psql with `sql` on its standard input; returns what it printed (unaligned, tuples only, fields
+/// separated by a space), which may hold a secret.
+fn psql(args: &Args, sql: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut cmd = Command::new(&args.psql);
-    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
+    cmd.args(["-X", "-q", "-A", "-t", "-F", " ", "-v", "ON_ERROR_STOP=1"]);
     if let Some(conninfo) = &args.conninfo {
         cmd.args(["-d", conninfo]);
     }
     let mut child = cmd
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", args.psql))?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -191,12 +228,60 @@ fn run_psql(args: &Args, sql: &str) -> Result<(), String> {
             .write_all(sql.as_bytes())
             .map_err(|e| format!("cannot write to psql: {e}"))?;
     }
-    let status = child.wait().map_err(|e| format!("psql: {e}"))?;
-    if status.success() {
-        Ok(())
+    let out = child.wait_with_output().map_err(|e| format!("psql: {e}"))?;
+    let stdout = Zeroizing::new(out.stdout);
+    if out.status.success() {
+        Ok(stdout)
     } else {
-        Err(format!("psql failed ({status}); nothing was imported"))
+        Err(format!("psql failed ({}); nothing was changed", out.status))
     }
+}
+
+fn export(args: &Args) -> Result<(), String> {
+    let path = args.files.first().ok_or("no FILE")?;
+    let sql = format!(
+        "SELECT kind, algorithm, secret_hex, digits, period, window_size, hotp_next FROM totp.admin_export({}, {});",
+        literal(&args.user),
+        literal(&args.label)
+    );
+    let out = psql(args, &sql)?;
+    let text = std::str::from_utf8(&out).map_err(|_| "psql printed something that is not UTF-8")?;
+    let file = exported_file(text.trim())
+        .ok_or_else(|| format!("{} has no active token {:?}", args.user, args.label))?;
+    Store::create(path, &file.to_bytes(), 0o400, &Policy::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// A google-authenticator file from one row of totp.admin_export (`kind algorithm hex digits period window
+/// next`), or None when there is no such row or it does not make sense.
+fn exported_file(row: &str) -> Option<SecretFile> {
+    let fields: Vec<&str> = row.split(' ').collect();
+    let [kind, algorithm, hex, digits, period, window, next] = fields.as_slice() else {
+        return None;
+    };
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    let mut file = SecretFile::new(SecretKey::new(bytes?)).ok()?;
+    match *kind {
+        "totp" => {
+            file.set_totp_auth(true);
+            file.set_disallow_reuse(Some(Vec::new()));
+        }
+        "hotp" => file.set_hotp_counter(Some(next.parse().ok()?)),
+        _ => return None,
+    }
+    let algorithm = Algorithm::from_name(algorithm)?;
+    file.set_algorithm((algorithm != Algorithm::Sha1).then_some(algorithm));
+    let digits = Digits::new(digits.parse().ok()?)?;
+    file.set_digits((digits != Digits::SIX).then_some(digits));
+    let period: u32 = period.parse().ok()?;
+    if period != 30 && !file.set_step_size(Some(period)) {
+        return None;
+    }
+    file.set_window_size(Some(window.parse().ok()?)).then_some(file)
 }
 
 #[cfg(test)]
@@ -238,10 +323,24 @@ mod tests {
     }
 
     #[test]
+    fn an_exported_row_becomes_a_file_the_parser_reads_back() {
+        let file = exported_file("totp SHA1 48656c6c6f21deadbeef 6 30 3 0").unwrap();
+        let back = SecretFile::parse(&file.to_bytes()).unwrap();
+        assert_eq!(back.secret().as_bytes(), b"Hello!\xde\xad\xbe\xef");
+        assert!(back.totp_auth() && back.disallow_reuse().is_some());
+        let hotp = exported_file("hotp SHA256 48656c6c6f21deadbeef 8 30 5 42").unwrap();
+        assert_eq!(hotp.hotp_counter(), Some(42));
+        assert_eq!(hotp.digits().get(), 8);
+        assert!(exported_file("").is_none());
+        assert!(exported_file("totp MD5 4865 6 30 3 0").is_none());
+    }
+
+    #[test]
     fn the_command_line_needs_a_user_and_a_file() {
         let argv = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
         assert!(parse(&argv("import alice")).is_err());
-        assert!(parse(&argv("export alice f")).is_err());
+        assert!(parse(&argv("export alice f g")).is_err());
+        assert!(parse(&argv("delete alice f")).is_err());
         assert!(parse(&argv("import --bogus alice f")).is_err());
         let a = parse(&argv("import --label fob alice a b")).unwrap();
         assert_eq!((a.label.as_str(), a.files.len()), ("fob", 2));

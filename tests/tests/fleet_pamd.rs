@@ -222,7 +222,7 @@ fn given_store_pamd_and_the_database_down_then_authinfo_unavail_within_the_timeo
 
 #[test]
 #[ignore = "starts PostgreSQL and pam-totpd: run by the fleet tier"]
-fn given_a_file_written_by_google_authenticator_when_imported_then_its_codes_work_through_store_pamd() {
+fn given_a_google_authenticator_file_when_imported_then_it_works_through_store_pamd_and_exports_back() {
     let cluster = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let ga = dir.path().join("ga");
@@ -267,4 +267,36 @@ fn given_a_file_written_by_google_authenticator_when_imported_then_its_codes_wor
     assert!(logged(&o, "via=scratch"), "{:?}", o.logs);
     let (o, _) = login(&h, &scratch);
     o.assert_code(PamCode::AuthErr);
+
+    // And back: `admin export` writes a file the real pam_google_authenticator accepts (rollback to files).
+    let exported = dir.path().join(format!("{}.ga", me()));
+    let export = Command::new(build_dir().join("totp-enroll"))
+        .args(["admin", "export", "--conninfo", &cluster.conninfo("admin1")])
+        .args(["--psql", "/usr/lib/postgresql/15/bin/psql", "--label", "phone"])
+        .arg(me())
+        .arg(&exported)
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let back = std::fs::read_to_string(&exported).unwrap();
+    assert_eq!(totp_common::secret_of(&back), totp_common::secret_of(&body));
+    let h = Harness::new();
+    h.service(
+        "ga",
+        &format!(
+            "auth required {} secret={}/${{USER}}.ga\n",
+            totp_common::ga_module(),
+            dir.path().display()
+        ),
+    );
+    let o = h
+        .run("ga")
+        .user(&me())
+        .reply(&totp_common::current_code(&back))
+        .go();
+    o.assert_code(PamCode::Success);
 }
