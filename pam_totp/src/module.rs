@@ -8,8 +8,10 @@
 //! 1. Module arguments are parsed first; any bad one is logged (all of them) -> PAM_SERVICE_ERR.
 //! 2. The user is resolved through passwd; `${USER}` and `~` come from the canonical `pw_name` and home,
 //!    and the name the client typed is logged beside it (`typed=`) when it differs.
-//! 3. Probe: the backend looks at the state without a lock. No state and `nullok` -> PAM_IGNORE without a
-//!    prompt (the only PAM_IGNORE); `grace_period` may accept without a prompt.
+//! 3. Probe: the backend (the secret file, or pam-totpd with `store=pamd`) looks at the state without a lock.
+//!    No state and `nullok` -> PAM_IGNORE without a prompt (the only PAM_IGNORE); `grace_period` may accept
+//!    without a prompt. A store that gives no verdict (pam-totpd down, late or garbled), here or at any later
+//!    step, ends the login with PAM_AUTHINFO_UNAVAIL, logged at err: never a success.
 //! 4. Unknown users, empty or non-UTF-8 user names, users without a file (no `nullok`), unusable files:
 //!    they get the decoy backend, so the prompt, the messages and the HMAC work are those of a wrong code.
 //!    `RATE_LIMIT` is not checked before the prompt: a rate-limited user is prompted too, and refused
