@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod admin;
 pub mod doctor;
 mod enroll;
 pub mod error;
@@ -37,6 +38,10 @@ pub fn main(argv: &[String]) -> ExitCode {
     // `doctor` has its own options (see doctor/mod.rs); everything else goes through the flag table.
     if argv.first().map(String::as_str) == Some("doctor") {
         return doctor::run(argv.get(1..).unwrap_or_default());
+    }
+    // `admin` (fleet database import, docs/fleet.md) likewise parses its own arguments (admin.rs).
+    if argv.first().map(String::as_str) == Some("admin") {
+        return admin::run(argv.get(1..).unwrap_or_default());
     }
     match run(argv) {
         Ok(code) => code,

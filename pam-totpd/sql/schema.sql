@@ -507,6 +507,19 @@ AS $$
     DELETE FROM totp.attempt WHERE username = p_user;
 $$;
 
+-- One active token as a google-authenticator file needs it, for `totp-enroll admin export` (rolling a user back to
+-- the file backend). Admins only: it returns the secret.
+CREATE FUNCTION totp.admin_export(p_user text, p_label text)
+RETURNS TABLE (kind text, algorithm text, secret_hex text, digits integer, period integer, window_size integer,
+               hotp_next bigint)
+LANGUAGE sql SECURITY DEFINER STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.kind, t.algorithm, encode(t.secret, 'hex'), t.digits, t.period, t.window_size, t.hotp_next
+    FROM totp.token AS t JOIN totp.account AS a ON a.username = t.username
+    WHERE t.username = p_user AND t.label = p_label AND t.disabled_at IS NULL AND a.disabled_at IS NULL
+$$;
+
 -- Grants: nothing else (tables, helpers, totp.decide) is reachable by hosts or admins.
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA totp FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION totp.verify(text, text, text, text) TO totp_host;
@@ -517,6 +530,7 @@ GRANT EXECUTE ON FUNCTION totp.admin_add_token(text, text, bytea, text, text, in
                           totp.admin_set_scratch(text, text[]),
                           totp.admin_disable(text, text),
                           totp.admin_unlock(text),
+                          totp.admin_export(text, text),
                           totp.base32_decode(text)
     TO totp_admin;
 

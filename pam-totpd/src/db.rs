@@ -132,7 +132,15 @@ fn worker(
         if Instant::now() >= job.deadline {
             continue; // its caller has already been told `unavailable`
         }
-        let reply = match answer(&mut client, pg, &tls, statement_timeout, &job.request) {
+        // A kept connection may have died while idle (the server restarted, a failover): one more try on a
+        // fresh connection. Safe for a verify too: nothing commits before COMMIT, whose failure is not retried.
+        let reused = client.as_ref().is_some_and(|c| !c.is_closed());
+        let mut result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
+        if reused && matches!(result, Err(Failure::NoVerdict(_))) && Instant::now() < job.deadline {
+            client = None;
+            result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
+        }
+        let reply = match result {
             Ok(reply) => reply,
             Err(failure) => {
                 client = None; // never reuse a connection after an error: reconnect next time

@@ -298,6 +298,7 @@ fn a_host_role_can_execute_the_api_but_never_read_a_secret() {
         "UPDATE totp.token SET last_step = -1",
         "SELECT * FROM totp.decide('alice', '000000', '', '', now())",
         "SELECT totp.admin_unlock('alice')",
+        "SELECT * FROM totp.admin_export('alice', 'phone')",
         "SELECT totp.hotp('\\x00'::bytea, 0, 'SHA1', 6)",
     ] {
         let err = host.batch_execute(sql).expect_err(sql);

@@ -5,6 +5,7 @@
 //! which stops at the first unknown word, parsing collects every bad argument into one [`ArgsError`] so the
 //! administrator sees them all in one syslog line (the module then returns PAM_SERVICE_ERR).
 
+use crate::pamd::DEFAULT_SOCKET;
 use crate::store::DEFAULT_ALLOWED_PERM;
 use std::fmt;
 
@@ -26,6 +27,24 @@ pub enum PassMode {
     /// Only PAM_AUTHTOK; never prompt.
     UseFirstPass,
 }
+
+/// Where users' state lives (`store=`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StateStore {
+    /// `store=file` (the default): the secret file named by `secret=`.
+    #[default]
+    File,
+    /// `store=pamd[:SOCKET]`: pam-totpd on this Unix socket decides (docs/fleet.md).
+    Pamd {
+        /// Absolute path of the daemon's socket; [`DEFAULT_SOCKET`] when not given.
+        socket: String,
+    },
+}
+
+/// Seconds a `store=pamd` request may take when no `timeout=` is given.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
+/// The largest `timeout=` accepted: beyond it sshd's `LoginGraceTime` would end the login first.
+pub const MAX_TIMEOUT_SECS: u64 = 60;
 
 /// The account named by `user=`: file I/O is done as this account, which must own the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +86,10 @@ pub struct Options {
     pub grace_period: u64,
     /// `allow_readonly`: tolerate failures to write state (pam_totp still never allows a replay).
     pub allow_readonly: bool,
+    /// `store=file|pamd[:SOCKET]`.
+    pub store: StateStore,
+    /// `timeout=SECONDS`: the deadline of each `store=pamd` request (1..=[`MAX_TIMEOUT_SECS`]).
+    pub timeout_secs: u64,
 }
 
 impl Default for Options {
@@ -86,6 +109,8 @@ impl Default for Options {
             echo_verification_code: false,
             grace_period: 0,
             allow_readonly: false,
+            store: StateStore::File,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
         }
     }
 }
@@ -181,6 +206,18 @@ impl Options {
                     Ok(s) if v.bytes().all(|b| b.is_ascii_digit()) => o.grace_period = s,
                     _ => fail("expected a number of seconds"),
                 }
+            } else if let Some(v) = arg.strip_prefix("store=") {
+                match parse_store(v) {
+                    Some(store) => o.store = store,
+                    None => fail("expected file, pamd or pamd:/absolute/socket/path"),
+                }
+            } else if let Some(v) = arg.strip_prefix("timeout=") {
+                match v.parse::<u64>() {
+                    Ok(s) if v.bytes().all(|b| b.is_ascii_digit()) && (1..=MAX_TIMEOUT_SECS).contains(&s) => {
+                        o.timeout_secs = s
+                    }
+                    _ => fail("expected a number of seconds from 1 to 60"),
+                }
             } else {
                 fail("unknown option");
             }
@@ -221,6 +258,22 @@ fn parse_user(v: &str) -> Option<FixedUser> {
         .chars()
         .all(|c| !c.is_whitespace() && !c.is_control() && c != '/' && c != ':');
     ok.then(|| FixedUser::Name(v.to_owned()))
+}
+
+fn parse_store(v: &str) -> Option<StateStore> {
+    match v {
+        "file" => Some(StateStore::File),
+        "pamd" => Some(StateStore::Pamd {
+            socket: DEFAULT_SOCKET.to_owned(),
+        }),
+        _ => {
+            let socket = v.strip_prefix("pamd:")?;
+            let ok = socket.starts_with('/') && !socket.contains('\0') && socket.len() < 108;
+            ok.then(|| StateStore::Pamd {
+                socket: socket.to_owned(),
+            })
+        }
+    }
 }
 
 fn parse_perm(v: &str) -> Option<u32> {
@@ -433,6 +486,45 @@ mod tests {
         let line = e.to_string();
         assert!(line.contains("\"bogus\": unknown option"), "{line}");
         assert!(line.contains("allowed_perm=0800"), "{line}");
+    }
+
+    #[test]
+    fn store_and_timeout_choose_the_backend_and_its_deadline() {
+        let o = parse(&[]);
+        assert_eq!((o.store, o.timeout_secs), (StateStore::File, 3));
+        assert_eq!(parse(&["store=file"]).store, StateStore::File);
+        assert_eq!(
+            parse(&["store=pamd"]).store,
+            StateStore::Pamd {
+                socket: "/run/pam-totpd/socket".into()
+            }
+        );
+        let o = parse(&["store=pamd:/run/other/sock", "timeout=10"]);
+        assert_eq!(
+            o.store,
+            StateStore::Pamd {
+                socket: "/run/other/sock".into()
+            }
+        );
+        assert_eq!(o.timeout_secs, 10);
+    }
+
+    #[test]
+    fn given_a_malformed_store_or_timeout_then_it_is_reported() {
+        let e = Options::parse(&[
+            "store=",
+            "store=ldap",
+            "store=pamd:",
+            "store=pamd:relative/sock",
+            "store=PAMD",
+            "timeout=0",
+            "timeout=61",
+            "timeout=-1",
+            "timeout=1.5",
+            "timeout=",
+        ])
+        .unwrap_err();
+        assert_eq!(e.bad.len(), 10, "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the format, `verify` for the decision); [`NoState`] is what unknown and unenrolled users get: the same
 //! work, never a success. A backend owns reading the clock *when it decides* (under its lock), so a code is
 //! judged, and an attempt recorded, at the time it is checked. It must not talk to the user or log; the
-//! trait stays std-only so that another backend (a daemon over a Unix socket) can implement it.
+//! trait stays std-only so that another backend (pam-totpd over a Unix socket, `pamd_backend`) implements it.
 
 use crate::args::Options;
 use crate::otp::Digits;
@@ -43,6 +43,8 @@ pub enum Probe {
     Absent,
     /// There is state but it cannot be used; the text is for the admin.
     Unusable(String),
+    /// The store cannot be asked (a daemon down or out of time): no verdict at all; the text is for the admin.
+    Unavailable(String),
 }
 
 /// What [`StateBackend::verify_and_record`] decided and recorded.
@@ -50,12 +52,44 @@ pub enum Probe {
 pub struct Recorded {
     /// The decision.
     pub outcome: Outcome,
+    /// A refusal the store names itself, which no outcome of the file format describes; when set, `outcome`
+    /// is a refusal and this is the reason logged.
+    pub store_reason: Option<StoreReason>,
     /// Which of the codes was accepted.
     pub which: Option<usize>,
     /// The new state could not be saved: why, and what was lost.
     pub unsaved: Option<Unsaved>,
     /// One `key=value` line for `debug`.
     pub debug: String,
+}
+
+/// Refusals only a central store gives (pam-totpd's reasons beyond the file backend's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreReason {
+    /// Too many consecutive failures fleet-wide: refused until an admin unlocks or the cool-down passes.
+    Locked {
+        /// Seconds until the cool-down ends.
+        retry_after_secs: u64,
+    },
+    /// The user or every token is disabled by an admin.
+    Disabled,
+    /// The store does not let this caller ask about this user.
+    NotAllowed,
+    /// The verdict could not be committed, so the code was refused.
+    NotSaved,
+    /// The user is not enrolled (any more).
+    NotEnrolled,
+    /// A refusal reason this module does not know.
+    Other,
+}
+
+/// Why [`StateBackend::verify_and_record`] gave no verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoVerdict {
+    /// The state could not be read (the text is for the admin).
+    State(String),
+    /// The store could not be asked, or did not answer in time or in form (the text is for the admin).
+    Unavailable(String),
 }
 
 /// A state change that could not be saved.
@@ -74,8 +108,8 @@ pub trait StateBackend {
     /// Looks at the user's state without deciding anything and without holding a lock.
     fn probe(&mut self, req: &Request<'_>) -> Probe;
     /// Decides one submitted code (each of `codes` is a reading of it) under the backend's lock, with the
-    /// clock read there, and records the attempt before returning. `Err` when the state could not be read.
-    fn verify_and_record(&mut self, req: &Request<'_>, codes: &[&str]) -> Result<Recorded, String>;
+    /// clock read there, and records the attempt before returning. `Err` when there is no verdict.
+    fn verify_and_record(&mut self, req: &Request<'_>, codes: &[&str]) -> Result<Recorded, NoVerdict>;
 }
 
 /// Where a user's secret file is and whose rights are used to touch it.
@@ -211,10 +245,12 @@ impl StateBackend for FileBackend<'_> {
         probe
     }
 
-    fn verify_and_record(&mut self, req: &Request<'_>, codes: &[&str]) -> Result<Recorded, String> {
-        let (mut locked, file) = self.lock().map_err(|e| match e {
-            LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
-            LoadError::Other(why) => format!("secret-file: {why}"),
+    fn verify_and_record(&mut self, req: &Request<'_>, codes: &[&str]) -> Result<Recorded, NoVerdict> {
+        let (mut locked, file) = self.lock().map_err(|e| {
+            NoVerdict::State(match e {
+                LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
+                LoadError::Other(why) => format!("secret-file: {why}"),
+            })
         })?;
         // The time of the decision: read under the lock, after the user has answered.
         let now = (self.clock)();
@@ -237,6 +273,7 @@ impl StateBackend for FileBackend<'_> {
         });
         Ok(Recorded {
             outcome: verdict.outcome,
+            store_reason: None,
             which,
             unsaved,
             debug,
@@ -289,10 +326,11 @@ impl StateBackend for NoState<'_> {
         }
     }
 
-    fn verify_and_record(&mut self, _req: &Request<'_>, codes: &[&str]) -> Result<Recorded, String> {
+    fn verify_and_record(&mut self, _req: &Request<'_>, codes: &[&str]) -> Result<Recorded, NoVerdict> {
         let verdict = verify::verify_unenrolled((self.clock)(), codes, self.options);
         Ok(Recorded {
             outcome: verdict.outcome,
+            store_reason: None,
             which: None,
             unsaved: None,
             debug: format!(

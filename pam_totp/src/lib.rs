@@ -12,6 +12,7 @@ pub mod args;
 pub mod backend;
 pub mod otp;
 pub mod pamd;
+pub mod pamd_backend;
 pub mod secret_file;
 pub mod store;
 pub mod verify;

@@ -8,8 +8,10 @@
 //! 1. Module arguments are parsed first; any bad one is logged (all of them) -> PAM_SERVICE_ERR.
 //! 2. The user is resolved through passwd; `${USER}` and `~` come from the canonical `pw_name` and home,
 //!    and the name the client typed is logged beside it (`typed=`) when it differs.
-//! 3. Probe: the backend looks at the state without a lock. No state and `nullok` -> PAM_IGNORE without a
-//!    prompt (the only PAM_IGNORE); `grace_period` may accept without a prompt.
+//! 3. Probe: the backend (the secret file, or pam-totpd with `store=pamd`) looks at the state without a lock.
+//!    No state and `nullok` -> PAM_IGNORE without a prompt (the only PAM_IGNORE); `grace_period` may accept
+//!    without a prompt. A store that gives no verdict (pam-totpd down, late or garbled), here or at any later
+//!    step, ends the login with PAM_AUTHINFO_UNAVAIL, logged at err: never a success.
 //! 4. Unknown users, empty or non-UTF-8 user names, users without a file (no `nullok`), unusable files:
 //!    they get the decoy backend, so the prompt, the messages and the HMAC work are those of a wrong code.
 //!    `RATE_LIMIT` is not checked before the prompt: a rate-limited user is prompted too, and refused
@@ -25,17 +27,19 @@
 //! `accepted user=alice rhost=192.0.2.7 via=totp` or `refused user=alice rhost=192.0.2.7 reason=wrong-code`.
 //! Every value the client controls is escaped by [`field`], so a field never holds a space or `=`.
 
-use crate::args::{expand_secret_path, uses_home, FixedUser, Options, PassMode};
+use crate::args::{expand_secret_path, uses_home, FixedUser, Options, PassMode, StateStore};
 use crate::backend::{
-    codes_to_try, holds_a_code, FileBackend, FileTarget, NoState, Probe, Recorded, Request, StateBackend,
+    codes_to_try, holds_a_code, FileBackend, FileTarget, NoState, NoVerdict, Probe, Recorded, Request,
+    StateBackend, StoreReason,
 };
 use crate::otp::Digits;
+use crate::pamd_backend::PamdBackend;
 use crate::store::Policy;
 use crate::verify::{code_candidates, Outcome, RejectReason, Via};
 use pam_ffi::os::UserRecord;
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pam_ffi::export_pam_hooks! {
     pam_sm_authenticate => authenticate_hook,
@@ -236,13 +240,18 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
         }
     };
     let mut decoy = NoState::new(&opts, world.clock);
-    let decision = match resolved {
-        Resolved::File(target) => {
+    let decision = match (&opts.store, resolved) {
+        (_, Resolved::Nobody(reason)) => attempts(h, &Login::nobody(&opts, &ctx, reason), &mut decoy),
+        // The secret path and its owner do not matter when pam-totpd decides.
+        (StateStore::Pamd { socket }, Resolved::File(_) | Resolved::Broken(_)) => {
+            let mut pamd = PamdBackend::new(socket, Duration::from_secs(opts.timeout_secs));
+            run(h, &opts, &ctx, &mut pamd, &mut decoy)
+        }
+        (StateStore::File, Resolved::File(target)) => {
             let mut file = FileBackend::new(target, &opts, world.clock);
             run(h, &opts, &ctx, &mut file, &mut decoy)
         }
-        Resolved::Nobody(reason) => attempts(h, &Login::nobody(&opts, &ctx, reason), &mut decoy),
-        Resolved::Broken(why) => Decision::Config(why),
+        (StateStore::File, Resolved::Broken(why)) => Decision::Config(why),
     };
     answer(h, &ctx, decision)
 }
@@ -289,6 +298,7 @@ fn run<H: PamHandle>(
             );
             attempts(h, &Login::nobody(opts, ctx, Reason::SecretFileUnusable), decoy)
         }
+        Probe::Unavailable(why) => Decision::Unavailable(why),
     }
 }
 
@@ -332,7 +342,7 @@ fn attempts<H: PamHandle>(h: &mut H, login: &Login<'_>, backend: &mut dyn StateB
             let token = stacked.filter(|t| t.as_str().is_some_and(|s| holds_a_code(s, login.digits)));
             if let Some(token) = token {
                 let first = attempt(h, login, backend, &token, true);
-                if matches!(first, Decision::Accepted { .. }) {
+                if matches!(first, Decision::Accepted { .. } | Decision::Unavailable(_)) {
                     return first;
                 }
                 // Recorded and refused: logged now, as every submitted code is, then the prompt.
@@ -365,7 +375,8 @@ fn attempt<H: PamHandle>(
     let codes = codes_to_try(&candidates, text);
     let recorded = match backend.verify_and_record(&ctx.request(), &codes) {
         Ok(r) => r,
-        Err(why) => return Decision::StateError(why),
+        Err(NoVerdict::State(why)) => return Decision::StateError(why),
+        Err(NoVerdict::Unavailable(why)) => return Decision::Unavailable(why),
     };
     if opts.debug {
         h.log(
@@ -400,6 +411,9 @@ fn decide<H: PamHandle>(h: &mut H, login: &Login<'_>, recorded: &Recorded) -> De
             &format!("warning {} reason=state-not-saved: {}", ctx.who(), unsaved.why),
         );
     }
+    if let Some(reason) = recorded.store_reason {
+        return Decision::Refused(login.refuse_as.unwrap_or(Reason::Store(reason)));
+    }
     let reason = match recorded.outcome {
         Outcome::Accepted { via, scratch_left } => return Decision::Accepted { via, scratch_left },
         Outcome::Rejected(RejectReason::Malformed) => Reason::Malformed,
@@ -425,6 +439,8 @@ enum Reason {
     NoUserName,
     NotEnrolled,
     SecretFileUnusable,
+    /// A refusal only a central store gives (pam-totpd).
+    Store(StoreReason),
 }
 
 impl Reason {
@@ -440,6 +456,14 @@ impl Reason {
             Reason::NoUserName => "no-user-name".into(),
             Reason::NotEnrolled => "not-enrolled".into(),
             Reason::SecretFileUnusable => "secret-file-unusable".into(),
+            Reason::Store(StoreReason::Locked { retry_after_secs }) => {
+                format!("locked retry_after={retry_after_secs}")
+            }
+            Reason::Store(StoreReason::Disabled) => "disabled".into(),
+            Reason::Store(StoreReason::NotAllowed) => "not-allowed".into(),
+            Reason::Store(StoreReason::NotSaved) => "state-not-saved".into(),
+            Reason::Store(StoreReason::NotEnrolled) => "not-enrolled".into(),
+            Reason::Store(StoreReason::Other) => "refused-by-pam-totpd".into(),
         }
     }
 }
@@ -463,6 +487,8 @@ enum Decision {
     AttemptNotSaved(String),
     /// The state could not be read when deciding.
     StateError(String),
+    /// The store (pam-totpd) could not be asked or gave no verdict in time: PAM_AUTHINFO_UNAVAIL.
+    Unavailable(String),
     CannotForward,
     Config(String),
 }
@@ -474,6 +500,7 @@ impl Decision {
             Decision::Ignored => PamCode::Ignore,
             Decision::NoCode(code) => fail_closed(*code),
             Decision::Config(_) => PamCode::ServiceErr,
+            Decision::Unavailable(_) => PamCode::AuthinfoUnavail,
             Decision::Refused(_)
             | Decision::NotSaved(_)
             | Decision::AttemptNotSaved(_)
@@ -485,12 +512,16 @@ impl Decision {
     fn priority(&self) -> Priority {
         match self {
             Decision::Accepted { .. } | Decision::Grace | Decision::Ignored => Priority::Info,
-            Decision::Refused(Reason::Replayed | Reason::RateLimited(_)) => Priority::Warning,
+            Decision::Refused(
+                Reason::Replayed | Reason::RateLimited(_) | Reason::Store(StoreReason::Locked { .. }),
+            ) => Priority::Warning,
+            Decision::Refused(Reason::Store(StoreReason::NotSaved)) => Priority::Err,
             Decision::Refused(_) | Decision::NoCode(_) => Priority::Notice,
             Decision::NotSaved(_)
             | Decision::AttemptNotSaved(_)
             | Decision::StateError(_)
             | Decision::CannotForward
+            | Decision::Unavailable(_)
             | Decision::Config(_) => Priority::Err,
         }
     }
@@ -518,6 +549,9 @@ impl Decision {
             ),
             Decision::StateError(why) => format!("error {who} reason={why}"),
             Decision::CannotForward => format!("error {who} reason=cannot-forward-password"),
+            Decision::Unavailable(why) => format!(
+                "error {who} reason=store-unavailable: {why}; no verdict, the login fails (PAM_AUTHINFO_UNAVAIL)"
+            ),
             Decision::Config(why) => format!("error {who} reason=configuration: {why}"),
         }
     }
@@ -892,9 +926,10 @@ mod tests {
                 debug: String::new(),
             }
         }
-        fn verify_and_record(&mut self, _: &Request<'_>, _: &[&str]) -> Result<Recorded, String> {
+        fn verify_and_record(&mut self, _: &Request<'_>, _: &[&str]) -> Result<Recorded, NoVerdict> {
             Ok(Recorded {
                 outcome: self.outcome,
+                store_reason: None,
                 which: Some(0),
                 unsaved: Some(crate::backend::Unsaved {
                     why: "read-only file system".into(),
@@ -903,6 +938,153 @@ mod tests {
                 }),
                 debug: String::new(),
             })
+        }
+    }
+
+    /// A pam-totpd stand-in on a socket in a temporary directory: answers the requests of every connection
+    /// with `script`'s bodies in order (`None`: say nothing), and hands back what it was asked.
+    fn fake_daemon(
+        script: Vec<Option<Vec<u8>>>,
+    ) -> (
+        tempfile::TempDir,
+        String,
+        std::sync::mpsc::Receiver<crate::pamd::Request>,
+    ) {
+        use crate::pamd::{read_frame, write_frame, Request as Wire};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("socket");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (seen, asked) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut script = script.into_iter();
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                while let Ok(Some(body)) = read_frame(&mut stream) {
+                    let _ = seen.send(Wire::decode(&body).unwrap());
+                    match script.next().flatten() {
+                        Some(reply) => write_frame(&mut stream, &reply).unwrap(),
+                        None => std::thread::sleep(std::time::Duration::from_secs(5)),
+                    }
+                }
+            }
+        });
+        (dir, format!("store=pamd:{}", path.display()), asked)
+    }
+
+    fn wire(reply: crate::pamd::Reply) -> Option<Vec<u8>> {
+        Some(reply.encode().unwrap())
+    }
+
+    fn refused_wire(reason: &str) -> Option<Vec<u8>> {
+        wire(crate::pamd::Reply::Refused {
+            reason: reason.into(),
+            retry_after: 0,
+        })
+    }
+
+    #[test]
+    fn given_store_pamd_and_an_accepted_code_then_success_with_the_same_log_line() {
+        use crate::pamd::{Reply, Request as Wire};
+        let (_dir, store, asked) = fake_daemon(vec![
+            wire(Reply::Enrolled),
+            wire(Reply::Accepted {
+                via: "totp".into(),
+                scratch_left: 0,
+            }),
+        ]);
+        let mut h = handle("ALICE", &["123456"]);
+        assert_eq!(login(&mut h, &[store]), PamCode::Success);
+        assert_eq!(h.prompts(), ["Verification code: "]);
+        assert_eq!(
+            last_line(&h),
+            "accepted user=alice typed=ALICE rhost=127.0.0.1 via=totp"
+        );
+        assert_eq!(asked.recv().unwrap(), Wire::Probe { user: "alice".into() });
+        assert_eq!(
+            asked.recv().unwrap(),
+            Wire::Verify {
+                user: "alice".into(),
+                code: "123456".into(),
+                rhost: "127.0.0.1".into(),
+                service: "sshd".into()
+            }
+        );
+    }
+
+    #[test]
+    fn given_store_pamd_and_a_refusal_then_auth_err_with_the_file_backends_reason() {
+        use crate::pamd::Reply;
+        for (reason, line) in [
+            ("replayed", "reason=replayed"),
+            ("wrong-code", "reason=wrong-code"),
+            ("disabled", "reason=disabled"),
+        ] {
+            let (_dir, store, _) = fake_daemon(vec![wire(Reply::Enrolled), refused_wire(reason)]);
+            let mut h = handle("alice", &["123456"]);
+            assert_eq!(login(&mut h, &[store]), PamCode::AuthErr, "{reason}");
+            assert_eq!(
+                last_line(&h),
+                format!("refused user=alice rhost=127.0.0.1 {line}")
+            );
+        }
+    }
+
+    #[test]
+    fn given_store_pamd_and_a_user_not_enrolled_then_nullok_ignores_and_otherwise_refuses_like_the_file() {
+        use crate::pamd::Reply;
+        let (_dir, store, _) = fake_daemon(vec![wire(Reply::NotEnrolled)]);
+        let mut h = handle("alice", &["000000"]);
+        assert_eq!(login(&mut h, &[store, "nullok".into()]), PamCode::Ignore);
+        assert!(h.shown.is_empty(), "{:?}", h.shown);
+        assert_eq!(
+            last_line(&h),
+            "ignored user=alice rhost=127.0.0.1 reason=no-secret-file nullok"
+        );
+
+        let (_dir, store, _) = fake_daemon(vec![wire(Reply::NotEnrolled)]);
+        let mut h = handle("alice", &["000000"]);
+        assert_eq!(login(&mut h, &[store]), PamCode::AuthErr);
+        assert_eq!(h.prompts(), ["Verification code: "]);
+        assert_eq!(
+            last_line(&h),
+            "refused user=alice rhost=127.0.0.1 reason=not-enrolled"
+        );
+    }
+
+    #[test]
+    fn given_store_pamd_and_no_daemon_then_authinfo_unavail_without_a_prompt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = format!("store=pamd:{}/socket", dir.path().display());
+        let mut h = handle("alice", &["123456"]);
+        assert_eq!(login(&mut h, &[store]), PamCode::AuthinfoUnavail);
+        assert!(h.shown.is_empty(), "{:?}", h.shown);
+        let last = h.log_lines().pop().unwrap();
+        assert_eq!(last.priority, Priority::Err);
+        assert!(
+            last.text
+                .starts_with("error user=alice rhost=127.0.0.1 reason=store-unavailable: pam-totpd at"),
+            "{}",
+            last.text
+        );
+    }
+
+    #[test]
+    fn given_store_pamd_and_a_garbled_or_late_verdict_then_authinfo_unavail_within_the_timeout() {
+        use crate::pamd::Reply;
+        for last in [Some(b"\x01A\x04totp".to_vec()), None] {
+            let (_dir, store, _) = fake_daemon(vec![wire(Reply::Enrolled), last]);
+            let mut h = handle("alice", &["123456"]);
+            let start = std::time::Instant::now();
+            assert_eq!(
+                login(&mut h, &[store, "timeout=1".into()]),
+                PamCode::AuthinfoUnavail
+            );
+            assert!(start.elapsed() < std::time::Duration::from_millis(1800));
+            assert!(
+                last_line(&h).contains("reason=store-unavailable"),
+                "{}",
+                last_line(&h)
+            );
         }
     }
 
