@@ -164,6 +164,26 @@ const FLAGS: &[(&str, SetFlag)] = &[
     ("allow_readonly", |o| o.allow_readonly = true),
 ];
 
+/// Options that take a value (`name=value`), as [`Options::parse`] spells them.
+const VALUE_OPTIONS: &[&str] = &[
+    "secret=",
+    "user=",
+    "authtok_prompt=",
+    "allowed_perm=",
+    "grace_period=",
+    "store=",
+    "timeout=",
+];
+
+/// Every option name the module accepts (value options end in `=`), for checkers that suggest the right
+/// spelling of a wrong one (`totp-enroll doctor`).
+pub fn option_names() -> impl Iterator<Item = &'static str> {
+    VALUE_OPTIONS
+        .iter()
+        .copied()
+        .chain(FLAGS.iter().map(|(name, _)| *name))
+}
+
 impl Options {
     /// Parses module arguments. Every unknown or malformed argument is reported, not just the first.
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Options, ArgsError> {
@@ -416,6 +436,19 @@ mod tests {
         assert_eq!(o.secret, "~/.google_authenticator");
         assert_eq!(o.allowed_perm, 0o600);
         assert_eq!(o.prompt(), "Verification code: ");
+    }
+
+    #[test]
+    fn every_listed_option_name_is_one_the_parser_knows() {
+        for name in option_names() {
+            let r = Options::parse(&[name]);
+            let unknown = r
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.to_string().contains("unknown option"));
+            assert!(!unknown, "{name}: {r:?}");
+        }
+        assert_eq!(option_names().count(), VALUE_OPTIONS.len() + FLAGS.len());
     }
 
     #[test]

@@ -38,7 +38,6 @@ use crate::store::Policy;
 use crate::verify::{code_candidates, Outcome, RejectReason, Via};
 use pam_ffi::os::UserRecord;
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pam_ffi::export_pam_hooks! {
@@ -86,23 +85,8 @@ fn setcred_hook(_pamh: &mut LibPam, _flags: Flags, _args: &[String]) -> PamCode 
     PamCode::Success
 }
 
-/// A log-line value the client may control (user name, rhost, service), escaped so that it is one field:
-/// every byte that is a space, `=`, `%`, a control character (0x00-0x1f, 0x7f) or not ASCII (0x80-0xff)
-/// becomes `%XX` (two upper-case hex digits); an empty value is `-`.
-pub fn field(value: &str) -> String {
-    if value.is_empty() {
-        return "-".to_owned();
-    }
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b <= b' ' || b == b'=' || b == b'%' || b >= 0x7f {
-            let _ = write!(out, "%{b:02X}");
-        } else {
-            out.push(char::from(b));
-        }
-    }
-    out
-}
+/// A log-line value the client may control, escaped so that it stays one field (pam-ffi's one escaper).
+pub use pam_ffi::log_field as field;
 
 /// Who and where, for log lines and the backend.
 struct Ctx {

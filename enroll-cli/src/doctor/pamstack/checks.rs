@@ -11,25 +11,6 @@ use pam_totp::args::Options;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// pam_totp's option names (`=` marks a value), for "did you mean".
-const TOTP_OPTIONS: &[&str] = &[
-    "secret=",
-    "user=",
-    "authtok_prompt=",
-    "no_strict_owner",
-    "allowed_perm=",
-    "debug",
-    "try_first_pass",
-    "use_first_pass",
-    "forward_pass",
-    "noskewadj",
-    "no_increment_hotp",
-    "nullok",
-    "echo_verification_code",
-    "grace_period=",
-    "allow_readonly",
-];
-
 /// Modules that ask the user for something (a password, a code, a token).
 const PROMPTING: &[&str] = &[
     "pam_unix",
@@ -75,7 +56,7 @@ const QUALITY: &[&str] = &["pam_pwpolicy", "pam_pwquality", "pam_cracklib", "pam
 
 /// Known option names of pam_totp, for "did you mean".
 fn closest_option(arg: &str) -> Option<&'static str> {
-    closest_in(arg, TOTP_OPTIONS)
+    closest_in(arg, pam_totp::args::option_names())
 }
 
 /// Edit distance in code points, with pam_pwpolicy's one implementation.
@@ -85,11 +66,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The name in `known` closest to `arg`'s key (edit distance 1 or 2), for "did you mean".
-fn closest_in(arg: &str, known: &[&'static str]) -> Option<&'static str> {
+fn closest_in(arg: &str, known: impl IntoIterator<Item = &'static str>) -> Option<&'static str> {
     let key = arg.split('=').next().unwrap_or(arg);
     known
-        .iter()
-        .copied()
+        .into_iter()
         .map(|name| (edit_distance(key, name.trim_end_matches('=')), name))
         .filter(|(d, _)| *d > 0 && *d <= 2)
         .min_by_key(|(d, _)| *d)
@@ -628,7 +608,7 @@ fn pwpolicy_bad_options(stack: &Stack) -> Vec<Finding> {
                 continue;
             };
             let closest = match e {
-                OptionError::Unknown(_) => closest_in(arg, KEYS),
+                OptionError::Unknown(_) => closest_in(arg, KEYS.iter().copied()),
                 OptionError::BadValue { .. } => None,
             };
             let hint = closest
