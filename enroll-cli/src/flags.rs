@@ -238,6 +238,14 @@ pub static COMMANDS: &[(&str, &str)] = &[
          lock admins out or let attackers in; exit 1 when one would break logins or password changes \
          (`totp-enroll doctor --help`).",
     ),
+    (
+        "admin",
+        "Fleet administration (pam-totpd and PostgreSQL): `admin import [--conninfo STRING] \
+         [--label LABEL] USER FILE...` moves google-authenticator files into the fleet database (several hosts' \
+         files merged: highest HOTP counter, used scratch codes dropped; refused when the secrets differ); \
+         `admin export [--conninfo STRING] USER FILE` writes a google-authenticator file back (TOTP or HOTP \
+         state, no scratch codes: the database keeps only their hashes). Runs psql as the admin's own role.",
+    ),
 ];
 
 /// What a `doctor` flag sets. One variant per row of [`DOCTOR_FLAGS`].
