@@ -163,6 +163,27 @@ fn given_guide_line_then_breach_shaped_passwords_refused() {
 }
 
 #[test]
+fn given_a_sequence_without_a_digit_then_one_refusal_names_both_and_x_is_too_short() {
+    let (h, line) = setup("retry=2 dcredit=-1 enforce_for_root", "");
+    let o = chauthtok(&h, &line, &["abcdefghijkl", "x"]);
+    o.assert_code(PamCode::MaxTries);
+    assert_refused_with(
+        &o,
+        &[
+            "is too simple; is too easy to guess",
+            "is too short; is too simple",
+        ],
+    );
+    let msgs = o.messages();
+    let first = msgs.iter().find(|m| m.starts_with("BAD PASSWORD: ")).unwrap();
+    assert!(
+        first.contains("Add at least 1 digit") && first.contains("Sequences like abc"),
+        "{first}"
+    );
+    assert!(!msgs.iter().any(|m| m.contains("palindrome")), "{msgs:#?}");
+}
+
+#[test]
 fn given_random_strong_password_then_accepted_and_left_in_pam_authtok() {
     let pw = random_strong();
     let (h, line) = setup(&format!("{GUIDE} enforce_for_root"), &fixture_show_authtok());
