@@ -673,6 +673,25 @@ mod tests {
     }
 
     #[test]
+    fn given_compat_pwquality_then_passwords_pwquality_accepts_are_accepted_and_refused_without_it() {
+        let t = T::new();
+        for pw in ["Summer2024!", "P@ssw0rd2024"] {
+            let mut h = handle(&[pw, pw]);
+            assert_eq!(
+                t.update(&mut h, &["retry=3", "compat=pwquality"]),
+                PamCode::Success,
+                "{pw}"
+            );
+            assert!(errors(&h).is_empty(), "{pw}: {:?}", errors(&h));
+            let mut h = handle(&[pw]);
+            assert_eq!(t.update(&mut h, &["retry=1"]), PamCode::AuthtokErr, "{pw}");
+        }
+        // pwquality's own rules still apply.
+        let mut h = handle(&["x"]);
+        assert_eq!(t.update(&mut h, &["compat=pwquality"]), PamCode::AuthtokErr);
+    }
+
+    #[test]
     fn given_retry_exhausted_then_maxtries_when_retry_above_one() {
         let t = T::new();
         let mut h = handle(&["Password123!", "P@ssw0rd2024", "Summer2024!"]);

@@ -184,6 +184,19 @@ fn given_a_sequence_without_a_digit_then_one_refusal_names_both_and_x_is_too_sho
 }
 
 #[test]
+fn given_compat_pwquality_then_passwords_pwquality_accepts_are_accepted() {
+    let (h, line) = setup("retry=3 compat=pwquality enforce_for_root", "");
+    for pw in ["Summer2024!", "P@ssw0rd2024"] {
+        let o = chauthtok(&h, &line, &[pw, pw]);
+        o.assert_code(PamCode::Success);
+        assert!(
+            !o.messages().iter().any(|m| m.starts_with("BAD PASSWORD")),
+            "{pw}"
+        );
+    }
+}
+
+#[test]
 fn given_random_strong_password_then_accepted_and_left_in_pam_authtok() {
     let pw = random_strong();
     let (h, line) = setup(&format!("{GUIDE} enforce_for_root"), &fixture_show_authtok());

@@ -22,7 +22,7 @@ use pam_pwpolicy::blocklist::Blocklist;
 use pam_pwpolicy::check::check_blocklist;
 use pam_pwpolicy::check::{check, Context, Verdict};
 use pam_pwpolicy::config::{self, ConfigError, Loaded, Paths};
-use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Policy, Preset, KEYS};
+use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Compat, Policy, Preset, KEYS};
 use serde::Serialize;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -395,6 +395,9 @@ fn explain_text(loaded: &Loaded) -> String {
             }
         }
     ));
+    if p.compat == Compat::Pwquality {
+        s.push_str("compat: pwquality (pam_pwquality's rules only: no strength score, no common-password list, no dictionary-word check unless set below)\n");
+    }
     s.push_str(&format!(
         "minimum length: minlen={} (effective {}); real minimum under credits: {} code points\n",
         p.minlen,
