@@ -153,10 +153,20 @@ fn read(dir: &Path, name: &str, depth: usize, stack: &mut Stack) {
     }
 }
 
-/// Reads the `password` stack of `service` from `dir` (e.g. `/etc/pam.d`, `passwd`).
+/// Reads the `password` stack of `service` from `dir` (e.g. `/etc/pam.d`, `passwd`); as libpam, the
+/// `other` file when the service has none.
 pub fn read_stack(dir: &Path, service: &str) -> Stack {
     let mut stack = Stack::default();
-    read(dir, service, 0, &mut stack);
+    if !dir.join(service).exists() && dir.join("other").exists() {
+        stack.problems.push(format!(
+            "{}: no such file; libpam uses {} instead",
+            dir.join(service).display(),
+            dir.join("other").display()
+        ));
+        read(dir, "other", 0, &mut stack);
+    } else {
+        read(dir, service, 0, &mut stack);
+    }
     stack
 }
 
@@ -195,5 +205,9 @@ mod tests {
         assert_eq!(s.lines[0].line, 2);
         assert_eq!(s.lines[0].args, vec!["minlen=12"]);
         assert!(s.problems.iter().any(|p| p.contains("deeper")), "{s:?}");
+        std::fs::rename(d.path().join("passwd"), d.path().join("other")).unwrap();
+        let s = read_stack(d.path(), "passwd");
+        assert_eq!(s.lines.len(), 1, "{s:?}");
+        assert!(s.problems[0].contains("libpam uses"), "{s:?}");
     }
 }
