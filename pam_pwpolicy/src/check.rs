@@ -6,8 +6,8 @@
 //! followed by pam_pwquality's and our additions (GECOS, bad words, dictionary word and decorated words,
 //! whole-password `commoncheck`, zxcvbn score). Each rule is one function below, with its messages.
 //!
-//! Every failing rule is reported (the CLI lists them all; the module shows the first, as pam_cracklib
-//! does), each with a user-facing reason, one line of guidance and, where the rule is numeric, the margin
+//! Every failing rule is reported (the CLI lists them all; the module shows the one or two most useful,
+//! `module::shown_reasons`), each with a user-facing reason, one line of guidance and, where the rule is numeric, the margin
 //! by which the password missed. Pure: no I/O, no logging, no panics; the cost is bounded by `maxlen` and
 //! by [`crate::strength`]'s cap on what zxcvbn sees.
 
@@ -208,7 +208,7 @@ impl Verdict {
         self.reasons.is_empty()
     }
 
-    /// The first reason, which the module shows.
+    /// The first reason in check order.
     pub fn first(&self) -> Option<&Reason> {
         self.reasons.first()
     }
@@ -727,7 +727,15 @@ fn common(policy: &Policy, new: &New, strength: &Strength, context: &[String]) -
     let len = new.norm.len();
     let trivial =
         len >= 2 && (rules::longest_repeat(&new.norm) == len || rules::longest_sequence(&new.norm) == len);
-    if strength.whole_is_common || context.contains(&lower_text) || trivial {
+    if trivial {
+        return Some(reason(
+            Rule::Commoncheck,
+            "is a sequence or a repeat",
+            "Sequences like abc or 1111 are the first thing attackers try; use several unrelated words or a generated password.".to_owned(),
+            None,
+        ));
+    }
+    if strength.whole_is_common || context.contains(&lower_text) {
         return Some(reason(
             Rule::Commoncheck,
             "is a commonly used password",

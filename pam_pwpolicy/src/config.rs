@@ -2,7 +2,8 @@
 //! `pwquality.conf` + `pwquality.conf.d/*.conf`, layered into one [`Policy`].
 //!
 //! Precedence, lowest first (a later source overrides an earlier one, key by key):
-//! 1. built-in defaults (pam_pwquality's), then the `preset` (`nist`) named anywhere below;
+//! 1. built-in defaults (pam_pwquality's), then the `preset` (`nist`), then `compat` (`pwquality`), named
+//!    anywhere below;
 //! 2. `pwquality.conf.d/*.conf` in name order, then `pwquality.conf` (pam_pwquality's own order);
 //! 3. `pwpolicy.conf` (TOML; any key of [`crate::policy::KEYS`]);
 //! 4. module arguments (or `pwpolicy check` options).
@@ -20,7 +21,7 @@
 //! file owned by root or by the effective uid of the process, that neither group nor others can write.
 //! Files are read with a size cap; nothing here panics or blocks.
 
-use crate::policy::{OptionError, Policy, Preset, Value, KEYS};
+use crate::policy::{Compat, OptionError, Policy, Preset, Value, KEYS};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -219,18 +220,21 @@ pub fn parse_pwquality(text: &str, origin: &str) -> (Vec<Setting>, Vec<ConfigErr
 pub fn resolve(settings: &[Setting]) -> Result<Policy, Vec<ConfigError>> {
     let mut preset = Preset::None;
     let mut mfa = false;
+    let mut compat = Compat::None;
     let mut scratch = Policy::default();
     for s in settings {
-        if s.key == "preset" || s.key == "mfa" {
+        if s.key == "preset" || s.key == "mfa" || s.key == "compat" {
             // Errors are reported by the main loop below.
             if scratch.apply(&s.key, &s.value).is_ok() {
                 preset = scratch.preset;
                 mfa = scratch.mfa;
+                compat = scratch.compat;
             }
         }
     }
     let mut policy = Policy::default();
     policy.apply_preset(preset, mfa);
+    policy.apply_compat(compat);
     let mut errors = Vec::new();
     for s in settings {
         if let Err(e) = policy.apply(&s.key, &s.value) {
@@ -719,6 +723,21 @@ mod tests {
         assert_eq!(p.minlen, 8);
         let p = load(&args(&["minlen=20"]), &paths(d.path())).unwrap().policy;
         assert_eq!(p.minlen, 20);
+    }
+
+    #[test]
+    fn given_compat_in_toml_then_it_applies_and_explicit_settings_still_override() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path().join("pwpolicy.conf"), "compat = \"pwquality\"\n").unwrap();
+        let p = load(&[], &paths(d.path())).unwrap().policy;
+        assert_eq!(
+            (p.compat, p.minscore, p.commoncheck),
+            (Compat::Pwquality, 0, false)
+        );
+        let p = load(&args(&["minscore=2"]), &paths(d.path())).unwrap().policy;
+        assert_eq!((p.compat, p.minscore), (Compat::Pwquality, 2));
+        let p = load(&args(&["compat=none"]), &paths(d.path())).unwrap().policy;
+        assert_eq!((p.compat, p.minscore), (Compat::None, 3));
     }
 
     #[test]

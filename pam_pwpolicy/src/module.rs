@@ -29,7 +29,7 @@
 //! user typed is what is stored in PAM_AUTHTOK (pam_unix hashes the typed bytes at login too).
 
 use crate::blocklist::{self, Blocklist};
-use crate::check::{self, Context, Verdict};
+use crate::check::{self, Context, Reason, Rule, Verdict};
 use crate::config::{self, Paths};
 use crate::policy::{AuthtokSource, BlocklistMissing, Policy};
 use pam_ffi::os::UserRecord;
@@ -98,11 +98,112 @@ pub fn policy_text(policy: &Policy) -> String {
 /// Shown to the user when `blocklist_missing=deny` refuses a change because the blocklist cannot be used.
 pub const BLOCKLIST_UNAVAILABLE: &str = "The check against breached passwords is unavailable, so the password cannot be changed now. Please contact your system administrator.";
 
-/// The message for a refused password: `BAD PASSWORD: <reason>` and one line of guidance.
+/// What a failing rule is about, in the order a user should fix things (see [`shown_reasons`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Topic {
+    /// The input cannot be checked at all (empty, not UTF-8, too long).
+    Unusable,
+    /// Its relation to the old password.
+    Old,
+    /// Too short.
+    Length,
+    /// Character kinds required (credits, `minclass`): shown together.
+    Classes,
+    /// What it is made of (repeats, words, names, lists, guessability).
+    Pattern,
+}
+
+/// The topic of a rule, and its rank inside [`Topic::Pattern`] (lower: more specific, so more useful).
+fn topic(rule: Rule) -> (Topic, u8) {
+    match rule {
+        Rule::Empty | Rule::Utf8 | Rule::Maxlen => (Topic::Unusable, 0),
+        // The invisible characters are what the user must see first: they hide what the rest fails.
+        Rule::Invisible => (Topic::Unusable, 1),
+        Rule::Same | Rule::Case | Rule::Difok | Rule::Rotated => (Topic::Old, 0),
+        Rule::Minlen => (Topic::Length, 0),
+        Rule::Dcredit | Rule::Ucredit | Rule::Lcredit | Rule::Ocredit | Rule::Minclass => (Topic::Classes, 0),
+        Rule::Palindrome => (Topic::Pattern, 0),
+        Rule::Maxrepeat => (Topic::Pattern, 1),
+        Rule::Maxsequence => (Topic::Pattern, 2),
+        Rule::Maxclassrepeat => (Topic::Pattern, 3),
+        Rule::Usercheck | Rule::Usersubstr => (Topic::Pattern, 4),
+        Rule::Gecoscheck => (Topic::Pattern, 5),
+        Rule::Badwords => (Topic::Pattern, 6),
+        Rule::Blocklist => (Topic::Pattern, 7),
+        // dictcheck and commoncheck name the pattern they found ("a common password with a year and a
+        // symbol added", "a keyboard pattern", "a sequence or a repeat"): more useful than zxcvbn's score.
+        Rule::Dictcheck => (Topic::Pattern, 8),
+        Rule::Commoncheck => (Topic::Pattern, 9),
+        Rule::Minscore => (Topic::Pattern, 10),
+    }
+}
+
+/// Rules that say nothing useful about a password that is also too short: it changes once lengthened
+/// (`x` is "too short", not "a palindrome").
+fn moot_when_short(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::Palindrome | Rule::Maxrepeat | Rule::Maxclassrepeat | Rule::Minscore | Rule::Commoncheck
+    )
+}
+
+/// The reasons the user is shown, out of every failing rule the verdict holds: the first topic that
+/// failed among unusable input, the old password, length, and character kinds (all kinds at once), then
+/// the most specific pattern: at most two topics, so one retry shows what to fix (`abcdefghijkl` under
+/// `dcredit=-1`: the missing digit and the sequence together).
+pub fn shown_reasons(verdict: &Verdict) -> Vec<&Reason> {
+    let short = verdict.reasons.iter().any(|r| r.rule == Rule::Minlen);
+    let mut candidates: Vec<(Topic, u8, &Reason)> = verdict
+        .reasons
+        .iter()
+        .filter(|r| !(short && moot_when_short(r.rule)))
+        .map(|r| {
+            let (t, rank) = topic(r.rule);
+            (t, rank, r)
+        })
+        .collect();
+    candidates.sort_by_key(|(t, rank, _)| (*t, *rank));
+    let mut topics: Vec<Topic> = Vec::new();
+    let mut out = Vec::new();
+    for (t, _, r) in candidates {
+        match topics.last() {
+            // Every missing kind of character at once; one reason of any other topic.
+            Some(&last) if last == t => {
+                if t == Topic::Classes {
+                    out.push(r);
+                }
+            }
+            // Input that cannot be checked is the only thing to say.
+            Some(&Topic::Unusable) => break,
+            _ if topics.len() == 2 => break,
+            _ => {
+                topics.push(t);
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// The message for a refused password: `BAD PASSWORD: <reason>[; <reason>]`, then one line of guidance per
+/// reason shown ([`shown_reasons`]).
 pub fn bad_password_text(verdict: &Verdict) -> Option<String> {
-    verdict
-        .first()
-        .map(|r| format!("BAD PASSWORD: {}\n{}", r.message, r.guidance))
+    let shown = shown_reasons(verdict);
+    if shown.is_empty() {
+        return None;
+    }
+    let mut messages: Vec<&str> = Vec::new();
+    for r in &shown {
+        if !messages.contains(&r.message.as_str()) {
+            messages.push(&r.message);
+        }
+    }
+    let guidance: Vec<&str> = shown.iter().map(|r| r.guidance.as_str()).collect();
+    Some(format!(
+        "BAD PASSWORD: {}\n{}",
+        messages.join("; "),
+        guidance.join("\n")
+    ))
 }
 
 struct Session<'a> {
@@ -172,9 +273,9 @@ impl Session<'_> {
 
     /// Shows the verdict. `true`: the password may be used.
     fn judge(&self, pamh: &mut impl PamHandle, v: &Verdict) -> bool {
-        let Some(first) = v.first() else {
+        if v.ok() {
             return true;
-        };
+        }
         if let Some(text) = bad_password_text(v) {
             let _ = pamh.error(&text);
         }
@@ -188,7 +289,12 @@ impl Session<'_> {
         } else {
             let _ = pamh.info(&format!(
                 "Warning only: this password does not meet the policy ({}), but it was accepted because {}.",
-                first.message, self.warn_why
+                shown_reasons(v)
+                    .iter()
+                    .map(|r| r.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                self.warn_why
             ));
             pamh.log(
                 Priority::Warning,
@@ -510,8 +616,81 @@ mod tests {
         let mut h = handle(&["short1A!", STRONG, STRONG]);
         assert_eq!(t.update(&mut h, GUIDE), PamCode::Success);
         let e = errors(&h);
-        assert!(e[0].starts_with("BAD PASSWORD: is too short\n"), "{e:?}");
+        assert!(e[0].starts_with("BAD PASSWORD: is too short"), "{e:?}");
         assert_eq!(h.prompts().len(), 3);
+    }
+
+    #[test]
+    fn given_a_sequence_without_a_digit_then_one_retry_names_both_the_digit_and_the_sequence() {
+        let t = T::new();
+        let mut h = handle(&["abcdefghijkl"]);
+        assert_eq!(t.update(&mut h, &["retry=1", "dcredit=-1"]), PamCode::AuthtokErr);
+        let e = errors(&h);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("BAD PASSWORD: is too simple; "), "{e:?}");
+        assert!(e[0].contains("Add at least 1 digit"), "{e:?}");
+        assert!(e[0].contains("Sequences like abc"), "{e:?}");
+        assert_eq!(h.prompts(), vec!["New password: "]);
+    }
+
+    #[test]
+    fn given_one_character_then_it_is_too_short_not_a_palindrome() {
+        let t = T::new();
+        let mut h = handle(&["x"]);
+        assert_eq!(t.update(&mut h, &[]), PamCode::AuthtokErr);
+        assert_eq!(
+            errors(&h),
+            vec!["BAD PASSWORD: is too short\nUse at least 8 characters."]
+        );
+    }
+
+    #[test]
+    fn given_every_kind_missing_then_all_kinds_are_named_at_once_with_the_length() {
+        let t = T::new();
+        let mut h = handle(&["zzzz"]);
+        let args: Vec<&str> = GUIDE.iter().copied().chain(["retry=1"]).collect();
+        assert_eq!(t.update(&mut h, &args), PamCode::AuthtokErr);
+        let e = errors(&h)[0];
+        assert!(
+            e.starts_with("BAD PASSWORD: is too short; is too simple\n"),
+            "{e}"
+        );
+        for kind in ["digit", "uppercase letter", "other character"] {
+            assert!(e.contains(kind), "{kind}: {e}");
+        }
+        assert!(!e.contains("repeat") && !e.contains("guess"), "{e}");
+    }
+
+    #[test]
+    fn given_many_failing_rules_then_at_most_two_topics_are_shown_in_fix_order() {
+        let v = check::check(
+            &Policy::default(),
+            b"abcdefghijkl",
+            Some(b"abcdefghijkl"),
+            &Context::default(),
+        );
+        assert!(v.reasons.len() >= 3, "{v:?}");
+        let shown: Vec<Rule> = shown_reasons(&v).iter().map(|r| r.rule).collect();
+        assert_eq!(shown, vec![Rule::Same, Rule::Commoncheck], "{v:?}");
+    }
+
+    #[test]
+    fn given_compat_pwquality_then_passwords_pwquality_accepts_are_accepted_and_refused_without_it() {
+        let t = T::new();
+        for pw in ["Summer2024!", "P@ssw0rd2024"] {
+            let mut h = handle(&[pw, pw]);
+            assert_eq!(
+                t.update(&mut h, &["retry=3", "compat=pwquality"]),
+                PamCode::Success,
+                "{pw}"
+            );
+            assert!(errors(&h).is_empty(), "{pw}: {:?}", errors(&h));
+            let mut h = handle(&[pw]);
+            assert_eq!(t.update(&mut h, &["retry=1"]), PamCode::AuthtokErr, "{pw}");
+        }
+        // pwquality's own rules still apply.
+        let mut h = handle(&["x"]);
+        assert_eq!(t.update(&mut h, &["compat=pwquality"]), PamCode::AuthtokErr);
     }
 
     #[test]

@@ -45,6 +45,16 @@ pub enum Preset {
     Nist,
 }
 
+/// Whose behaviour to copy, over the defaults and the preset (`compat=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compat {
+    /// This module's own checks (default).
+    None,
+    /// pam_pwquality's rules only: no strength score, no common-password list, no check of a word with
+    /// decorations (`dictcheck`, which pam_pwquality does with cracklib and this module with zxcvbn).
+    Pwquality,
+}
+
 /// Every option, resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
@@ -113,6 +123,8 @@ pub struct Policy {
     pub blocklist: Option<String>,
     /// `blocklist_missing=deny|warn`.
     pub blocklist_missing: BlocklistMissing,
+    /// `compat=pwquality`: pam_pwquality's behaviour (see [`Policy::apply_compat`]).
+    pub compat: Compat,
 }
 
 impl Default for Policy {
@@ -150,6 +162,7 @@ impl Default for Policy {
             commoncheck: true,
             blocklist: None,
             blocklist_missing: BlocklistMissing::Deny,
+            compat: Compat::None,
         }
     }
 }
@@ -231,6 +244,7 @@ pub const KEYS: &[&str] = &[
     "commoncheck",
     "blocklist",
     "blocklist_missing",
+    "compat",
     "conf",
     "pwquality_conf",
 ];
@@ -399,6 +413,7 @@ impl Policy {
                     other => return Err(bad(key, format!("`{other}` is not deny or warn"))),
                 }
             }
+            "compat" => self.compat = parse_compat(key, v)?,
             k if SOURCE_KEYS.contains(&k) => {
                 text(key, v)?;
             }
@@ -423,6 +438,18 @@ impl Policy {
             self.usercheck = true;
             self.commoncheck = true;
             self.maxlen = self.maxlen.max(64);
+        }
+    }
+
+    /// Sets what `compat` changes (called after the preset, before the explicit settings, which override
+    /// it). `pwquality`: pam_pwquality's defaults are this module's, less the checks pam_pwquality does not
+    /// have or does differently: `minscore=0`, `commoncheck=0`, `dictcheck=0`.
+    pub fn apply_compat(&mut self, compat: Compat) {
+        self.compat = compat;
+        if compat == Compat::Pwquality {
+            self.minscore = 0;
+            self.commoncheck = false;
+            self.dictcheck = false;
         }
     }
 
@@ -548,6 +575,17 @@ impl Policy {
     }
 }
 
+fn parse_compat(key: &str, v: &Value) -> Result<Compat, OptionError> {
+    match text(key, v)?.trim() {
+        "pwquality" => Ok(Compat::Pwquality),
+        "none" | "" => Ok(Compat::None),
+        other => Err(bad(
+            key,
+            format!("`{other}` is not known (known: pwquality, none)"),
+        )),
+    }
+}
+
 fn parse_preset(key: &str, v: &Value) -> Result<Preset, OptionError> {
     match text(key, v)?.trim() {
         "nist" => Ok(Preset::Nist),
@@ -573,6 +611,7 @@ mod tests {
                 "blocklist" => t("/var/lib/pwpolicy/hibp.pwbl"),
                 "blocklist_missing" => t("warn"),
                 "preset" => t("nist"),
+                "compat" => t("pwquality"),
                 "maxlen" => t("64"),
                 "minscore" | "minclass" => t("2"),
                 _ => t("1"),
@@ -663,6 +702,18 @@ mod tests {
         assert_eq!((p.minlen, p.minclass, p.ucredit), (15, 0, 0));
         p.apply_preset(Preset::Nist, true);
         assert_eq!(p.minlen, 8);
+    }
+
+    #[test]
+    fn given_compat_pwquality_then_only_pwqualitys_checks_remain() {
+        let mut p = Policy::default();
+        p.apply_compat(Compat::Pwquality);
+        assert_eq!(
+            (p.minscore, p.commoncheck, p.dictcheck, p.compat),
+            (0, false, false, Compat::Pwquality)
+        );
+        assert_eq!((p.minlen, p.difok, p.retry), (8, 1, 1));
+        assert!(p.apply("compat", &t("cracklib")).is_err());
     }
 
     #[test]

@@ -58,6 +58,8 @@ fn given_positive_credits_then_explain_prints_the_real_minimum() {
     let (out, _d) = pwpolicy(
         &[
             "explain",
+            "--pam-dir",
+            &debian_pam_dir("").path().display().to_string(),
             "minlen=12",
             "ucredit=1",
             "dcredit=1",
@@ -76,7 +78,9 @@ fn given_positive_credits_then_explain_prints_the_real_minimum() {
 
 #[test]
 fn given_bad_option_then_error_and_hint_lines_and_exit_two() {
-    let (out, _d) = pwpolicy(&["explain", "minlenn=3"], "");
+    let pam = debian_pam_dir("");
+    let dir = pam.path().display().to_string();
+    let (out, _d) = pwpolicy(&["explain", "--pam-dir", &dir, "minlenn=3"], "");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("pwpolicy: error: bad configuration"), "{err}");
@@ -113,4 +117,98 @@ fn given_json_output_then_each_line_parses_as_json_with_the_verdict_fields() {
         }
         assert_eq!(v["ok"], false);
     }
+}
+
+/// A pam.d directory as Debian 12 has it after `pam-auth-update` enabled pam_pwpolicy: `passwd` includes
+/// `common-password`, whose pam_pwpolicy line carries `args`.
+fn debian_pam_dir(args: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("passwd"),
+        "#\n# The PAM configuration file for the Shadow `passwd' service\n#\n\n@include common-password\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("common-password"),
+        format!(
+            "# here are the per-package modules (the \"Primary\" block)\n\
+             password\trequisite\t\t\tpam_pwpolicy.so {args}\n\
+             password\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt\n\
+             # here's the fallback if no module succeeds\n\
+             password\trequisite\t\t\tpam_deny.so\n\
+             password\trequired\t\t\tpam_permit.so\n"
+        ),
+    )
+    .unwrap();
+    d
+}
+
+fn explain_with(pam: &std::path::Path) -> (Output, String, String) {
+    let dir = pam.display().to_string();
+    let (out, _d) = pwpolicy(&["explain", "--pam-dir", &dir], "");
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn given_a_typo_on_the_pam_line_then_explain_names_file_and_line_and_exits_two() {
+    let pam = debian_pam_dir("retry=3 minlenn=12");
+    let (out, stdout, stderr) = explain_with(pam.path());
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    let at = format!(
+        "{}:2: unknown option `minlenn`",
+        pam.path().join("common-password").display()
+    );
+    assert!(stderr.contains(&at), "{stderr}");
+    assert!(stdout.contains("pam_pwpolicy.so retry=3 minlenn=12"), "{stdout}");
+}
+
+#[test]
+fn given_a_clean_debian_stack_then_explain_shows_the_line_and_its_arguments_take_effect() {
+    let pam = debian_pam_dir("retry=3 minlen=14");
+    let (out, stdout, stderr) = explain_with(pam.path());
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let line = format!(
+        "{}:2: password requisite pam_pwpolicy.so retry=3 minlen=14",
+        pam.path().join("common-password").display()
+    );
+    assert!(stdout.contains(&line), "{stdout}");
+    // The PAM line overrides pwpolicy.conf's minlen = 10.
+    assert!(stdout.contains("minimum length: minlen=14"), "{stdout}");
+    assert!(stdout.contains("prompting: retry=3"), "{stdout}");
+}
+
+#[test]
+fn given_no_pam_pwpolicy_line_then_explain_says_the_policy_is_not_in_effect_and_exits_one() {
+    let pam = debian_pam_dir("");
+    std::fs::write(
+        pam.path().join("common-password"),
+        "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\npassword\trequisite\tpam_deny.so\n",
+    )
+    .unwrap();
+    let (out, stdout, _) = explain_with(pam.path());
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("no pam_pwpolicy line: this policy is NOT in effect"),
+        "{stdout}"
+    );
+    // The policy of the configuration files is still shown.
+    assert!(stdout.contains("minimum length: minlen=10"), "{stdout}");
+}
+
+#[test]
+fn given_an_optional_control_then_explain_warns_that_refusals_do_not_stop_the_change() {
+    let pam = debian_pam_dir("");
+    let cp = pam.path().join("common-password");
+    let text = std::fs::read_to_string(&cp)
+        .unwrap()
+        .replace("requisite\t\t\tpam_pwpolicy", "optional pam_pwpolicy");
+    std::fs::write(&cp, text).unwrap();
+    let (_, stdout, _) = explain_with(pam.path());
+    assert!(
+        stdout.contains("control `optional`: a refused password does not stop the change"),
+        "{stdout}"
+    );
 }

@@ -4,7 +4,7 @@
 //! lengths and classes, repeats, sequences, palindromes, class runs, user names and bad words inside,
 //! old/new pairs, Unicode) and several option sets, our checker runs in process and libpwquality runs in
 //! ONE `/usr/bin/python3` process (python3-pwquality), fed tab-separated hex lines on stdin. dictcheck is
-//! off on both sides; our zxcvbn score (`minscore`) and `commoncheck` are off too.
+//! off on both sides; ours runs under `compat=pwquality` (no zxcvbn score, no `commoncheck`).
 //!
 //! libpwquality stops at the first failing rule, in its own order ([`PWQ_ORDER`]). So for each password
 //! the comparison is exact for the rules it evaluated: every rule before its first failure passed (we
@@ -477,7 +477,7 @@ fn given_same_inputs_and_options_then_verdicts_match_libpwquality_except_documen
             .filter(|o| !o.is_empty())
             .map(str::to_owned)
             .collect();
-        args.extend(["dictcheck=0", "commoncheck=0", "minscore=0"].map(str::to_owned));
+        args.push("compat=pwquality".to_owned());
         let policy = resolve(&parse_args(&args)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let ctx = Context {
             user: Some((*user).to_owned()),

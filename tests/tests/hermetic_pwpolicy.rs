@@ -487,3 +487,37 @@ fn given_pwpolicy_conf_owned_by_a_user_then_refused_at_load() {
     let o = chauthtok(&h, &bare_line(&format!("conf={}", conf.display())), &["x", "x"]);
     assert_ne!(o.code(), PamCode::ServiceErr, "{:#?}", o.logs);
 }
+
+#[test]
+fn given_a_sequence_without_a_digit_then_one_refusal_names_both_and_x_is_too_short() {
+    let (h, line) = setup("retry=2 dcredit=-1 enforce_for_root", "");
+    let o = chauthtok(&h, &line, &["abcdefghijkl", "x"]);
+    o.assert_code(PamCode::MaxTries);
+    assert_refused_with(
+        &o,
+        &[
+            "is too simple; is a sequence or a repeat",
+            "is too short; is too simple",
+        ],
+    );
+    let msgs = o.messages();
+    let first = msgs.iter().find(|m| m.starts_with("BAD PASSWORD: ")).unwrap();
+    assert!(
+        first.contains("Add at least 1 digit") && first.contains("Sequences like abc"),
+        "{first}"
+    );
+    assert!(!msgs.iter().any(|m| m.contains("palindrome")), "{msgs:#?}");
+}
+
+#[test]
+fn given_compat_pwquality_then_passwords_pwquality_accepts_are_accepted() {
+    let (h, line) = setup("retry=3 compat=pwquality enforce_for_root", "");
+    for pw in ["Summer2024!", "P@ssw0rd2024"] {
+        let o = chauthtok(&h, &line, &[pw, pw]);
+        o.assert_code(PamCode::Success);
+        assert!(
+            !o.messages().iter().any(|m| m.starts_with("BAD PASSWORD")),
+            "{pw}"
+        );
+    }
+}

@@ -7,7 +7,8 @@
 //! keys, builds each output shard's binary fuse filter (at most ~2^17 keys per shard, see
 //! `blocklist::TARGET_SHARD_KEYS`) and appends it to a temporary output file, which is then checksummed,
 //! fsynced, renamed over OUTPUT, and the directory fsynced (every failure is reported). A progress bar is
-//! drawn on stderr when it is a terminal.
+//! drawn on stderr when it is a terminal (cut to its width, with an ETA); otherwise a plain progress line is
+//! printed every 10 seconds (cron, logs).
 //!
 //! The CLI prints to stdout and stderr; the module never runs this code.
 #![forbid(unsafe_code)]
@@ -104,48 +105,162 @@ fn parse_build(args: &[String]) -> Result<BuildArgs, Error> {
     Ok(out)
 }
 
-/// A progress line on stderr, drawn only when stderr is a terminal, at most 4 times a second.
+/// Progress on stderr. On a terminal: one line redrawn in place at most 4 times a second, cut to the
+/// terminal's width (a wrapped line would leave a staircase), with a bar when it fits. Otherwise (cron, a
+/// log file): a plain line every [`PLAIN_EVERY`]. Both carry the percentage and an ETA when the total is
+/// known.
 struct Progress {
-    tty: bool,
+    /// Terminal columns; `None`: stderr is not a terminal.
+    columns: Option<usize>,
     start: Instant,
+    phase: &'static str,
+    phase_start: Instant,
     last: Instant,
+}
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+/// How often the terminal line is redrawn.
+const TTY_EVERY: Duration = Duration::from_millis(250);
+
+/// Columns of the terminal on stderr: `COLUMNS` when set, else `stty size` run on it, else 80.
+fn stderr_columns() -> usize {
+    use std::os::fd::AsFd;
+    let env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    let stty = || {
+        let fd = io::stderr().as_fd().try_clone_to_owned().ok()?;
+        let out = std::process::Command::new("stty")
+            .arg("size")
+            .stdin(std::process::Stdio::from(fd))
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        String::from_utf8(out.stdout)
+            .ok()?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+    };
+    env.or_else(stty).unwrap_or(80)
+}
+
+/// `1h02m`, `3m05s`, `42s`.
+fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The time left if the rest goes as fast as `done` took `elapsed`; `None` before there is a basis.
+fn eta(done: u64, total: u64, elapsed: Duration) -> Option<Duration> {
+    if done == 0 || total == 0 || elapsed < Duration::from_secs(1) {
+        return None;
+    }
+    let left = total.saturating_sub(done) as f64;
+    Some(Duration::from_secs_f64(
+        elapsed.as_secs_f64() * left / done as f64,
+    ))
+}
+
+/// One progress line: `PHASE: [bar] PCT% DETAIL, ETA T`. `columns`: the terminal's width; the line is cut
+/// to one less (no wrap, whatever the terminal does in its last column) and the bar (at most 30 cells) is
+/// left out when fewer than 10 cells fit. `None`: a plain line for a log, without a bar. `total` 0: unknown
+/// (no percentage, no ETA).
+fn progress_line(
+    phase: &str,
+    done: u64,
+    total: u64,
+    elapsed: Duration,
+    detail: &str,
+    columns: Option<usize>,
+) -> String {
+    let pct = (total > 0).then(|| format!("{:3}% ", (done.min(total) * 100) / total));
+    let eta = eta(done, total, elapsed).map(|d| format!(", ETA {}", duration_text(d)));
+    let text = format!(
+        "{}{detail}{}",
+        pct.as_deref().unwrap_or(""),
+        eta.as_deref().unwrap_or("")
+    );
+    let Some(columns) = columns else {
+        return format!("{phase}: {text}");
+    };
+    let room = columns.saturating_sub(1);
+    // "PHASE: " + "[" + bar + "] " + text
+    let fixed = phase.len() + 2 + 3 + text.len();
+    let cells = room.saturating_sub(fixed).min(30);
+    let line = if total > 0 && cells >= 10 {
+        let filled = usize::try_from((done.min(total) * cells as u64) / total).unwrap_or(0);
+        format!(
+            "{phase}: [{}{}] {text}",
+            "#".repeat(filled),
+            ".".repeat(cells - filled.min(cells))
+        )
+    } else {
+        format!("{phase}: {text}")
+    };
+    line.chars().take(room).collect()
 }
 
 impl Progress {
     fn new() -> Self {
         let now = Instant::now();
         Progress {
-            tty: io::stderr().is_terminal(),
+            columns: io::stderr().is_terminal().then(stderr_columns),
             start: now,
+            phase: "reading",
+            phase_start: now,
             last: now,
         }
     }
 
+    /// Whether a line is due now (and, if so, the clock restarts).
     fn due(&mut self) -> bool {
-        if !self.tty || self.last.elapsed() < Duration::from_millis(250) {
+        let every = if self.columns.is_some() {
+            TTY_EVERY
+        } else {
+            PLAIN_EVERY
+        };
+        if self.last.elapsed() < every {
             return false;
         }
         self.last = Instant::now();
         true
     }
 
-    fn draw(&self, text: &str) {
-        let _ = write!(io::stderr().lock(), "\r\x1b[2K{text}");
+    /// Starts a phase (`reading`, `building`): its ETA counts from now.
+    fn begin(&mut self, phase: &'static str) {
+        self.phase = phase;
+        self.phase_start = Instant::now();
     }
 
-    fn bar(done: u64, total: u64) -> String {
-        let width = 30u64;
-        let filled = (done.min(total) * width).checked_div(total).unwrap_or(0);
-        let pct = (done.min(total) * 100).checked_div(total).unwrap_or(0);
-        format!(
-            "[{}{}] {pct:3}%",
-            "#".repeat(usize::try_from(filled).unwrap_or(0)),
-            ".".repeat(usize::try_from(width - filled).unwrap_or(0))
-        )
+    /// Shows where the phase is: `done` of `total` (0: unknown).
+    fn show(&self, done: u64, total: u64, detail: &str) {
+        let line = progress_line(
+            self.phase,
+            done,
+            total,
+            self.phase_start.elapsed(),
+            detail,
+            self.columns,
+        );
+        let mut err = io::stderr().lock();
+        let _ = match self.columns {
+            Some(_) => write!(err, "\r\x1b[2K{line}"),
+            None => writeln!(err, "pwpolicy: build-blocklist: {line}"),
+        };
     }
 
     fn done(&self) {
-        if self.tty {
+        if self.columns.is_some() {
             let _ = writeln!(io::stderr().lock());
         }
     }
@@ -257,17 +372,13 @@ fn split_input(
         if c.lines.is_multiple_of(65_536) && progress.due() {
             let secs = progress.start.elapsed().as_secs_f64().max(0.001);
             let rate = mib(read_bytes) / secs;
-            let head = if total > 0 {
-                format!(
-                    "{} {:.0}/{:.0} MiB",
-                    Progress::bar(read_bytes, total),
-                    mib(read_bytes),
-                    mib(total)
-                )
+            // The line count only when there is no percentage: the bar needs the room at 80 columns.
+            let detail = if total > 0 {
+                format!("{:.0}/{:.0} MiB, {rate:.0} MiB/s", mib(read_bytes), mib(total))
             } else {
-                format!("{:.0} MiB", mib(read_bytes))
+                format!("{:.0} MiB, {} lines, {rate:.0} MiB/s", mib(read_bytes), c.lines)
             };
-            progress.draw(&format!("reading: {head}, {} lines, {rate:.0} MiB/s", c.lines));
+            progress.show(read_bytes, total, &detail);
         }
     }
     Ok(c)
@@ -392,6 +503,7 @@ pub fn build(args: &[String]) -> Result<ExitCode, Error> {
     };
     let mut distinct = 0u64;
     let mut largest = 0usize;
+    progress.begin("building");
     for shard in 0..shards {
         let keys = pending.take(&temp.dir, shard, bits)?;
         distinct += keys.len() as u64;
@@ -400,12 +512,8 @@ pub fn build(args: &[String]) -> Result<ExitCode, Error> {
             .map_err(|e| fail(format!("shard {shard}: {e}"), "report this bug"))?;
         w.add_shard(&filter)
             .map_err(|e| io_fail("cannot write", &tmp_out, e))?;
-        if progress.tty && (shard + 1 == shards || progress.due()) {
-            progress.draw(&format!(
-                "building: {} shard {}/{shards}",
-                Progress::bar(shard + 1, shards),
-                shard + 1
-            ));
+        if progress.due() || (progress.columns.is_some() && shard + 1 == shards) {
+            progress.show(shard + 1, shards, &format!("shard {}/{shards}", shard + 1));
         }
     }
     drop(pending);
@@ -476,6 +584,42 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn given_80_columns_then_every_progress_line_fits_in_79_with_bar_percentage_and_eta() {
+        let t = Duration::from_secs(30);
+        for (done, total) in [(0, 1u64 << 35), (1 << 30, 1 << 35), (1 << 35, 1 << 35)] {
+            let detail = "32768/32768 MiB, 1234 MiB/s";
+            let line = progress_line("reading", done, total, t, detail, Some(80));
+            assert!(line.chars().count() <= 79, "{} {line}", line.len());
+            assert!(line.starts_with("reading: [") && line.contains("% "), "{line}");
+            let long = "32768/32768 MiB, 2000000000 lines, 1234 MiB/s, and more detail than fits";
+            let line = progress_line("reading", done, total, t, long, Some(80));
+            assert_eq!(line.chars().count(), 79, "{line}");
+        }
+        let line = progress_line("reading", 1, 4, t, "8/32 GiB", Some(80));
+        assert_eq!(
+            line,
+            "reading: [#######.......................]  25% 8/32 GiB, ETA 1m30s"
+        );
+    }
+
+    #[test]
+    fn given_a_narrow_terminal_then_the_bar_goes_first_and_the_line_is_cut() {
+        let t = Duration::from_secs(5);
+        let line = progress_line("building", 5, 10, t, "shard 5/10", Some(40));
+        assert_eq!(line, "building:  50% shard 5/10, ETA 5s");
+        let line = progress_line("building", 5, 10, t, "shard 5/10", Some(20));
+        assert_eq!(line.chars().count(), 19, "{line}");
+    }
+
+    #[test]
+    fn given_no_terminal_then_plain_lines_without_bar_and_eta_after_a_second() {
+        let line = progress_line("reading", 1, 3, Duration::from_secs(3700), "1/3 GiB", None);
+        assert_eq!(line, "reading:  33% 1/3 GiB, ETA 2h03m");
+        let line = progress_line("reading", 0, 0, Duration::from_millis(10), "5 MiB", None);
+        assert_eq!(line, "reading: 5 MiB");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! - `pwpolicy check [--user U] [--config F] [--json] [KEY[=VALUE]...]` reads passwords one per line on
 //!   stdin and prints one verdict per line (never the password itself); exit 0 if all passed, 1 if any
 //!   was refused.
-//! - `pwpolicy explain [--config F] [KEY[=VALUE]...]` prints the effective policy, including the real
-//!   minimum length under credits.
+//! - `pwpolicy explain [--config F] [--pam-dir DIR] [KEY[=VALUE]...]` prints the effective policy,
+//!   including the real minimum length under credits: the configuration files plus the arguments of the
+//!   `pam_pwpolicy` line(s) in the `password` stack of `passwd` (`pam_stack.rs`; includes followed),
+//!   each bad argument there reported with its file and line (exit 2).
 //! - `pwpolicy build-blocklist` and `pwpolicy check-blocklist` build and verify the breached-password
 //!   blocklist (`blocklist_cmd.rs`); `check --blocklist FILE` is the module's `blocklist=FILE`.
 //!
@@ -20,17 +22,23 @@ use pam_pwpolicy::blocklist::Blocklist;
 use pam_pwpolicy::check::check_blocklist;
 use pam_pwpolicy::check::{check, Context, Verdict};
 use pam_pwpolicy::config::{self, ConfigError, Loaded, Paths};
-use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Policy, Preset, KEYS};
+use pam_pwpolicy::policy::{AuthtokSource, BlocklistMissing, Compat, Policy, Preset, KEYS};
 use serde::Serialize;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod blocklist_cmd;
+mod pam_stack;
+
+/// Where `explain` reads the PAM stack by default.
+const PAM_DIR: &str = "/etc/pam.d";
+/// The service whose `password` stack `explain` reads.
+const PAM_SERVICE: &str = "passwd";
 
 const USAGE: &str =
     "usage: pwpolicy check [--user U] [--config F] [--blocklist FILE] [--json] [KEY[=VALUE]...] < passwords
-       pwpolicy explain [--config F] [KEY[=VALUE]...]";
+       pwpolicy explain [--config F] [--pam-dir DIR] [KEY[=VALUE]...]";
 
 /// Why a `pwpolicy` command failed. Each variant knows its message and its hint.
 #[derive(Debug)]
@@ -137,6 +145,7 @@ struct Cli {
     user: Option<String>,
     config: Option<String>,
     json: bool,
+    pam_dir: Option<String>,
     module_args: Vec<String>,
 }
 
@@ -183,6 +192,10 @@ fn parse(argv: &[String]) -> Result<Cli, Error> {
                 let v = value(&mut it, "--config", "--config /etc/security/pwpolicy.conf")?;
                 position += 1;
                 cli.config = Some(absolute("--config", v)?);
+            }
+            "--pam-dir" if cli.command == "explain" => {
+                cli.pam_dir = Some(value(&mut it, "--pam-dir", "--pam-dir /etc/pam.d")?.clone());
+                position += 1;
             }
             "-h" | "--help" => cli.command = "help".to_owned(),
             flag if flag.starts_with('-') => return Err(Error::UnknownFlag(flag.to_owned())),
@@ -382,6 +395,9 @@ fn explain_text(loaded: &Loaded) -> String {
             }
         }
     ));
+    if p.compat == Compat::Pwquality {
+        s.push_str("compat: pwquality (pam_pwquality's rules only: no strength score, no common-password list, no dictionary-word check unless set below)\n");
+    }
     s.push_str(&format!(
         "minimum length: minlen={} (effective {}); real minimum under credits: {} code points\n",
         p.minlen,
@@ -457,6 +473,98 @@ fn explain_text(loaded: &Loaded) -> String {
     s
 }
 
+/// Checks every argument of every pam_pwpolicy line as the module would (each error names `file:line`);
+/// returns the good arguments of the first line, which the module on that line runs with.
+fn pam_line_args(stack: &pam_stack::Stack, errors: &mut Vec<ConfigError>) -> Vec<String> {
+    let mut first = Vec::new();
+    for (i, line) in stack.lines.iter().enumerate() {
+        for (arg, setting) in line.args.iter().zip(config::parse_args(&line.args)) {
+            match Policy::default().apply(&setting.key, &setting.value) {
+                Ok(()) if i == 0 => first.push(arg.clone()),
+                Ok(()) => {}
+                Err(e) => errors.push(ConfigError {
+                    origin: line.origin(),
+                    problem: e.to_string(),
+                }),
+            }
+        }
+    }
+    first
+}
+
+/// The PAM part of `explain`: the files read, each pam_pwpolicy line and what its arguments do.
+fn pam_text(dir: &Path, stack: &pam_stack::Stack) -> String {
+    let mut s = String::new();
+    let files: Vec<String> = stack.files.iter().map(|f| f.display().to_string()).collect();
+    s.push_str(&format!(
+        "PAM stack of `{PAM_SERVICE}` (password lines): {}\n",
+        if files.is_empty() {
+            format!("nothing read from {}", dir.display())
+        } else {
+            files.join(", ")
+        }
+    ));
+    for p in &stack.problems {
+        s.push_str(&format!("  problem: {p}\n"));
+    }
+    if stack.lines.is_empty() {
+        s.push_str(&format!(
+            "  no pam_pwpolicy line: this policy is NOT in effect for `{PAM_SERVICE}` (add `password requisite pam_pwpolicy.so` before pam_unix; see pam_pwpolicy(8))\n"
+        ));
+    }
+    for (i, l) in stack.lines.iter().enumerate() {
+        s.push_str(&format!(
+            "  {}: password {} pam_pwpolicy.so {}\n",
+            l.origin(),
+            l.control,
+            l.args.join(" ")
+        ));
+        if !matches!(l.control.as_str(), "requisite" | "required") && !l.control.starts_with('[') {
+            s.push_str(&format!(
+                "    control `{}`: a refused password does not stop the change (use `requisite`)\n",
+                l.control
+            ));
+        }
+        if i > 0 {
+            s.push_str("    another pam_pwpolicy line: it runs too, with its own arguments; the policy below is the first line's\n");
+        } else if l.args.is_empty() {
+            s.push_str("    no arguments: the configuration files and defaults below apply as they are\n");
+        } else {
+            s.push_str(
+                "    these arguments override the configuration files; the policy below includes them\n",
+            );
+        }
+    }
+    s
+}
+
+/// `explain`: the PAM stack of `passwd`, then the policy its pam_pwpolicy line and the files give. Exit 0,
+/// 1 when no pam_pwpolicy line is in the stack (the policy is not in effect), 2 on any bad setting.
+fn run_explain(cli: &Cli) -> Result<ExitCode, Error> {
+    let dir = PathBuf::from(cli.pam_dir.as_deref().unwrap_or(PAM_DIR));
+    let stack = pam_stack::read_stack(&dir, PAM_SERVICE);
+    let mut errors = Vec::new();
+    let mut args = pam_line_args(&stack, &mut errors);
+    args.extend(cli.module_args.iter().cloned());
+    if let Some(c) = &cli.config {
+        args.push(format!("conf={c}"));
+    }
+    let mut out = pam_text(&dir, &stack);
+    match config::load(&args, &Paths::system()) {
+        Ok(loaded) => out.push_str(&explain_text(&loaded)),
+        Err(e) => errors.extend(e),
+    }
+    let _ = write!(io::stdout().lock(), "{out}");
+    if !errors.is_empty() {
+        return Err(Error::Config(errors));
+    }
+    Ok(if stack.lines.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.split_first() {
@@ -464,11 +572,7 @@ fn main() -> ExitCode {
         Some((c, rest)) if c == "check-blocklist" => blocklist_cmd::check_file(rest),
         _ => parse(&argv).and_then(|cli| match cli.command.as_str() {
             "check" => run_check(&cli),
-            "explain" => {
-                let loaded = load(&cli)?;
-                let _ = write!(io::stdout().lock(), "{}", explain_text(&loaded));
-                Ok(ExitCode::SUCCESS)
-            }
+            "explain" => run_explain(&cli),
             _ => {
                 let _ = writeln!(io::stdout().lock(), "{USAGE}\n{}", blocklist_cmd::USAGE);
                 Ok(ExitCode::SUCCESS)
