@@ -39,6 +39,7 @@ use crate::verify::{code_candidates, Outcome, RejectReason, Via};
 use pam_ffi::os::UserRecord;
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use zeroize::Zeroizing;
 
 pam_ffi::export_pam_hooks! {
     pam_sm_authenticate => authenticate_hook,
@@ -344,6 +345,13 @@ fn attempts<H: PamHandle>(h: &mut H, login: &Login<'_>, backend: &mut dyn StateB
     attempt(h, login, backend, &typed, opts.forward_pass)
 }
 
+/// `text` without its spaces, when it is digits and spaces only and has a space (the grouping authenticator
+/// apps show); `None` otherwise.
+fn without_spaces(text: &str) -> Option<Zeroizing<String>> {
+    let digits_and_spaces = text.bytes().all(|b| b.is_ascii_digit() || b == b' ');
+    (text.contains(' ') && digits_and_spaces).then(|| Zeroizing::new(text.replace(' ', "")))
+}
+
 /// One submitted code: decided and recorded by the backend, then turned into a [`Decision`].
 fn attempt<H: PamHandle>(
     h: &mut H,
@@ -355,6 +363,9 @@ fn attempt<H: PamHandle>(
     let (opts, ctx) = (login.opts, login.ctx);
     // A reply that is not UTF-8 is still an attempt: recorded, and refused as malformed.
     let text = typed.as_str().unwrap_or("");
+    // A code typed as the phone shows it ("478 972"): its spaces are dropped (never with a password before it).
+    let unspaced = (!allow_password).then(|| without_spaces(text)).flatten();
+    let text = unspaced.as_deref().map_or(text, String::as_str);
     let candidates = code_candidates(text, login.digits, allow_password);
     let codes = codes_to_try(&candidates, text);
     let recorded = match backend.verify_and_record(&ctx.request(), &codes) {
@@ -751,6 +762,38 @@ mod tests {
     fn rate_limit_of(path: &Path) -> Vec<u64> {
         let f = SecretFile::parse(&std::fs::read(path).unwrap()).unwrap();
         f.rate_limit().unwrap().timestamps.clone()
+    }
+
+    /// Decision (issue 19): a code typed with the space the phone shows is accepted; a used scratch code is
+    /// logged as a wrong code, not as malformed.
+    #[test]
+    fn given_a_code_typed_as_the_phone_groups_it_then_it_is_accepted() {
+        let (dir, _) = enrolled("\" TOTP_AUTH\n");
+        clock_reads(&[T]);
+        let code = code_at(T);
+        let (a, b) = code.split_at(3);
+        let mut h = handle("alice", &[&format!("{a} {b}")]);
+        assert_eq!(login(&mut h, &args(&dir, &["noskewadj"])), PamCode::Success);
+        // Letters with spaces are still no code.
+        let mut h = handle("alice", &[&format!("{a} x{b}")]);
+        assert_eq!(login(&mut h, &args(&dir, &["noskewadj"])), PamCode::AuthErr);
+    }
+
+    #[test]
+    fn given_a_used_scratch_code_then_it_is_refused_as_a_wrong_code() {
+        let (dir, _) = enrolled("\" TOTP_AUTH\n41234567\n");
+        clock_reads(&[T]);
+        let mut h = handle("alice", &["41234567"]);
+        assert_eq!(login(&mut h, &args(&dir, &[])), PamCode::Success);
+        let mut h = handle("alice", &["41234567"]);
+        assert_eq!(login(&mut h, &args(&dir, &[])), PamCode::AuthErr);
+        let lines: Vec<String> = h.log_lines().iter().map(|l| l.text.clone()).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "refused user=alice rhost=127.0.0.1 reason=wrong-code"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -276,6 +276,9 @@ fn check(
     let code = parse_code(input, file.digits());
     let outcome = match (file.mode(), code) {
         (Mode::ScratchOnly, _) => Outcome::NotConfigured,
+        // Eight digits that are no usable scratch code (used already, or never issued) are a wrong code,
+        // not a malformed one: the log must not call a replayed scratch code a typo.
+        (_, None) if scratch_shaped(input).is_some() => Outcome::Rejected(RejectReason::WrongCode),
         (_, None) => Outcome::Rejected(RejectReason::Malformed),
         (Mode::Hotp { counter }, Some(code)) => check_hotp(file, &mut ev, counter, code, options),
         (Mode::Totp, Some(code)) => check_totp(file, &mut ev, now, code, options),
@@ -806,9 +809,10 @@ mod tests {
             &*f2.to_bytes(),
             format!("{GA_SECRET}\n\" TOTP_AUTH\n11111111\n").as_bytes()
         );
+        // Issue 19: a used scratch code is logged as a wrong code, never as malformed.
         assert_eq!(
             verify(&f2, T, "22222222", &opts(), None).outcome,
-            Outcome::Rejected(RejectReason::Malformed)
+            Outcome::Rejected(RejectReason::WrongCode)
         );
     }
 
@@ -819,7 +823,7 @@ mod tests {
         let f = file("\" TOTP_AUTH\n11111111\njunk\n22222222\n");
         let v = verify(&f, T, "22222222", &opts(), None);
         // Refused as any 8-digit input that is no usable scratch code is.
-        assert_eq!(v.outcome, Outcome::Rejected(RejectReason::Malformed));
+        assert_eq!(v.outcome, Outcome::Rejected(RejectReason::WrongCode));
         assert_eq!(v.updated, None);
         // The code before the stray line works, and only it is counted as left.
         let v = verify(&f, T, "11111111", &opts(), None);
