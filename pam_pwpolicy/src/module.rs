@@ -143,7 +143,12 @@ fn topic(rule: Rule) -> (Topic, u8) {
 fn moot_when_short(rule: Rule) -> bool {
     matches!(
         rule,
-        Rule::Palindrome | Rule::Maxrepeat | Rule::Maxclassrepeat | Rule::Minscore | Rule::Commoncheck
+        Rule::Palindrome
+            | Rule::Rotated
+            | Rule::Maxrepeat
+            | Rule::Maxclassrepeat
+            | Rule::Minscore
+            | Rule::Commoncheck
     )
 }
 

@@ -360,6 +360,24 @@ s_passwd_weak_refused() {
     log_has_now sys "pam_unix\(passwd:chauthtok\): password changed for $UP" && { why "pam_unix logged a password change"; return 1; }
     return 0
 }
+# Issue 19: one refusal names every problem worth fixing (the missing kinds of character and the sequence),
+# so the user does not burn a retry on each; a one-letter password is "too short", not "a palindrome".
+s_passwd_refusal_names_both() {
+    set_initial_password
+    write_common_password
+    local tr first
+    tr=$(expect "$HERE/chpw.exp" "$UP" "$PW0" abcdefghijkl 2>&1)
+    printf '%s\n' "$tr" >"$T/passwd-refusal.transcript"
+    first=$(grep -m1 -A8 'BAD PASSWORD' <<<"$tr" | tr -d '\r' | tr '\n' ' ')
+    [[ $first == *"BAD PASSWORD: is too simple; is a sequence or a repeat"* ]] \
+        || { why "first refusal: ${first:-none} (transcript in passwd-refusal.transcript)"; return 1; }
+    [[ $first == *"Add at least 1 digit"* && $first == *"Sequences like abc"* ]] \
+        || { why "the first refusal does not say both what to add and what to avoid: $first"; return 1; }
+    tr=$(expect "$HERE/chpw.exp" "$UP" "$PW0" x 2>&1)
+    first=$(grep -m1 'BAD PASSWORD' <<<"$tr" | tr -d '\r')
+    [[ $first == "BAD PASSWORD: is too short"* ]] || { why "'x' refused as: ${first:-nothing}"; return 1; }
+    return 0
+}
 s_passwd_strong_accepted() {
     set_initial_password
     write_common_password
@@ -644,6 +662,9 @@ case "$(basename "$TOTP_MODULE")" in   # pam_totp's own guarantees and log forma
         scenario first-pass-guess-recorded-when-client-leaves s_first_pass_leave
         scenario hostile-user-name-fail2ban s_hostile_name_fail2ban
         scenario fail2ban-filter-matches-refusals s_fail2ban_filter ;;
+esac
+case "$(basename "$PWPOLICY_MODULE")" in   # pam_pwpolicy's own messages (issue 19)
+    *pwpolicy*) scenario passwd-refusal-names-both-problems s_passwd_refusal_names_both ;;
 esac
 
 [ -z "${E2E_RESULTS:-}" ] || echo "$PASSED $FAILED" >"$E2E_RESULTS"
