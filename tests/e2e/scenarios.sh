@@ -485,8 +485,9 @@ s_hostile_name_fail2ban() {
     kill "$pid"; wait "$pid" 2>/dev/null
     [ "$out" = refused ] || { why "hostile-name login: '$out' $(head -c 300 "$T/probe.err")"; return 1; }
     dir=$T/fail2ban-hostile; mkdir -p "$dir/filter.d"
-    cp /etc/fail2ban/filter.d/common.conf "$(cd "$HERE/../.." && pwd)/docs/fail2ban/pam_totp.conf" "$dir/filter.d/" \
-        || { why "filter files missing"; return 1; }
+    # The shipped filter, as s_fail2ban_filter uses it (the repository's, or the installed package's).
+    cp /etc/fail2ban/filter.d/common.conf "${E2E_FAIL2BAN_FILTER:-$(cd "$HERE/../.." && pwd)/docs/fail2ban/pam_totp.conf}" \
+        "$dir/filter.d/" || { why "filter files missing"; return 1; }
     log=$dir/auth.log
     sleep 0.5
     since "$SYSLOG" "$SYS_MARK" \
