@@ -28,7 +28,7 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
         || die "apt-get install ${pkgs[*]} failed (run apt-get update first)"
 fi
 
-cargo build --release -p pam_pwpolicy --no-default-features --bin pwpolicy --locked >&2 || die "build failed"
+cargo build --release -p pam_pwpolicy --no-default-features --features cli --bin pwpolicy --locked >&2 || die "build failed"
 target=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
     | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])') \
     || die "cargo metadata failed"
