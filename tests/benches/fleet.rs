@@ -35,7 +35,7 @@ mod totp_common;
 use cluster::Cluster;
 use pam_ffi::PamCode;
 use pam_harness::{build_dir, module_path, Harness};
-use pam_totp::pamd::{ask, Reply, Request};
+use pam_totp::pamd::{ask, read_frame, write_frame, Reply, Request};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
@@ -99,6 +99,8 @@ impl Daemon {
         let child = Command::new(exe)
             .args(["--socket", socket.to_str().unwrap(), "--pool", &pool.to_string()])
             .env("PAM_TOTPD_CONNINFO", conninfo)
+            // It logs every malformed request of the floor phase: keep that out of the table.
+            .stderr(std::fs::File::create(dir.path().join("stderr")).map_err(|e| e.to_string())?)
             .spawn()
             .map_err(|e| format!("cannot start pam-totpd: {e}"))?;
         let daemon = Daemon {
@@ -254,6 +256,35 @@ fn drive_daemon(socket: &Path, users: u64, clients: u64, secs: u64) -> Load {
     }
 }
 
+/// One client sending a malformed request (one connection each, as `ask` makes) for `secs` seconds: the daemon
+/// answers `unavailable` without asking the database, so this is the socket and thread path alone.
+fn daemon_floor(socket: &Path, secs: u64) -> Load {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let (mut lat, mut other) = (Vec::new(), 0);
+    while Instant::now() < end {
+        let t0 = Instant::now();
+        let reply = UnixStream::connect(socket).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            write_frame(&mut s, &[0xff])?;
+            read_frame(&mut s)
+        });
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        let unavailable = matches!(&reply, Ok(Some(body))
+            if matches!(Reply::decode(body), Ok(Reply::Unavailable { .. })));
+        if !unavailable {
+            other += 1;
+        }
+    }
+    let took = start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Load {
+        per_second: lat.len() as f64 / took,
+        lat,
+        other,
+    }
+}
+
 /// One timed whole-process login through `svc` with a wrong code; checks the answer.
 fn login(h: &Harness, svc: &str, code: &str) -> Result<f64, String> {
     let want = if svc == "permit" {
@@ -366,6 +397,10 @@ fn run() -> Result<bool, String> {
             drive_daemon(&daemon.socket, users, clients, secs),
         ));
     }
+    rows.push((
+        "pam-totpd, no database".to_owned(),
+        daemon_floor(&daemon.socket, secs.min(3)),
+    ));
     let outcomes = cluster.psql(
         "SELECT string_agg(detail || '=' || n, ', ' ORDER BY n DESC) FROM
          (SELECT detail, count(*) AS n FROM totp.event GROUP BY detail) AS e",
@@ -384,6 +419,7 @@ fn run() -> Result<bool, String> {
             l.other
         );
     }
+    println!("(no database: one client, a malformed request that pam-totpd refuses without a query)");
     println!("database verdicts over all phases: {outcomes}");
 
     let (pamd, file, floor) = module_cost(&cluster, &daemon.socket, runs)?;
