@@ -1,0 +1,480 @@
+//! Benchmark of pam-totpd against PostgreSQL's own ceiling, run by `bench/fleet.sh`. Not a test: it prints
+//! what ONE run measured and exits 1 when a target is missed, 2 when it cannot run.
+//!
+//! One throwaway PostgreSQL 15 cluster (pam-totpd/tests/common/cluster.rs: initdb/pg_ctl in a temporary
+//! directory, Unix socket only, stopped when dropped, also after a panic) with the schema and `FLEET_USERS`
+//! enrolled users (default 5000, each with its own random secret). Every request is a wrong code for a
+//! random user from a random source address: the full `totp.verify` path (throttle upsert, lock check, HMACs,
+//! failure count, event row) without tripping the per-(user, source) throttle or the per-user lock, which
+//! would turn the request into a cheaper refusal. Phases:
+//! 1. pgbench as a host role (`-M prepared`), a custom script calling `totp.verify`, 1 and 32 clients for
+//!    `FLEET_SECONDS` (default 10) each: transactions/s and p50/p99 from pgbench's per-transaction log;
+//! 2. pam-totpd (the binary cargo built, `--pool FLEET_POOL`, default 8) against the same database, driven
+//!    through its Unix socket by 1 and 32 threads each sending verify requests with `pam_totp::pamd::ask`
+//!    (the module's own client, one connection per request as the module does): verifies/s, p50/p99;
+//! 3. the module's own cost per login: whole `pamh` processes through real libpam, `store=pamd` against the
+//!    file backend (`noskewadj`: its cheapest wrong-code path), a wrong code, `FLEET_RUNS` rounds (default
+//!    100) in a rotating order with the floor (pam_permit.so).
+//!
+//! Targets: pam-totpd's verifies/s at 32 clients >= 0.7 of pgbench's in the same run, its p99 at 32 clients
+//! <= 25 ms, median(pamd login) / median(file login) <= 1.2.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "../../pam-totpd/tests/common/cluster.rs"]
+mod cluster;
+#[path = "../tests/totp_common/mod.rs"]
+mod totp_common;
+
+use cluster::Cluster;
+use pam_ffi::PamCode;
+use pam_harness::{build_dir, module_path, Harness};
+use pam_totp::pamd::{ask, read_frame, write_frame, Reply, Request};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::time::{Duration, Instant};
+use totp_common::{me, write_secret, wrong_code, SECRET};
+
+const WRONG: &str = "000000";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    percentile(&v, 0.5)
+}
+
+/// Throughput and latency of one phase (latencies in ms, sorted).
+struct Load {
+    per_second: f64,
+    lat: Vec<f64>,
+    /// Replies other than the expected wrong-code refusal.
+    other: usize,
+}
+
+impl Load {
+    fn p(&self, q: f64) -> f64 {
+        percentile(&self.lat, q)
+    }
+}
+
+/// A running pam-totpd, killed when dropped.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(conninfo: &str, pool: u64) -> Result<Daemon, String> {
+        let exe = build_dir().join("pam-totpd");
+        if !exe.exists() {
+            return Err(format!("{} not built: cargo build -p pam-totpd", exe.display()));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pam-totpd.")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let socket = dir.path().join("socket");
+        let child = Command::new(exe)
+            .args(["--socket", socket.to_str().unwrap(), "--pool", &pool.to_string()])
+            .env("PAM_TOTPD_CONNINFO", conninfo)
+            // It logs every malformed request of the floor phase: keep that out of the table.
+            .stderr(std::fs::File::create(dir.path().join("stderr")).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| format!("cannot start pam-totpd: {e}"))?;
+        let daemon = Daemon {
+            child,
+            socket,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while UnixStream::connect(&daemon.socket).is_err() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err("pam-totpd did not listen within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(daemon)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// pgbench as role `host1` with `clients` clients for `secs` seconds; latencies from its `-l` log.
+fn pgbench(cluster: &Cluster, users: u64, clients: u64, secs: u64) -> Result<Load, String> {
+    let dir = cluster.socket_dir();
+    let run = dir.join(format!("pgbench-{clients}"));
+    std::fs::create_dir_all(&run).map_err(|e| e.to_string())?;
+    let script = run.join("verify.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "\\set u random(1, {users})\n\\set r random(1, 1000000000)\n\
+             SELECT totp.verify('u' || :u, '{WRONG}', 'r' || :r, 'bench');\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    if pam_ffi::os::effective_uid() == 0 {
+        let pw = pam_ffi::os::user_by_name("postgres").ok_or("no postgres user")?;
+        std::os::unix::fs::chown(&run, Some(pw.uid), Some(pw.gid)).map_err(|e| e.to_string())?;
+    }
+    let exe =
+        PathBuf::from(std::env::var("PG_BINDIR").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()))
+            .join("pgbench");
+    let mut cmd = if pam_ffi::os::effective_uid() == 0 {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let threads = clients.min(2).to_string();
+    let out = cmd
+        .current_dir(&run)
+        .args(["-n", "-M", "prepared", "-l", "-h"])
+        .arg(dir)
+        .args(["-U", "host1", "-c", &clients.to_string(), "-j", &threads])
+        .args(["-T", &secs.to_string(), "-f"])
+        .arg(&script)
+        .arg("postgres")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "pgbench failed: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let per_second = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|s| s.parse::<f64>().ok())
+        .ok_or_else(|| format!("no tps in pgbench's output: {text}"))?;
+    let mut lat = Vec::new();
+    for entry in std::fs::read_dir(&run).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("pgbench_log"))
+        {
+            continue;
+        }
+        let log = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        // client_id transaction_no time_us script_no epoch epoch_us
+        lat.extend(
+            log.lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<f64>().ok())
+                .map(|us| us / 1e3),
+        );
+    }
+    if lat.is_empty() {
+        return Err("pgbench wrote no per-transaction log".into());
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(Load {
+        per_second,
+        lat,
+        other: 0,
+    })
+}
+
+/// `clients` threads sending verify requests (wrong code, random user and source) through pam-totpd's
+/// socket for `secs` seconds.
+fn drive_daemon(socket: &Path, users: u64, clients: u64, secs: u64) -> Load {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let threads: Vec<_> = (0..clients)
+        .map(|t| {
+            let socket = socket.to_path_buf();
+            std::thread::spawn(move || {
+                let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                let mut next = move || {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state
+                };
+                let (mut lat, mut other) = (Vec::new(), 0usize);
+                while Instant::now() < end {
+                    let request = Request::Verify {
+                        user: format!("u{}", next() % users + 1),
+                        code: WRONG.to_owned(),
+                        rhost: format!("r{}", next() % 1_000_000_000),
+                        service: "bench".to_owned(),
+                    };
+                    let t0 = Instant::now();
+                    let reply = ask(&socket, &request, Duration::from_secs(3));
+                    lat.push(t0.elapsed().as_secs_f64() * 1e3);
+                    if !matches!(&reply, Reply::Refused { reason, .. } if reason == "wrong-code") {
+                        other += 1;
+                    }
+                }
+                (lat, other)
+            })
+        })
+        .collect();
+    let (mut lat, mut other) = (Vec::new(), 0);
+    for t in threads {
+        let (l, o) = t.join().unwrap();
+        lat.extend(l);
+        other += o;
+    }
+    let took = start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Load {
+        per_second: lat.len() as f64 / took,
+        lat,
+        other,
+    }
+}
+
+/// One client sending a malformed request (one connection each, as `ask` makes) for `secs` seconds: the daemon
+/// answers `unavailable` without asking the database, so this is the socket and thread path alone.
+fn daemon_floor(socket: &Path, secs: u64) -> Load {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let (mut lat, mut other) = (Vec::new(), 0);
+    while Instant::now() < end {
+        let t0 = Instant::now();
+        let reply = UnixStream::connect(socket).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            write_frame(&mut s, &[0xff])?;
+            read_frame(&mut s)
+        });
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        let unavailable = matches!(&reply, Ok(Some(body))
+            if matches!(Reply::decode(body), Ok(Reply::Unavailable { .. })));
+        if !unavailable {
+            other += 1;
+        }
+    }
+    let took = start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Load {
+        per_second: lat.len() as f64 / took,
+        lat,
+        other,
+    }
+}
+
+/// One timed whole-process login through `svc` with a wrong code; checks the answer.
+fn login(h: &Harness, svc: &str, code: &str) -> Result<f64, String> {
+    let want = if svc == "permit" {
+        PamCode::Success
+    } else {
+        PamCode::AuthErr
+    };
+    let run = h.run(svc).user(&me()).reply(code);
+    let start = Instant::now();
+    let o = run.go();
+    let took = start.elapsed().as_secs_f64() * 1e3;
+    let got = o.results.last().map(|r| r.1);
+    let refused_wrong = svc != "pamd" || o.logs.iter().any(|l| l.text.contains("wrong-code"));
+    if !o.status.success() || got != Some(want) || !refused_wrong {
+        return Err(format!(
+            "{svc}: expected {want:?} (wrong-code), got {got:?}\nlogs: {:#?}\n{}",
+            o.logs, o.stderr
+        ));
+    }
+    Ok(took)
+}
+
+/// Phase 3: pamd vs file backend, whole `pamh` processes, rotating order. Returns (pamd, file, floor) medians.
+fn module_cost(cluster: &Cluster, socket: &Path, runs: u64) -> Result<(f64, f64, f64), String> {
+    let body = format!("{SECRET}\n\" WINDOW_SIZE 3\n\" TOTP_AUTH\n");
+    let wrong = wrong_code(&body);
+    let h = Harness::new();
+    let so = module_path("pam_totp");
+    write_secret(&h.root().join(format!("{}.ga", me())), body.as_bytes());
+    h.service(
+        "pamd",
+        &format!("auth required {} store=pamd:{}\n", so.display(), socket.display()),
+    );
+    h.service(
+        "file",
+        &format!(
+            "auth required {} secret={}/${{USER}}.ga noskewadj\n",
+            so.display(),
+            h.root().display()
+        ),
+    );
+    h.service("permit", "auth required pam_permit.so\n");
+    // The login user, enrolled with the same secret; the throttle lifted for it (pamh sets no PAM_RHOST, so
+    // every login comes from the same empty source) and its failure count reset between batches (untimed),
+    // so that every login takes the full wrong-code path rather than a rate-limited or locked refusal.
+    cluster.psql(&format!(
+        "SELECT totp.admin_add_token('{}', 'phone', totp.base32_decode('{SECRET}'));
+         UPDATE totp.setting SET rate_attempts = 1000000000",
+        me()
+    ));
+    let order = ["pamd", "file", "permit"];
+    let (mut pamd, mut file, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..runs as usize {
+        if round % 50 == 0 {
+            cluster.psql(&format!(
+                "UPDATE totp.account SET failures = 0 WHERE username = '{}'",
+                me()
+            ));
+        }
+        for k in 0..3 {
+            let svc = order[(round + k) % 3];
+            let t = login(&h, svc, &wrong)?;
+            match svc {
+                "pamd" => pamd.push(t),
+                "file" => file.push(t),
+                _ => floor.push(t),
+            }
+        }
+    }
+    Ok((median(pamd), median(file), median(floor)))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn run() -> Result<bool, String> {
+    let users = env_or("FLEET_USERS", 5000);
+    let secs = env_or("FLEET_SECONDS", 10);
+    let runs = env_or("FLEET_RUNS", 100);
+    let pool = env_or("FLEET_POOL", 8);
+    println!(
+        "fleet bench: {users} enrolled users, {secs} s per load phase, pam-totpd --pool {pool}, {runs} login rounds"
+    );
+    let cluster = Cluster::start();
+    println!(
+        "PostgreSQL: {}",
+        cluster.psql("SELECT current_setting('server_version')")
+    );
+    cluster.psql(&format!(
+        "SELECT totp.admin_add_token('u' || i, 'phone', totp_crypto.gen_random_bytes(20))
+         FROM generate_series(1, {users}) AS i"
+    ));
+
+    let mut rows: Vec<(String, Load)> = Vec::new();
+    for clients in [1, 32] {
+        rows.push((
+            format!("pgbench, {clients} clients"),
+            pgbench(&cluster, users, clients, secs)?,
+        ));
+    }
+    let daemon = Daemon::start(&cluster.conninfo("host1"), pool)?;
+    for clients in [1, 32] {
+        rows.push((
+            format!("pam-totpd, {clients} clients"),
+            drive_daemon(&daemon.socket, users, clients, secs),
+        ));
+    }
+    rows.push((
+        "pam-totpd, no database".to_owned(),
+        daemon_floor(&daemon.socket, secs.min(3)),
+    ));
+    let outcomes = cluster.psql(
+        "SELECT string_agg(detail || '=' || n, ', ' ORDER BY n DESC) FROM
+         (SELECT detail, count(*) AS n FROM totp.event GROUP BY detail) AS e",
+    );
+
+    println!(
+        "\n{:<24} {:>10} {:>9} {:>9} {:>8}",
+        "load (wrong code)", "per second", "p50 ms", "p99 ms", "other"
+    );
+    for (name, l) in &rows {
+        println!(
+            "{name:<24} {:>10.0} {:>9.2} {:>9.2} {:>8}",
+            l.per_second,
+            l.p(0.5),
+            l.p(0.99),
+            l.other
+        );
+    }
+    println!("(no database: one client, a malformed request that pam-totpd refuses without a query)");
+    println!("database verdicts over all phases: {outcomes}");
+
+    let (pamd, file, floor) = module_cost(&cluster, &daemon.socket, runs)?;
+    println!(
+        "\nper login (pamh, whole process, wrong code, median of {runs}): pamd {pamd:.2} ms, file {file:.2} ms, floor {floor:.2} ms"
+    );
+
+    let ratio = rows[3].1.per_second / rows[1].1.per_second;
+    let p99 = rows[3].1.p(0.99);
+    let login_ratio = pamd / file;
+    let clean = rows.iter().all(|(_, l)| l.other == 0);
+    let targets = [
+        (
+            "pam-totpd / pgbench verifies/s, 32 clients",
+            format!("{ratio:.3}"),
+            ">= 0.70",
+            ratio >= 0.7,
+        ),
+        (
+            "pam-totpd p99, 32 clients",
+            format!("{p99:.2} ms"),
+            "<= 25 ms",
+            p99 <= 25.0,
+        ),
+        (
+            "login pamd / file, median",
+            format!("{login_ratio:.3}"),
+            "<= 1.20",
+            login_ratio <= 1.2,
+        ),
+    ];
+    println!("\n{:<44} {:>10} {:>9}  verdict", "target", "measured", "target");
+    for (name, measured, target, ok) in &targets {
+        println!("{name:<44} {measured:>10} {target:>9}  {}", verdict(*ok));
+    }
+    if !clean {
+        println!(
+            "some replies were not wrong-code refusals (column `other`): the load was not the intended one"
+        );
+    }
+    drop(daemon);
+    Ok(clean && targets.iter().all(|t| t.3))
+}
+
+fn main() -> ExitCode {
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::from(1),
+        Ok(Err(e)) => {
+            eprintln!("fleet bench: cannot run: {e}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            eprintln!("fleet bench: cannot run (see the panic above)");
+            ExitCode::from(2)
+        }
+    }
+}
