@@ -37,6 +37,7 @@ pub mod peercred;
 mod secret;
 #[cfg(feature = "libpam")]
 pub mod sys;
+pub mod unixsock;
 
 #[cfg(feature = "libpam")]
 pub use code::{Flags, PamCode};

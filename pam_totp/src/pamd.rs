@@ -275,7 +275,8 @@ fn exchange(socket: &Path, request: &Request, timeout: Duration) -> io::Result<R
     let body = request
         .encode()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let mut stream = UnixStream::connect(socket)?;
+    // Not UnixStream::connect: it blocks for as long as a hung daemon's backlog stays full.
+    let mut stream = pam_ffi::unixsock::connect_within(socket, remaining(deadline)?)?;
     stream.set_write_timeout(Some(remaining(deadline)?))?;
     write_frame(&mut stream, &body)?;
     stream.set_read_timeout(Some(remaining(deadline)?))?;
