@@ -193,8 +193,9 @@ fn given_32_parallel_logins_with_one_scratch_code_then_exactly_one_succeeds_ever
         };
         let outcomes = race(&h, "totp", &path, round_time(r), &codes[r as usize], barrier);
         assert_eq!(successes(&outcomes), 1, "round {r} ({barrier:?})");
-        // The losers' 8 digits are no longer a scratch code, and not a 6-digit code either.
-        assert_losers_refused(&outcomes, "reason=malformed");
+        // The losers' 8 digits are no longer a scratch code: a wrong code (never "malformed", which would hide
+        // a replayed scratch code among typos).
+        assert_losers_refused(&outcomes, "reason=wrong-code");
         let left = scratch_codes(&fs::read_to_string(&path).unwrap());
         assert_eq!(left, codes[r as usize + 1..].to_vec(), "round {r}");
     }

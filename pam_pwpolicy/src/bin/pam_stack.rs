@@ -4,6 +4,7 @@
 //!
 //! It only reads and reports; it never judges the arguments (the caller runs them through
 //! [`pam_pwpolicy::policy::Policy::apply`], the one place that knows the options) and never writes.
+#![forbid(unsafe_code)]
 
 use pam_pwpolicy::config;
 use std::path::{Path, PathBuf};
