@@ -37,8 +37,8 @@ pub const CONTEXT_LIMIT: usize = 32;
 /// Longest context word passed to zxcvbn.
 pub const CONTEXT_WORD_LIMIT: usize = 32;
 
-/// What zxcvbn said about a password.
-#[derive(Clone, Debug, PartialEq)]
+/// What zxcvbn said about a password (the default: nothing to say, as for an empty one).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Strength {
     /// 0-4, from the combined guess count with zxcvbn's thresholds.
     pub score: u8,
@@ -131,15 +131,7 @@ pub fn estimate(password: &str, context: &[String]) -> Strength {
         .collect();
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     if chars.is_empty() {
-        return Strength {
-            score: 0,
-            guesses_log10: 0.0,
-            warning: None,
-            suggestion: None,
-            longest_word: 0,
-            whole_is_common: false,
-            human: None,
-        };
+        return Strength::default();
     }
     if let Some(rep) = patterns::repetition(&chars) {
         // A short string repeated: the estimate of the unit, plus choosing the copies. The whole is never
@@ -212,15 +204,7 @@ impl Strength {
 /// A password of one piece: zxcvbn on the whole.
 fn whole(piece: &str, inputs: &[&str]) -> Strength {
     let e = zxcvbn::zxcvbn(piece, inputs);
-    let mut s = Strength {
-        score: 0,
-        guesses_log10: 0.0,
-        warning: None,
-        suggestion: None,
-        longest_word: 0,
-        whole_is_common: false,
-        human: None,
-    };
+    let mut s = Strength::default();
     s.set_guesses(e.guesses_log10().max(0.0));
     s.absorb(&e, piece, true);
     s
