@@ -6,7 +6,7 @@
 # it cannot run. Method and current figures: bench/README.md.
 #
 #   bench/totp.sh                 BENCH_RUNS=N (default 200) logins per case and module,
-#                                 BENCH_CASES=right,wrong,noskewadj,scratch,tmpfs,right-c,scratch-c,rustfloor
+#                                 BENCH_CASES=right,wrong,noskewadj,scratch,tmpfs,right-c,scratch-c,rustfloor,enum
 #                                 (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -24,4 +24,17 @@ target=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
 
 cargo build --release --workspace --locked >&2 || die "release build failed"
 
+# As root, the run happens in a private mount namespace whose /var/lib is a fresh directory on the same disk
+# as the benchmark's secret files, holding pam_totp's decoy directory (the `enum` case needs it); nothing is
+# mounted or created on the host.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
+    varlib=$(mktemp -d "${TMPDIR:-/tmp}/bench-varlib.XXXXXX") || die "mktemp failed"
+    install -d -m 0700 "$varlib/pam_totp"
+    rc=0
+    PAM_MODULE_DIR="$target/release" unshare --mount --propagation private -- sh -c \
+        'mount --bind "$1" /var/lib && shift && exec "$@"' sh "$varlib" \
+        cargo bench -p pam-harness --bench totp --locked || rc=$?
+    rm -rf "$varlib"
+    exit "$rc"
+fi
 PAM_MODULE_DIR="$target/release" cargo bench -p pam-harness --bench totp --locked

@@ -13,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr;
+use std::time::Instant;
 
 /// A scripted answer to one prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +93,8 @@ impl Item {
 struct Script {
     replies: VecDeque<Reply>,
     events: Vec<Event>,
+    /// When the conversation last handed answers back to the module.
+    answered_at: Option<Instant>,
 }
 
 /// One PAM transaction (`pam_start_confdir` .. `pam_end`).
@@ -121,6 +124,7 @@ impl Transaction {
         let script = Box::new(RefCell::new(Script {
             replies: replies.into_iter().collect(),
             events: Vec::new(),
+            answered_at: None,
         }));
         let conv = Box::new(sys::pam_conv {
             conv: Some(scripted_conv),
@@ -163,6 +167,12 @@ impl Transaction {
     /// Adds replies to the end of the script.
     pub fn push_replies(&mut self, replies: impl IntoIterator<Item = Reply>) {
         self.script.borrow_mut().replies.extend(replies);
+    }
+
+    /// When the conversation last handed answers back to the module (for timing what a module does after
+    /// the user has answered, as a remote client sees it).
+    pub fn answered_at(&self) -> Option<Instant> {
+        self.script.borrow().answered_at
     }
 
     /// Everything received through the conversation so far; the record is emptied.
@@ -295,6 +305,7 @@ unsafe fn answer(
     }
     // SAFETY: `resp` is writable (function contract); ownership of `out` passes to the caller.
     unsafe { *resp = out };
+    script.answered_at = Some(Instant::now());
     sys::PAM_SUCCESS
 }
 

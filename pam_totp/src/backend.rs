@@ -59,6 +59,10 @@ pub struct Recorded {
     pub which: Option<usize>,
     /// The new state could not be saved: why, and what was lost.
     pub unsaved: Option<Unsaved>,
+    /// The attempt was written (or a write was tried) by the backend: a local state file replaced, or a
+    /// store that records every attempt. When `false`, a refusal rewrites the decoy file instead, so that
+    /// its time does not tell an enrolled user from an unknown one.
+    pub wrote: bool,
     /// One `key=value` line for `debug`.
     pub debug: String,
 }
@@ -275,6 +279,7 @@ impl StateBackend for FileBackend<'_> {
             outcome: verdict.outcome,
             store_reason: None,
             which,
+            wrote: verdict.updated.is_some(),
             unsaved,
             debug,
         })
@@ -302,7 +307,8 @@ impl From<StoreError> for LoadError {
 }
 
 /// The backend of users without usable state (unknown, not enrolled, unusable file): prompted like everyone
-/// else, the same HMAC work as a wrong code, never a success, nothing recorded.
+/// else, the same HMAC work as a wrong code, never a success, nothing recorded (the module rewrites the decoy
+/// file for the refusal, as for every refusal that wrote nothing).
 #[derive(Debug)]
 pub struct NoState<'a> {
     options: &'a Options,
@@ -333,6 +339,7 @@ impl StateBackend for NoState<'_> {
             store_reason: None,
             which: None,
             unsaved: None,
+            wrote: false,
             debug: format!(
                 "candidates={} hmac_evaluations={} state_changed=false",
                 codes.len(),

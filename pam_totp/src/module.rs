@@ -34,10 +34,11 @@ use crate::backend::{
 };
 use crate::otp::Digits;
 use crate::pamd_backend::PamdBackend;
-use crate::store::Policy;
+use crate::store::{self, Policy};
 use crate::verify::{code_candidates, Outcome, RejectReason, Via};
 use pam_ffi::os::UserRecord;
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
@@ -58,7 +59,13 @@ pub struct World {
     pub user_by_name: fn(&str) -> Option<UserRecord>,
     /// passwd lookup by uid.
     pub user_by_uid: fn(u32) -> Option<UserRecord>,
+    /// Where a refusal that wrote nothing rewrites the decoy file ([`DECOY_DIR`]; `None`: nowhere).
+    pub decoy_dir: Option<&'static str>,
 }
+
+/// The directory of the decoy file (created by the package, 0700 root): a refusal that recorded nothing
+/// rewrites `refusal` there, so that every refusal costs one durable write (threat model T7).
+pub const DECOY_DIR: &str = "/var/lib/pam_totp";
 
 fn system_now() -> u64 {
     SystemTime::now()
@@ -74,6 +81,7 @@ impl World {
             clock: system_now,
             user_by_name: pam_ffi::os::user_by_name,
             user_by_uid: pam_ffi::os::user_by_uid,
+            decoy_dir: Some(DECOY_DIR),
         }
     }
 }
@@ -97,6 +105,8 @@ struct Ctx {
     typed: Option<String>,
     rhost: Option<String>,
     service: String,
+    /// [`World::decoy_dir`].
+    decoy_dir: Option<&'static str>,
 }
 
 impl Ctx {
@@ -174,6 +184,7 @@ fn identify<H: PamHandle>(h: &mut H, opts: &Options, world: &World) -> Result<(C
                 typed: None,
                 rhost,
                 service,
+                decoy_dir: world.decoy_dir,
             };
             return Ok((ctx, Resolved::Nobody(Reason::NoUserName)));
         }
@@ -185,6 +196,7 @@ fn identify<H: PamHandle>(h: &mut H, opts: &Options, world: &World) -> Result<(C
             typed: None,
             rhost,
             service,
+            decoy_dir: world.decoy_dir,
         };
         return Ok((ctx, Resolved::Nobody(Reason::UnknownUser)));
     };
@@ -194,6 +206,7 @@ fn identify<H: PamHandle>(h: &mut H, opts: &Options, world: &World) -> Result<(C
         user: record.name,
         rhost,
         service,
+        decoy_dir: world.decoy_dir,
     };
     Ok((ctx, resolved))
 }
@@ -380,6 +393,9 @@ fn attempt<H: PamHandle>(
         );
     }
     let decision = decide(h, login, &recorded);
+    if !recorded.wrote && !matches!(decision, Decision::Accepted { .. }) {
+        write_decoy(h, ctx);
+    }
     if let (Decision::Accepted { .. }, true) = (&decision, opts.forward_pass && allow_password) {
         if let Some(c) = recorded.which.and_then(|i| candidates.get(i)) {
             if h.set_authtok(&Secret::from(c.password)).is_err() {
@@ -388,6 +404,27 @@ fn attempt<H: PamHandle>(
         }
     }
     decision
+}
+
+/// Rewrites the decoy file for a refusal that wrote nothing, so that it costs what a recorded refusal costs.
+/// Only as root (another caller authenticates its own user, whom it knows); a missing directory means the
+/// package did not create it (nothing to say at every refusal), anything else is logged for the admin.
+fn write_decoy<H: PamHandle>(h: &mut H, ctx: &Ctx) {
+    let Some(dir) = ctx.decoy_dir else { return };
+    if pam_ffi::os::effective_uid() != 0 {
+        return;
+    }
+    match store::write_decoy(Path::new(dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => h.log(
+            Priority::Warning,
+            &format!(
+                "warning {} reason=decoy-not-written dir={dir}: {e}; recreate it with \
+                 `install -d -m 0700 -o root -g root {dir}`",
+                ctx.who()
+            ),
+        ),
+        _ => {}
+    }
 }
 
 /// The backend's outcome, and whether its state was saved, as a decision.
@@ -657,6 +694,7 @@ mod tests {
             clock: scripted_clock,
             user_by_name: lookup,
             user_by_uid: no_uid,
+            decoy_dir: None,
         }
     }
 
@@ -963,6 +1001,7 @@ mod tests {
                     replay_guard: false,
                     attempt: self.rate_limit,
                 }),
+                wrote: true,
                 debug: String::new(),
             })
         }
@@ -1126,6 +1165,7 @@ mod tests {
             typed: None,
             rhost: None,
             service: "sshd".into(),
+            decoy_dir: None,
         };
         let right = Outcome::Accepted {
             via: Via::Totp,

@@ -130,6 +130,7 @@ impl StateBackend for PamdBackend {
                         store_reason: None,
                         which: Some(index),
                         unsaved: None,
+                        wrote: true,
                         debug: self.debug_line(asked),
                     });
                 }
@@ -161,6 +162,7 @@ impl StateBackend for PamdBackend {
             store_reason,
             which: None,
             unsaved: None,
+            wrote: true,
             debug: self.debug_line(asked.max(1)),
         })
     }

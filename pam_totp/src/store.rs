@@ -1,4 +1,5 @@
-//! The secret file on disk: the only file I/O of pam_totp. It owns opening the file defensively (no symlink
+//! The secret file on disk: the only file I/O of pam_totp (and the decoy file a refusal that wrote nothing
+//! rewrites, [`write_decoy`]). It owns opening the file defensively (no symlink
 //! followed, no hang on a FIFO, checks on the open descriptor), an exclusive lock held across the caller's
 //! read-verify-write, and the atomic, crash-safe replacement of the file. It works on raw bytes and must not
 //! know the file format (that is `secret_file`), decide anything about codes, or switch user ids (the caller
@@ -783,6 +784,47 @@ fn check_content(bytes: &[u8], max_size: u64) -> Result<(), &'static str> {
         return Err("contains a NUL byte");
     }
     Ok(())
+}
+
+/// The decoy file's name in its directory.
+pub const DECOY_NAME: &str = "refusal";
+/// The decoy's content: about the size of a secret file with state lines, so that the write costs the same.
+const DECOY_BODY: &[u8] = &[b'\n'; 256];
+
+/// Writes the decoy file `<dir>/refusal` as a state replacement is written (temporary file, `fsync`, rename,
+/// directory `fsync`), for a refusal that wrote nothing: every refusal then costs one durable write, so its
+/// time does not tell an enrolled user from an unknown one. No lock: each writer has its own temporary name
+/// (`.refusal-<pid>`), and concurrent renames over the same name are atomic. `dir` must be a directory owned
+/// by root and writable by nobody else; nothing else is read or written there.
+pub fn write_decoy(dir: &Path) -> io::Result<()> {
+    let dir_file = file::open_dir(dir)?;
+    let meta = dir_file.metadata()?;
+    if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the directory must be owned by root and writable by nobody else",
+        ));
+    }
+    let temp_path = dir.join(format!(".{DECOY_NAME}-{}", std::process::id()));
+    let mut temp = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&temp_path)?;
+    let mut renamed = false;
+    let result = temp.write_all(DECOY_BODY).and_then(|()| {
+        file::publish(&temp, &temp_path, &dir.join(DECOY_NAME), &dir_file).map_err(|e| {
+            renamed = e.renamed;
+            e.error
+        })
+    });
+    if result.is_err() && !renamed {
+        // Nothing more can be done if this fails; the next refusal of this pid truncates it.
+        let _ = file::unlink(&temp_path);
+    }
+    result
 }
 
 /// Takes the exclusive lock, polling until `deadline` (`Ok(false)` then). Polling rather than a blocking

@@ -25,11 +25,13 @@
 //! in every round, so this is the sharper estimate of the same gap; it is reported, not used for the
 //! verdict. Also printed: the floor (the same driver with pam_permit.so, interleaved too), so that a
 //! module's own cost is median - floor; and, last, the fixed cost of a Rust PAM module that does nothing
-//! (tests/fixture-module) over pam_permit.
+//! (tests/fixture-module) over pam_permit; and (`enum`) the refusal time of an enrolled user whose refusal is
+//! recorded beside those of users whose refusal records nothing (which rewrite the decoy file instead), to
+//! show that it does not tell who is enrolled.
 //!
 //! Inputs (environment): `PAM_MODULE_DIR` (where `pamh` and `libpam_totp.so` are; default: this binary's
 //! `target/release`), `BENCH_RUNS` (samples per case and module, default 200), `BENCH_CASES` (a comma list
-//! of right, wrong, noskewadj, scratch, tmpfs, right-c, scratch-c, rustfloor; default all). The syslog shim of the
+//! of right, wrong, noskewadj, scratch, tmpfs, right-c, scratch-c, rustfloor, enum; default all). The syslog shim of the
 //! harness is preloaded, so nothing is logged to the host. Plain `std::time`, no criterion.
 #![allow(
     clippy::print_stdout,
@@ -316,7 +318,105 @@ fn run() -> Result<bool, String> {
     if only.is_empty() || only.split(',').any(|o| o.trim() == "rustfloor") {
         rust_floor(&h, runs)?;
     }
+    if only.is_empty() || only.split(',').any(|o| o.trim() == "enum") {
+        enumeration(&h, &disk_dir, runs, &wrong)?;
+    }
     Ok(all_ok)
+}
+
+/// The decoy directory pam_totp writes to (see `pam_totp::module::DECOY_DIR`).
+const DECOY_DIR: &str = "/var/lib/pam_totp";
+
+/// One wrong-code login of `user` through `svc`, which must be refused: the time from the answer to the
+/// refusal (what a remote client can measure; the lookups before the prompt are not in it), in ms.
+fn refusal(h: &Harness, svc: &str, user: &str, wrong: &str) -> Result<f64, String> {
+    let o = h.run(svc).user(user).reply(wrong).time_answer().go();
+    let got = o.results.last().map(|r| r.1);
+    match (got, o.answer_us.last()) {
+        (Some(PamCode::AuthErr), Some(&us)) => Ok(us as f64 / 1e3),
+        _ => Err(format!(
+            "{svc}, {user}: expected AuthErr, got {got:?}\nlogs: {:#?}",
+            o.logs
+        )),
+    }
+}
+
+/// Whether a refusal's time tells who is enrolled: wrong codes for an enrolled user whose refusal is
+/// recorded (RATE_LIMIT), an enrolled user with nothing to record, an unknown and an unenrolled user,
+/// interleaved; each against the first, paired by round. Needs the decoy directory (bench/totp.sh provides
+/// it in a private mount namespace when run as root).
+fn enumeration(h: &Harness, dir: &Path, runs: usize, wrong: &str) -> Result<(), String> {
+    println!();
+    if pam_ffi::os::effective_uid() != 0 || !Path::new(DECOY_DIR).is_dir() {
+        println!(
+            "refusal time by kind of user: not measured (needs root and {DECOY_DIR}; run bench/totp.sh)"
+        );
+        return Ok(());
+    }
+    let totp_so = module_path("pam_totp");
+    let user = me();
+    write_secret(
+        &dir.join(format!("{user}.rl")),
+        format!("{SECRET}\n\" RATE_LIMIT 100 1\n\" TOTP_AUTH\n").as_bytes(),
+    );
+    write_secret(
+        &dir.join(format!("{user}.plain")),
+        format!("{SECRET}\n\" TOTP_AUTH\n").as_bytes(),
+    );
+    for (svc, ext) in [("enum-rl", "rl"), ("enum-plain", "plain")] {
+        h.service(
+            svc,
+            &format!(
+                "auth required {} secret={}/${{USER}}.{ext}\n",
+                totp_so.display(),
+                dir.display()
+            ),
+        );
+    }
+    let kinds = [
+        (
+            "enrolled, refusal recorded (RATE_LIMIT)",
+            "enum-rl",
+            user.as_str(),
+        ),
+        ("enrolled, nothing to record (decoy)", "enum-plain", user.as_str()),
+        ("unknown user (decoy)", "enum-rl", "no-such-user-bench"),
+        ("not enrolled (decoy)", "enum-rl", "daemon"),
+    ];
+    let mut by: [Vec<f64>; 4] = Default::default();
+    for i in 0..=runs {
+        for k in 0..4 {
+            let which = (i + k) % 4;
+            let (_, svc, who) = kinds[which];
+            let took = refusal(h, svc, who, wrong)?;
+            if i > 0 {
+                by[which].push(took);
+            }
+        }
+    }
+    println!(
+        "refusal time by kind of user, from the answer to the refusal (wrong code, default options, \
+         N = {runs}, interleaved):"
+    );
+    let base = median(by[0].clone());
+    println!("  {:<42} {base:>7.2} ms", kinds[0].0);
+    for (k, kind) in kinds.iter().enumerate().skip(1) {
+        let (d, lo, hi) = paired_difference(&by[k], &by[0]);
+        let verdict = if lo <= 0.0 && 0.0 <= hi {
+            "within the noise"
+        } else {
+            "DIFFERS"
+        };
+        println!(
+            "  {:<42} {:>7.2} ms, paired by round {:+.0} us (95% CI {:+.0} to {:+.0}): {verdict}",
+            kind.0,
+            median(by[k].clone()),
+            d * 1e3,
+            lo * 1e3,
+            hi * 1e3
+        );
+    }
+    Ok(())
 }
 
 /// What any Rust PAM module costs before doing anything: tests/fixture-module (pam-ffi's entry points,

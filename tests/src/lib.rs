@@ -163,6 +163,7 @@ impl Harness {
             replies: Vec::new(),
             repeat: 1,
             rss_every: 0,
+            time_answer: false,
             env: Vec::new(),
             wrapper: Vec::new(),
         }
@@ -223,6 +224,7 @@ pub struct Run<'h> {
     replies: Vec<Reply>,
     repeat: u64,
     rss_every: u64,
+    time_answer: bool,
     env: Vec<(String, String)>,
     wrapper: Vec<String>,
 }
@@ -276,6 +278,11 @@ impl Run<'_> {
     /// Reports the resident set size every `n` transactions.
     pub fn rss_every(mut self, n: u64) -> Self {
         self.rss_every = n;
+        self
+    }
+    /// Reports, per operation, the time from the last answer handed to the module to the operation's return.
+    pub fn time_answer(mut self) -> Self {
+        self.time_answer = true;
         self
     }
     /// Sets an environment variable for pamh (for example `FAKETIME`).
@@ -360,6 +367,9 @@ impl Run<'_> {
         }
         if self.repeat != 1 {
             cmd.arg("--repeat").arg(self.repeat.to_string());
+        }
+        if self.time_answer {
+            cmd.arg("--time-answer");
         }
         if self.rss_every != 0 {
             cmd.arg("--rss-every").arg(self.rss_every.to_string());
@@ -505,6 +515,8 @@ pub struct Outcome {
     pub logs: Vec<LogLine>,
     /// (transactions done, RSS in KiB) samples.
     pub rss: Vec<(u64, u64)>,
+    /// With `time_answer`: microseconds from the last answer to each operation's return.
+    pub answer_us: Vec<u64>,
     /// pamh's stderr (must stay empty: modules never write to it).
     pub stderr: String,
     /// pamh's raw stdout.
@@ -519,6 +531,7 @@ impl Outcome {
             events: Vec::new(),
             logs: Vec::new(),
             rss: Vec::new(),
+            answer_us: Vec::new(),
             stderr: stderr.to_owned(),
             stdout: stdout.to_owned(),
         };
@@ -536,6 +549,7 @@ impl Outcome {
                 (Some("rss_kb"), Some(n), Some(kb)) => {
                     o.rss.push((n.parse().unwrap_or(0), kb.parse().unwrap_or(0)));
                 }
+                (Some("answer_us"), Some(_), Some(us)) => o.answer_us.push(us.parse().unwrap_or(0)),
                 _ => {}
             }
         }

@@ -112,3 +112,76 @@ fn given_no_strict_owner_then_a_foreign_owned_file_is_accepted() {
         .go()
         .assert_code(PamCode::Success);
 }
+
+/// One login of `user` answering `reply`, in a private mount namespace whose `/var/lib` is a fresh tmpfs
+/// holding `pam_totp/` with `mode` (the package's decoy directory); secret files are `<root>/store/${USER}.ga`.
+/// Returns the outcome and whether the decoy file was written.
+fn login_with_decoy_dir(h: &Harness, user: &str, reply: &str, mode: &str) -> (pam_harness::Outcome, bool) {
+    let marker = h.root().join("decoy-written");
+    let _ = fs::remove_file(&marker);
+    let script = "set -e; mount -t tmpfs -o size=1m,mode=0755 tmpfs /var/lib; install -d -m \"$MODE\" \
+                  /var/lib/pam_totp; set +e; \"$0\" \"$@\"; rc=$?; \
+                  if [ -f /var/lib/pam_totp/refusal ]; then : > \"$MARKER\"; fi; exit $rc";
+    let o = h
+        .run("totp")
+        .user(user)
+        .reply(reply)
+        .env("MODE", mode)
+        .env("MARKER", marker.to_str().unwrap())
+        .via(&[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .go();
+    (o, marker.exists())
+}
+
+#[test]
+#[ignore = "root: run by the root tier (tests/run-all)"]
+fn given_refusals_that_record_nothing_then_each_rewrites_the_decoy_so_all_refusals_cost_a_write() {
+    let h = store_with_file("root", 0, 0);
+    let plain = h.root().join("store/plain.ga");
+    h.service("totp", &store_line(&h, ""));
+    let wrong = "000000";
+    // Unknown user: prompted, refused, and the decoy rewritten.
+    let (o, written) = login_with_decoy_dir(&h, "no-such-user-7f3a", wrong, "0700");
+    o.assert_code(PamCode::AuthErr);
+    assert!(written, "unknown user: no decoy write\n{:#?}", o.logs);
+    // Not enrolled (no file, no nullok): the same.
+    let (o, written) = login_with_decoy_dir(&h, "daemon", wrong, "0700");
+    o.assert_code(PamCode::AuthErr);
+    assert!(written, "unenrolled user: no decoy write\n{:#?}", o.logs);
+    // Enrolled, a file with no state to record: a wrong code writes nothing there, so the decoy is written.
+    let (o, written) = login_with_decoy_dir(&h, "root", wrong, "0700");
+    o.assert_code(PamCode::AuthErr);
+    assert!(
+        written,
+        "enrolled, nothing recorded: no decoy write\n{:#?}",
+        o.logs
+    );
+    // Enrolled with RATE_LIMIT: the refusal is recorded in the user's file, no decoy.
+    fs::write(
+        h.root().join("store/root.ga"),
+        format!("{SECRET}\n\" RATE_LIMIT 10 30\n\" TOTP_AUTH\n"),
+    )
+    .unwrap();
+    let (o, written) = login_with_decoy_dir(&h, "root", wrong, "0700");
+    o.assert_code(PamCode::AuthErr);
+    assert!(!written, "a recorded refusal also wrote the decoy");
+    // An accepted code writes no decoy.
+    let (o, written) = login_with_decoy_dir(&h, "root", &code_now(), "0700");
+    o.assert_code(PamCode::Success);
+    assert!(!written, "an accepted code wrote the decoy");
+    // A directory others can write is refused, with a line for the admin; the login is refused as before.
+    let (o, written) = login_with_decoy_dir(&h, "no-such-user-7f3a", wrong, "0777");
+    o.assert_code(PamCode::AuthErr);
+    assert!(!written);
+    assert!(o.logged("reason=decoy-not-written"), "{:#?}", o.logs);
+    assert!(!plain.exists());
+}

@@ -5,10 +5,12 @@
 //! event <style> <escaped text>     a message received (prompt_hidden, prompt_echo, error, info)
 //! result <operation> <PAM_CODE>    after each operation
 //! rss_kb <transactions> <KiB>      with --rss-every N
+//! answer_us <operation> <us>        with --time-answer: from the last answer handed to the module to the
+//!                                   operation's return (what a remote client waits for after answering)
 //! ```
 //! Usage: `pamh --confdir DIR --service NAME [--user U] [--item rhost=H]... [--op authenticate]...
 //! [--flag silent]... [--reply TEXT | --reply-hex HEX | --reply-file HEXFILE | --reply-null | --reply-fail]... [--repeat N]
-//! [--rss-every N]`. Exit status 0 whatever PAM answered; 2 on a usage error.
+//! [--rss-every N] [--time-answer]`. Exit status 0 whatever PAM answered; 2 on a usage error.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -18,6 +20,7 @@ use pam_harness::escape;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Default)]
 struct Opts {
@@ -30,6 +33,7 @@ struct Opts {
     replies: Vec<Reply>,
     repeat: u64,
     rss_every: u64,
+    time_answer: bool,
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
@@ -85,6 +89,7 @@ fn parse() -> Result<Opts, String> {
                 o.replies.push(Reply::Text(parse_hex(hex.trim())?));
             }
             "--reply-null" => o.replies.push(Reply::Null),
+            "--time-answer" => o.time_answer = true,
             "--reply-fail" => o.replies.push(Reply::Fail),
             "--repeat" => o.repeat = val()?.parse().map_err(|e| format!("--repeat: {e}"))?,
             "--rss-every" => o.rss_every = val()?.parse().map_err(|e| format!("--rss-every: {e}"))?,
@@ -152,7 +157,15 @@ fn one(o: &Opts, out: &mut impl Write, print_events: bool) -> std::io::Result<()
         } else {
             t.take_events();
         }
+        let returned = Instant::now();
         writeln!(out, "result\t{op}\t{}", code.name())?;
+        if let (true, Some(at)) = (o.time_answer, t.answered_at()) {
+            writeln!(
+                out,
+                "answer_us\t{op}\t{}",
+                returned.duration_since(at).as_micros()
+            )?;
+        }
     }
     Ok(())
 }
