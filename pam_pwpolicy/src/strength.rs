@@ -8,7 +8,9 @@
 //! segment is scored with the earlier pieces among its context words, so that repeating them earns little;
 //! the guesses of the pieces multiply (log10 sums). The estimate of a long password is therefore never more
 //! than that of its first [`WHOLE_LIMIT`] code points plus that of what follows, and code points past the
-//! fed prefix earn no credit. A human pattern over the whole password (a short string repeated, a word
+//! fed prefix earn no credit. Not at every cut: zxcvbn charges for the order of a password's matched pieces,
+//! so a prefix and the rest scored apart cost less than the whole, and a bound at every cut would make a
+//! password weaker by appending to it (see the test below). A human pattern over the whole password (a short string repeated, a word
 //! with decorations, a keyboard walk) lowers the estimate to what guessing that pattern costs. Context
 //! words are capped in number and length.
 //!
@@ -278,5 +280,29 @@ mod tests {
         assert_eq!(score_of(7.0), 2);
         assert_eq!(score_of(9.0), 3);
         assert_eq!(score_of(11.0), 4);
+    }
+
+    #[test]
+    fn given_zxcvbn_charges_for_word_order_then_a_bound_at_every_cut_would_make_appending_weaken() {
+        // zxcvbn multiplies a password's guesses by l! for the order of its l matched pieces, so a whole
+        // password costs more than a prefix and the rest scored apart. Asking the estimate of a long password
+        // to stay under every prefix's estimate plus the rest's would therefore make a 21-character password
+        // score below its own first 20 characters. The estimate keeps appending monotonic, and the bound
+        // holds at the piece boundaries (WHOLE_LIMIT and after: `check.rs`).
+        for (first20, cut) in [("monkeySummer2024!abc", 6), ("iloveyouhouse2020Mz!", 8)] {
+            assert_eq!(first20.chars().count(), WHOLE_LIMIT);
+            let (head, tail) = first20.split_at(cut);
+            let whole = estimate(first20, &[]).guesses_log10;
+            let apart = estimate(head, &[]).guesses_log10 + estimate(&format!("{tail}Z"), &[]).guesses_log10;
+            let longer = estimate(&format!("{first20}Z"), &[]).guesses_log10;
+            assert!(
+                apart + 1.0 < whole,
+                "{first20}: {apart} vs {whole}: zxcvbn no longer super-additive?"
+            );
+            assert!(
+                longer >= whole,
+                "{first20}Z scores {longer}, below its prefix's {whole}"
+            );
+        }
     }
 }
