@@ -221,6 +221,7 @@ fuzz_target!(|input: Input| {
         clock: fuzz_now,
         user_by_name: lookup_name,
         user_by_uid: lookup_uid,
+        group_by_name: |_| None,
         decoy_dir: None,
     };
 

@@ -1,5 +1,5 @@
 //! The few operating-system calls the modules need that `std` does not offer, as plain libc calls whose
-//! errors go through one helper (`cerr`): the passwd entry of a user, the real uid of the caller, a guard
+//! errors go through one helper (`cerr`): the passwd entry of a user, a group's members, the real uid of the caller, a guard
 //! that switches the filesystem uid/gid and the supplementary groups so that file I/O happens with the
 //! target user's rights and is restored on every path ([`FsIdGuard`]). It must not decide anything.
 
@@ -91,6 +91,51 @@ pub fn real_uid() -> u32 {
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
+}
+
+/// A group's entry: its id and the users listed as its members (not those for whom it is the primary group).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// Numeric group id.
+    pub gid: u32,
+    /// Member names (`gr_mem`).
+    pub members: Vec<String>,
+}
+
+/// The group entry of `name`, if the group exists.
+pub fn group_by_name(name: &str) -> Option<GroupRecord> {
+    let c = CString::new(name).ok()?;
+    let mut size = 1024usize;
+    loop {
+        let mut buf: Vec<libc::c_char> = vec![0; size];
+        // SAFETY: `group` is a plain C struct of pointers and integers, for which all-zero is valid.
+        let mut gr: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: `c` is NUL-terminated, `gr` and `result` point to locals and `buf` has `buf.len()` writable
+        // bytes, all valid for the call.
+        let rc = unsafe { libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && size < (1 << 20) {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        let mut members = Vec::new();
+        let mut at = gr.gr_mem;
+        // SAFETY: `gr_mem` is a NULL-terminated array of NUL-terminated strings in `buf`, which lives until
+        // the end of this iteration; each step reads one pointer of it, up to and including the NULL.
+        while !at.is_null() && !unsafe { *at }.is_null() {
+            // SAFETY: as above: `*at` is a non-null member name.
+            members.push(cstr_field(unsafe { *at }));
+            // SAFETY: as above: the array goes on at least until its NULL, which has not been reached.
+            at = unsafe { at.add(1) };
+        }
+        return Some(GroupRecord {
+            gid: gr.gr_gid,
+            members,
+        });
+    }
 }
 
 /// -1 from a libc call is its error, in `errno`; any other value is its result.
@@ -264,6 +309,23 @@ impl Drop for FsIdGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_the_root_group_and_a_missing_one_then_group_lookup_finds_only_root() {
+        assert_eq!(group_by_name("root").map(|g| g.gid), Some(0));
+        assert!(group_by_name("no-such-group-xyzzy").is_none());
+        assert!(group_by_name("bad\0name").is_none());
+        // /etc/group lists members of some group on every Debian system; read one back through the call.
+        let listed = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        if let Some((name, member)) = listed.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let first = f.get(3)?.split(',').next().filter(|m| !m.is_empty())?;
+            Some((*f.first()?, first))
+        }) {
+            let g = group_by_name(name).expect("a group listed in /etc/group");
+            assert!(g.members.iter().any(|m| m == member), "{name}: {g:?}");
+        }
+    }
 
     #[test]
     fn given_root_and_a_missing_user_then_lookup_finds_only_root() {

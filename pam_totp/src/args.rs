@@ -46,6 +46,15 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
 /// The largest `timeout=` accepted: beyond it sshd's `LoginGraceTime` would end the login first.
 pub const MAX_TIMEOUT_SECS: u64 = 60;
 
+/// One entry of `fallback_users=`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// A user name.
+    User(String),
+    /// `@group`: the group's members and the users whose primary group it is.
+    Group(String),
+}
+
 /// The account named by `user=`: file I/O is done as this account, which must own the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FixedUser {
@@ -90,6 +99,9 @@ pub struct Options {
     pub store: StateStore,
     /// `timeout=SECONDS`: the deadline of each `store=pamd` request (1..=[`MAX_TIMEOUT_SECS`]).
     pub timeout_secs: u64,
+    /// `fallback_users=NAME,@GROUP,...` (break-glass, `store=pamd` only): these users may use their local
+    /// secret file (`secret=`) when pam-totpd cannot be asked.
+    pub fallback_users: Vec<Fallback>,
 }
 
 impl Default for Options {
@@ -111,6 +123,7 @@ impl Default for Options {
             allow_readonly: false,
             store: StateStore::File,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
+            fallback_users: Vec::new(),
         }
     }
 }
@@ -173,6 +186,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "grace_period=",
     "store=",
     "timeout=",
+    "fallback_users=",
 ];
 
 /// Every option name the module accepts (value options end in `=`), for checkers that suggest the right
@@ -238,6 +252,11 @@ impl Options {
                     }
                     _ => fail("expected a number of seconds from 1 to 60"),
                 }
+            } else if let Some(v) = arg.strip_prefix("fallback_users=") {
+                match parse_fallback(v) {
+                    Some(list) => o.fallback_users = list,
+                    None => fail("expected user names and @groups separated by commas"),
+                }
             } else {
                 fail("unknown option");
             }
@@ -249,6 +268,13 @@ impl Options {
                     reason: "user= needs a secret= path without ~ or ${HOME} (there is no home to expand)",
                 });
             }
+        }
+        if let (false, StateStore::File) = (o.fallback_users.is_empty(), &o.store) {
+            bad.push(BadArg {
+                arg: "fallback_users=".to_owned(),
+                reason:
+                    "needs store=pamd (it names who may use the local file when pam-totpd is unavailable)",
+            });
         }
         if bad.is_empty() {
             Ok(o)
@@ -278,6 +304,21 @@ fn parse_user(v: &str) -> Option<FixedUser> {
         .chars()
         .all(|c| !c.is_whitespace() && !c.is_control() && c != '/' && c != ':');
     ok.then(|| FixedUser::Name(v.to_owned()))
+}
+
+fn parse_fallback(v: &str) -> Option<Vec<Fallback>> {
+    v.split(',')
+        .map(|entry| match entry.strip_prefix('@') {
+            Some(group) => parse_user(group).and_then(|g| match g {
+                FixedUser::Name(n) => Some(Fallback::Group(n)),
+                FixedUser::Uid(_) => None,
+            }),
+            None => parse_user(entry).and_then(|u| match u {
+                FixedUser::Name(n) => Some(Fallback::User(n)),
+                FixedUser::Uid(_) => None,
+            }),
+        })
+        .collect()
 }
 
 fn parse_store(v: &str) -> Option<StateStore> {
@@ -540,6 +581,25 @@ mod tests {
             }
         );
         assert_eq!(o.timeout_secs, 10);
+    }
+
+    #[test]
+    fn fallback_users_name_users_and_groups_and_need_store_pamd() {
+        let o = parse(&["store=pamd", "fallback_users=alice,@wheel"]);
+        assert_eq!(
+            o.fallback_users,
+            vec![Fallback::User("alice".into()), Fallback::Group("wheel".into())]
+        );
+        for bad in [
+            &["fallback_users=alice"][..],
+            &["store=pamd", "fallback_users="],
+            &["store=pamd", "fallback_users=alice,,bob"],
+            &["store=pamd", "fallback_users=@"],
+            &["store=pamd", "fallback_users=1000"],
+            &["store=pamd", "fallback_users=a b"],
+        ] {
+            assert!(Options::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

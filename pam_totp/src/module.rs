@@ -27,7 +27,7 @@
 //! `accepted user=alice rhost=192.0.2.7 via=totp` or `refused user=alice rhost=192.0.2.7 reason=wrong-code`.
 //! Every value the client controls is escaped by [`field`], so a field never holds a space or `=`.
 
-use crate::args::{expand_secret_path, uses_home, FixedUser, Options, PassMode, StateStore};
+use crate::args::{expand_secret_path, uses_home, Fallback, FixedUser, Options, PassMode, StateStore};
 use crate::backend::{
     codes_to_try, holds_a_code, FileBackend, FileTarget, NoState, NoVerdict, Probe, Recorded, Request,
     StateBackend, StoreReason,
@@ -36,7 +36,7 @@ use crate::otp::Digits;
 use crate::pamd_backend::PamdBackend;
 use crate::store::{self, Policy};
 use crate::verify::{code_candidates, Outcome, RejectReason, Via};
-use pam_ffi::os::UserRecord;
+use pam_ffi::os::{GroupRecord, UserRecord};
 use pam_ffi::{Flags, LibPam, PamCode, PamHandle, Priority, Secret};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,6 +59,8 @@ pub struct World {
     pub user_by_name: fn(&str) -> Option<UserRecord>,
     /// passwd lookup by uid.
     pub user_by_uid: fn(u32) -> Option<UserRecord>,
+    /// group lookup by name (`fallback_users=@group`).
+    pub group_by_name: fn(&str) -> Option<GroupRecord>,
     /// Where a refusal that wrote nothing rewrites the decoy file ([`DECOY_DIR`]; `None`: nowhere).
     pub decoy_dir: Option<&'static str>,
 }
@@ -81,6 +83,7 @@ impl World {
             clock: system_now,
             user_by_name: pam_ffi::os::user_by_name,
             user_by_uid: pam_ffi::os::user_by_uid,
+            group_by_name: pam_ffi::os::group_by_name,
             decoy_dir: Some(DECOY_DIR),
         }
     }
@@ -240,9 +243,20 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
     let mut decoy = NoState::new(&opts, world.clock);
     let decision = match (&opts.store, resolved) {
         (_, Resolved::Nobody(reason)) => attempts(h, &Login::nobody(&opts, &ctx, reason), &mut decoy),
-        // The secret path and its owner do not matter when pam-totpd decides.
-        (StateStore::Pamd { socket }, Resolved::File(_) | Resolved::Broken(_)) => {
-            let mut pamd = PamdBackend::new(socket, Duration::from_secs(opts.timeout_secs));
+        // The secret path and its owner do not matter when pam-totpd decides, except for break-glass users.
+        (StateStore::Pamd { socket }, resolved) => {
+            let local = match resolved {
+                Resolved::File(target) if !opts.fallback_users.is_empty() => {
+                    Some(FileBackend::new(target, &opts, world.clock))
+                }
+                _ => None,
+            };
+            let mut pamd = BreakGlass {
+                pamd: PamdBackend::new(socket, Duration::from_secs(opts.timeout_secs)),
+                local,
+                allowed: || may_break_glass(&opts, &ctx.user, world),
+                fell_back: false,
+            };
             run(h, &opts, &ctx, &mut pamd, &mut decoy)
         }
         (StateStore::File, Resolved::File(target)) => {
@@ -252,6 +266,69 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
         (StateStore::File, Resolved::Broken(why)) => Decision::Config(why),
     };
     answer(h, &ctx, decision)
+}
+
+/// pam-totpd, or, for a `fallback_users=` user when pam-totpd cannot be asked before the prompt, the user's
+/// local secret file. The switch is reported as a warning of the probe (logged at warning level); a
+/// break-glass user without a usable local file is refused as unavailable, never let through by `nullok`.
+/// pam-totpd failing after the prompt is `unavailable` for everyone: a code is never judged twice.
+struct BreakGlass<'a, F: Fn() -> bool> {
+    pamd: PamdBackend,
+    local: Option<FileBackend<'a>>,
+    allowed: F,
+    fell_back: bool,
+}
+
+impl<F: Fn() -> bool> StateBackend for BreakGlass<'_, F> {
+    fn probe(&mut self, req: &Request<'_>) -> Probe {
+        let why = match self.pamd.probe(req) {
+            Probe::Unavailable(why) => why,
+            other => return other,
+        };
+        let Some(local) = self.local.as_mut().filter(|_| (self.allowed)()) else {
+            return Probe::Unavailable(why);
+        };
+        match local.probe(req) {
+            Probe::Ready {
+                digits,
+                grace,
+                mut warnings,
+                debug,
+            } => {
+                self.fell_back = true;
+                warnings.insert(
+                    0,
+                    format!("reason=store-unavailable break-glass=local-secret-file: {why}"),
+                );
+                Probe::Ready {
+                    digits,
+                    grace,
+                    warnings,
+                    debug,
+                }
+            }
+            Probe::Absent | Probe::Unusable(_) | Probe::Unavailable(_) => Probe::Unavailable(format!(
+                "{why}; break-glass: no usable local secret file for this fallback user"
+            )),
+        }
+    }
+
+    fn verify_and_record(&mut self, req: &Request<'_>, codes: &[&str]) -> Result<Recorded, NoVerdict> {
+        match (self.fell_back, self.local.as_mut()) {
+            (true, Some(local)) => local.verify_and_record(req, codes),
+            _ => self.pamd.verify_and_record(req, codes),
+        }
+    }
+}
+
+/// Whether `user` is named by `fallback_users=`, by name or through a group (member or primary group).
+fn may_break_glass(opts: &Options, user: &str, world: &World) -> bool {
+    let primary = (world.user_by_name)(user).map(|r| r.gid);
+    opts.fallback_users.iter().any(|f| match f {
+        Fallback::User(name) => name == user,
+        Fallback::Group(group) => (world.group_by_name)(group)
+            .is_some_and(|g| Some(g.gid) == primary || g.members.iter().any(|m| m == user)),
+    })
 }
 
 /// Probe, then the attempts against the user's backend, or against the decoy when the probe finds nothing
@@ -689,11 +766,20 @@ mod tests {
         None
     }
 
+    /// One group, `admins`, with alice as a member.
+    fn groups(name: &str) -> Option<GroupRecord> {
+        (name == "admins").then(|| GroupRecord {
+            gid: 4242,
+            members: vec!["alice".to_owned()],
+        })
+    }
+
     fn world() -> World {
         World {
             clock: scripted_clock,
             user_by_name: lookup,
             user_by_uid: no_uid,
+            group_by_name: groups,
             decoy_dir: None,
         }
     }
@@ -1192,5 +1278,69 @@ mod tests {
                 assert!(d.line(&ctx.who()).contains("not-saved"), "{}", d.line(&ctx.who()));
             }
         }
+    }
+
+    /// A `store=pamd` argument naming a socket nobody listens on (pam-totpd down).
+    fn dead_store(dir: &Path) -> String {
+        format!("store=pamd:{}/no-daemon.sock", dir.display())
+    }
+
+    #[test]
+    fn given_a_break_glass_user_and_pam_totpd_down_then_the_local_file_decides_with_a_warning() {
+        let (dir, _) = enrolled("\" TOTP_AUTH\n");
+        for who in ["fallback_users=alice", "fallback_users=bob,@admins"] {
+            clock_reads(&[T]);
+            let mut h = handle("alice", &[&code_at(T)]);
+            let a = args(&dir, &[&dead_store(dir.path()), who, "noskewadj"]);
+            assert_eq!(login(&mut h, &a), PamCode::Success, "{who}: {:?}", h.log_lines());
+            let warning = h
+                .log_lines()
+                .into_iter()
+                .find(|l| l.priority == Priority::Warning)
+                .map(|l| l.text)
+                .unwrap_or_default();
+            assert!(
+                warning.starts_with(
+                    "warning user=alice rhost=127.0.0.1 reason=store-unavailable break-glass=local-secret-file: "
+                ),
+                "{who}: {warning}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_pam_totpd_down_then_users_not_named_and_fallback_users_without_a_file_are_refused() {
+        let (dir, path) = enrolled("\" TOTP_AUTH\n");
+        // Not named (by name or group): unavailable, without a prompt, as without the option.
+        let mut h = handle("alice", &[&code_at(T)]);
+        let a = args(
+            &dir,
+            &[&dead_store(dir.path()), "fallback_users=bob,@nobody-group"],
+        );
+        assert_eq!(login(&mut h, &a), PamCode::AuthinfoUnavail);
+        assert!(h.shown.is_empty(), "{:?}", h.shown);
+        // Named, but no local file: unavailable too, and `nullok` does not let them in.
+        std::fs::remove_file(&path).unwrap();
+        let mut h = handle("alice", &[&code_at(T)]);
+        let a = args(&dir, &[&dead_store(dir.path()), "fallback_users=alice", "nullok"]);
+        assert_eq!(login(&mut h, &a), PamCode::AuthinfoUnavail);
+        assert!(
+            last_line(&h).contains("break-glass: no usable local secret file"),
+            "{}",
+            last_line(&h)
+        );
+    }
+
+    #[test]
+    fn given_pam_totpd_up_then_a_break_glass_users_local_file_is_never_consulted() {
+        use crate::pamd::Reply;
+        let (dir, _) = enrolled("\" TOTP_AUTH\n");
+        let (_d, store, _) = fake_daemon(vec![wire(Reply::Enrolled), refused_wire("wrong-code")]);
+        clock_reads(&[T]);
+        // The local file would accept this code; pam-totpd refuses it, and pam-totpd decides.
+        let mut h = handle("alice", &[&code_at(T)]);
+        let a = args(&dir, &[&store, "fallback_users=alice", "noskewadj"]);
+        assert_eq!(login(&mut h, &a), PamCode::AuthErr);
+        assert!(!h.log_lines().iter().any(|l| l.text.contains("break-glass")));
     }
 }

@@ -300,3 +300,44 @@ fn given_a_google_authenticator_file_when_imported_then_it_works_through_store_p
         .go();
     o.assert_code(PamCode::Success);
 }
+
+#[test]
+#[ignore = "starts PostgreSQL and pam-totpd: run by the fleet tier"]
+fn given_the_fleet_store_down_then_only_break_glass_users_log_in_from_their_local_file() {
+    let mut cluster = Cluster::start();
+    enroll(&cluster, &me());
+    let mut daemon = Daemon::start(&cluster.conninfo("host1"));
+    let local = tempfile::tempdir().unwrap();
+    totp_common::write_secret(
+        &local.path().join(format!("{}.ga", me())),
+        format!("{}\n\" TOTP_AUTH\n", totp_common::SECRET),
+    );
+    let secret = format!("secret={}/${{USER}}.ga timeout=3", local.path().display());
+    let named = pamd_service(&daemon.socket, &format!("{secret} fallback_users={}", me()));
+    let others = pamd_service(
+        &daemon.socket,
+        &format!("{secret} fallback_users=nobody,@no-such-group"),
+    );
+    // While the store answers, it decides: the local file's code is the wrong one there.
+    let (o, _) = login(&named, &totp_common::code_now());
+    o.assert_code(PamCode::AuthErr);
+    // Database down, then the daemon killed: the named user gets in with the local file, loudly logged;
+    // anyone else is refused as unavailable.
+    cluster.stop_server();
+    for round in ["database down", "daemon killed"] {
+        let (o, took) = login(&named, &totp_common::code_now());
+        o.assert_code(PamCode::Success);
+        assert!(
+            o.logs.iter().any(|l| l.severity == 4
+                && l.text
+                    .contains("reason=store-unavailable break-glass=local-secret-file")),
+            "{round}: {:?}",
+            o.logs
+        );
+        assert!(took < Duration::from_secs(3), "{round}: {took:?}");
+        let (o, _) = login(&others, &totp_common::code_now());
+        o.assert_code(PamCode::AuthinfoUnavail);
+        let _ = daemon.child.kill();
+        let _ = daemon.child.wait();
+    }
+}
