@@ -14,14 +14,16 @@ use pam_totp::secret_file::{Mode, SecretFile};
 use pam_totp::store::{Policy, Store};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use zeroize::Zeroizing;
 
 const USAGE: &str =
-    "usage: totp-enroll admin import [--conninfo STRING] [--label LABEL] [--psql PATH] USER FILE...
+    "usage: totp-enroll admin import [--conninfo STRING] [--label LABEL] [--psql PATH] [--prefer FILE] USER FILE...
   Adds USER's google-authenticator file(s) (one per host; merged) to the fleet database as token LABEL
   (default \"imported\") with its unused scratch codes, through psql as an admin role (group totp_admin).
+  Files holding different secrets are refused, unless --prefer names the one whose secret wins (the files
+  with another secret are then left out, and named).
        totp-enroll admin export [--conninfo STRING] [--label LABEL] [--psql PATH] USER FILE
   Writes USER's active token LABEL back as a new google-authenticator FILE (mode 0400, without scratch codes).
   --conninfo is passed to psql -d (default: psql's PG* environment).";
@@ -35,6 +37,8 @@ struct Args {
     psql: String,
     user: String,
     files: Vec<PathBuf>,
+    /// `--prefer FILE`: when the files hold different secrets, this one's wins.
+    prefer: Option<PathBuf>,
 }
 
 /// The merged state of one user's files, ready for the database.
@@ -98,6 +102,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         _ => return Err("`admin` knows two commands: import and export".into()),
     };
     let (mut conninfo, mut label, mut psql) = (None, "imported".to_owned(), "psql".to_owned());
+    let mut prefer = None;
     let mut words = Vec::new();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
@@ -105,6 +110,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--conninfo" => conninfo = Some(value()?),
             "--label" => label = value()?,
             "--psql" => psql = value()?,
+            "--prefer" => prefer = Some(PathBuf::from(value()?)),
             _ if arg.starts_with("--") => return Err(format!("unknown option {arg}")),
             _ => words.push(arg.clone()),
         }
@@ -112,6 +118,11 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     let (user, files) = words.split_first().ok_or("no USER and FILE")?;
     if files.is_empty() || (export && files.len() > 1) {
         return Err("import takes one or more FILEs, export exactly one".into());
+    }
+    if let Some(p) = &prefer {
+        if export || !files.iter().any(|f| Path::new(f) == p) {
+            return Err("--prefer names one of the FILEs to import".into());
+        }
     }
     for name in [user, &label] {
         if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
@@ -125,6 +136,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         psql,
         user: user.clone(),
         files: files.iter().map(PathBuf::from).collect(),
+        prefer,
     })
 }
 
@@ -133,12 +145,35 @@ fn import(args: &Args) -> Result<usize, String> {
     for path in &args.files {
         let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
         let file = SecretFile::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        files.push(file);
+        files.push((path.clone(), file));
     }
-    let merged = merge(files)?;
+    if let Some(prefer) = &args.prefer {
+        for path in preferred_first(&mut files, prefer) {
+            println!(
+                "left out {}: it holds another secret than {}",
+                path.display(),
+                prefer.display()
+            );
+        }
+    }
+    let merged = merge(files.into_iter().map(|(_, f)| f).collect())?;
     let sql = sql(&args.user, &args.label, &merged)?;
     run_psql(args, &sql)?;
     Ok(merged.scratch.len())
+}
+
+/// Puts the `prefer` file first and removes the files whose secret differs from its; returns their paths.
+fn preferred_first(files: &mut Vec<(PathBuf, SecretFile)>, prefer: &Path) -> Vec<PathBuf> {
+    let Some(at) = files.iter().position(|(p, _)| p == prefer) else {
+        return Vec::new();
+    };
+    let chosen = files.remove(at);
+    let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(files)
+        .into_iter()
+        .partition(|(_, f)| f.secret().as_bytes() == chosen.1.secret().as_bytes());
+    files.push(chosen);
+    files.extend(kept);
+    dropped.into_iter().map(|(p, _)| p).collect()
 }
 
 /// One state from several hosts' copies of a user's file.
@@ -148,7 +183,11 @@ fn merge(files: Vec<SecretFile>) -> Result<Merged, String> {
     let mut scratch: Vec<u32> = first.usable_scratch_codes().collect();
     for other in files {
         if other.secret().as_bytes() != first.secret().as_bytes() {
-            return Err("the files hold different secrets: import them as different users or labels".into());
+            return Err(
+                "the files hold different secrets: name the one that wins with --prefer FILE, or import them \
+                 as different labels"
+                    .into(),
+            );
         }
         let same = other.algorithm() == first.algorithm()
             && other.digits() == first.digits()
@@ -344,5 +383,28 @@ mod tests {
         assert!(parse(&argv("import --bogus alice f")).is_err());
         let a = parse(&argv("import --label fob alice a b")).unwrap();
         assert_eq!((a.label.as_str(), a.files.len()), ("fob", 2));
+        assert!(parse(&argv("import --prefer c alice a b")).is_err());
+        assert!(parse(&argv("export --prefer a alice a")).is_err());
+        assert_eq!(
+            parse(&argv("import --prefer b alice a b")).unwrap().prefer,
+            Some(PathBuf::from("b"))
+        );
+    }
+
+    #[test]
+    fn given_prefer_then_its_secret_wins_and_the_files_with_another_are_left_out() {
+        let other = || SecretFile::parse(b"GEZDGNBVGY3TQOJQ\n\" HOTP_COUNTER 9\n").unwrap();
+        let mut files = vec![
+            (PathBuf::from("a"), other()),
+            (PathBuf::from("b"), file("\" HOTP_COUNTER 3\n")),
+            (PathBuf::from("c"), file("\" HOTP_COUNTER 5\n")),
+        ];
+        let dropped = preferred_first(&mut files, Path::new("b"));
+        assert_eq!(dropped, vec![PathBuf::from("a")]);
+        let names: Vec<_> = files.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(names, vec![PathBuf::from("b"), PathBuf::from("c")]);
+        let merged = merge(files.into_iter().map(|(_, f)| f).collect()).unwrap();
+        assert_eq!(merged.file.hotp_counter(), Some(5));
+        assert_eq!(merged.file.secret().as_bytes(), file("").secret().as_bytes());
     }
 }

@@ -241,8 +241,10 @@ pub static COMMANDS: &[(&str, &str)] = &[
     (
         "admin",
         "Fleet administration (pam-totpd and PostgreSQL): `admin import [--conninfo STRING] \
-         [--label LABEL] USER FILE...` moves google-authenticator files into the fleet database (several hosts' \
-         files merged: highest HOTP counter, used scratch codes dropped; refused when the secrets differ); \
+         [--label LABEL] [--prefer FILE] USER FILE...` moves google-authenticator files into the fleet database \
+         (several hosts' files merged: highest HOTP counter, used scratch codes dropped; refused when the secrets \
+         differ, unless --prefer names the file whose secret wins: the files with another secret are then left \
+         out and named); \
          `admin export [--conninfo STRING] USER FILE` writes a google-authenticator file back (TOTP or HOTP \
          state, no scratch codes: the database keeps only their hashes). Runs psql as the admin's own role.",
     ),
