@@ -113,6 +113,18 @@ fn successes(outcomes: &[Outcome]) -> usize {
     outcomes.iter().filter(|o| o.code() == PamCode::Success).count()
 }
 
+/// One line per login (its answer, last log line and first line of stderr), for an assertion that fails.
+fn summary(outcomes: &[Outcome]) -> String {
+    outcomes
+        .iter()
+        .map(|o| {
+            let last = o.logs.last().map(|l| l.text.as_str()).unwrap_or("(no log line)");
+            let err = o.stderr.lines().next().unwrap_or("");
+            format!("{:?} {} | {last} | {err}\n", o.status, o.code().name())
+        })
+        .collect()
+}
+
 /// Every loser was refused for the reason given, and nothing went wrong (no error line, nothing on stderr).
 #[track_caller]
 fn assert_losers_refused(outcomes: &[Outcome], reason: &str) {
@@ -172,7 +184,12 @@ fn given_32_parallel_logins_with_one_totp_code_under_disallow_reuse_then_exactly
             Barrier::Flock
         };
         let outcomes = race(&h, "totp", &path, t, &oath_totp(SECRET, t, 30), barrier);
-        assert_eq!(successes(&outcomes), 1, "round {r} ({barrier:?})");
+        assert_eq!(
+            successes(&outcomes),
+            1,
+            "round {r} ({barrier:?}):\n{}",
+            summary(&outcomes)
+        );
         assert_losers_refused(&outcomes, "reason=replayed");
         let used = parse(&path).disallow_reuse().unwrap().to_vec();
         assert!(used.contains(&(t / 30)), "round {r}: step not recorded: {used:?}");
@@ -192,7 +209,12 @@ fn given_32_parallel_logins_with_one_scratch_code_then_exactly_one_succeeds_ever
             Barrier::Flock
         };
         let outcomes = race(&h, "totp", &path, round_time(r), &codes[r as usize], barrier);
-        assert_eq!(successes(&outcomes), 1, "round {r} ({barrier:?})");
+        assert_eq!(
+            successes(&outcomes),
+            1,
+            "round {r} ({barrier:?}):\n{}",
+            summary(&outcomes)
+        );
         // The losers' 8 digits are no longer a scratch code: a wrong code (never "malformed", which would hide
         // a replayed scratch code among typos).
         assert_losers_refused(&outcomes, "reason=wrong-code");
@@ -215,7 +237,12 @@ fn given_reuse_allowed_and_rate_limit_100_then_32_parallel_valid_logins_all_succ
             Barrier::Flock
         };
         let outcomes = race(&h, "totp", &path, t, &oath_totp(SECRET, t, 30), barrier);
-        assert_eq!(successes(&outcomes), N, "round {r} ({barrier:?})");
+        assert_eq!(
+            successes(&outcomes),
+            N,
+            "round {r} ({barrier:?}):\n{}",
+            summary(&outcomes)
+        );
         let body = fs::read_to_string(&path).unwrap();
         let stamps = rate_limit_timestamps(&body);
         assert_eq!(stamps.len(), N, "round {r}: every attempt recorded:\n{body}");
