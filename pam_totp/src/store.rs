@@ -400,6 +400,53 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Writes a whole new file at `path` only when nothing is there yet (a first state file): the temporary
+    /// file of [`Store::create`], written and synced, then linked to `path` with `link(2)`, which never
+    /// replaces; the temporary name is removed and the directory synced. `Ok(false)` when something is
+    /// already at `path` (another login was first): nothing was written there, and the caller opens it with
+    /// [`Store::open_locked`] as usual. The new file is not kept open or locked.
+    pub fn create_new(
+        path: impl AsRef<Path>,
+        bytes: &[u8],
+        perm: u32,
+        policy: &Policy,
+    ) -> Result<bool, StoreError> {
+        let path = path.as_ref();
+        check_content(bytes, policy.max_size).map_err(|reason| StoreError::RefusedContent {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| StoreError::io(path, "naming the file", io::ErrorKind::InvalidInput.into()))?;
+        let dir_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        let (temp_path, temp, _) = create_temp(dir_path, name)
+            .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
+        // Removes the temporary name on every path: after the link, `path` is the file's only name.
+        let guard = TempGuard::new(temp_path);
+        file::fchmod(&temp, perm & 0o777)
+            .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
+        let mut writer = &temp;
+        writer
+            .write_all(bytes)
+            .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+        file::fsync(&temp).map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
+        match file::link(&guard.path, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(StoreError::io(path, "linking the new file", e)),
+        }
+        drop(guard);
+        file::sync_dir(&dir).map_err(|e| StoreError::io(path, "syncing the directory", e))?;
+        Ok(true)
+    }
+}
+
 /// When waiting for the lock started, and until when it may last. Clamped so that the deadline cannot
 /// overflow; an hour is far beyond any login timeout.
 fn lock_deadline(policy: &Policy) -> (Instant, Instant) {
@@ -922,6 +969,23 @@ mod tests {
             Err("is larger than the size limit")
         );
         assert_eq!(check_content(&[0xff, 0xfe, b'\n'], 10), Ok(()));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn create_new_never_replaces_what_is_there_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        assert!(Store::create_new(&path, b"FIRST\n", 0o600, &Policy::default()).unwrap());
+        assert!(!Store::create_new(&path, b"SECOND\n", 0o600, &Policy::default()).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"FIRST\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
+        let names = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(names, 1, "no temporary file left");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, dir.path().join("link")).unwrap();
+        assert!(!Store::create_new(dir.path().join("link"), b"X\n", 0o600, &Policy::default()).unwrap());
+        assert!(!victim.exists(), "a symlink is not followed");
     }
 
     #[test]
