@@ -350,12 +350,16 @@ pub fn effective(file: &SecretFile, state: Option<&State>) -> SecretFile {
     out
 }
 
-/// Sorted union without duplicates.
+/// Sorted union as multisets: each value as often as in the list that has it most (two attempts in the
+/// same second are two attempts).
 fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
     let mut all: Vec<u64> = a.iter().chain(b).copied().collect();
     all.sort_unstable();
     all.dedup();
-    all
+    let count = |list: &[u64], v: u64| list.iter().filter(|&&x| x == v).count();
+    all.iter()
+        .flat_map(|&v| std::iter::repeat_n(v, count(a, v).max(count(b, v))))
+        .collect()
 }
 
 #[cfg(test)]
@@ -418,11 +422,15 @@ mod tests {
         let mut s = State::fresh("alice", f.secret()).unwrap();
         s.hotp_counter = Some(2);
         s.used_steps = vec![9];
-        s.attempts = vec![105];
+        s.attempts = vec![105, 105];
         let e = effective(&f, Some(&s));
         assert_eq!(e.hotp_counter(), Some(4), "the larger counter wins");
         assert_eq!(e.disallow_reuse(), Some(&[7, 9][..]));
-        assert_eq!(e.rate_limit().unwrap().timestamps, vec![100, 105]);
+        assert_eq!(
+            e.rate_limit().unwrap().timestamps,
+            vec![100, 105, 105],
+            "attempts in one second all count"
+        );
         s.hotp_counter = Some(40);
         assert_eq!(effective(&f, Some(&s)).hotp_counter(), Some(40));
     }
