@@ -18,7 +18,7 @@ use pam_harness::{module_path, Harness, Outcome};
 use pam_totp::secret_file::SecretFile;
 use std::fs;
 use std::path::Path;
-use totp_common::{code_now, SECRET};
+use totp_common::{code_now, effective_body, hotp, Layout, SECRET};
 
 #[track_caller]
 fn require_root() {
@@ -196,4 +196,115 @@ fn given_a_directory_the_user_cannot_write_then_refused_and_the_file_kept() {
         "a temporary file was left behind"
     );
     assert!(Path::new(&path).exists());
+}
+
+/// Issue 22: a secret file on a read-only bind mount (inside each login's own mount namespace) with
+/// `state=` on a writable directory. Every login mounts the secret directory read-only again.
+struct ReadOnlySecret {
+    h: Harness,
+    dir: std::path::PathBuf,
+    src: std::path::PathBuf,
+    body: String,
+}
+
+impl ReadOnlySecret {
+    fn new(body: &str) -> Self {
+        require_root();
+        let h = Harness::new();
+        let dir = h.root().join("secrets");
+        fs::create_dir(&dir).unwrap();
+        let src = h.root().join("source.ga");
+        fs::write(&src, body).unwrap();
+        h.service(
+            "totp",
+            &format!(
+                "auth required {} secret={}/${{USER}}.ga {}\n",
+                module_path("pam_totp").display(),
+                dir.display(),
+                Layout::StateFile.arg(h.root())
+            ),
+        );
+        ReadOnlySecret {
+            h,
+            dir,
+            src,
+            body: body.to_owned(),
+        }
+    }
+
+    /// One login as root; asserts that the secret file is as it was, then returns the outcome.
+    fn login(&self, reply: &str) -> Outcome {
+        let after = self.h.root().join("after.ga");
+        let script = "set -e; install -m 0400 \"$SRC\" \"$D/$U.ga\" && mount --bind \"$D\" \"$D\" \
+                      && mount -o remount,bind,ro \"$D\"; touch \"$D/probe\" 2>/dev/null && exit 99; \
+                      set +e; \"$0\" \"$@\"; rc=$?; cat \"$D/$U.ga\" > \"$AFTER\"; exit $rc";
+        let o = self
+            .h
+            .run("totp")
+            .user("root")
+            .reply(reply)
+            .env("D", self.dir.to_str().unwrap())
+            .env("SRC", self.src.to_str().unwrap())
+            .env("U", "root")
+            .env("AFTER", after.to_str().unwrap())
+            .via(&[
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
+            .go();
+        assert_eq!(fs::read_to_string(&after).unwrap(), self.body, "{:#?}", o.logs);
+        o
+    }
+
+    /// The state as the module sees it (the secret file with the state file laid over it).
+    fn state(&self) -> String {
+        effective_body(&self.body, &self.h.root().join("state").join("root"))
+    }
+}
+
+#[test]
+#[ignore = "root: run by the root tier (tests/run-all)"]
+fn given_a_read_only_secret_file_and_state_then_replay_refused_attempts_counted_scratch_codes_single_use() {
+    let ro = ReadOnlySecret::new(&format!(
+        "{SECRET}\n\" DISALLOW_REUSE\n\" RATE_LIMIT 5 30\n\" TOTP_AUTH\n45681685\n92711506\n"
+    ));
+    let code = code_now();
+    ro.login(&code).assert_code(PamCode::Success);
+    let replay = ro.login(&code);
+    replay.assert_code(PamCode::AuthErr);
+    assert!(replay.logged("reason=replayed"), "{:#?}", replay.logs);
+    let scratch = ro.login("45681685");
+    scratch.assert_code(PamCode::Success);
+    assert!(scratch.logged("via=scratch"));
+    let again = ro.login("45681685");
+    again.assert_code(PamCode::AuthErr);
+    let state = ro.state();
+    assert!(
+        !state.contains("45681685") && state.contains("92711506"),
+        "{state}"
+    );
+    assert_eq!(totp_common::rate_limit_timestamps(&state).len(), 4, "{state}");
+    ro.login("000000").assert_code(PamCode::AuthErr);
+    let limited = ro.login("92711506");
+    limited.assert_code(PamCode::AuthErr);
+    assert!(limited.logged("reason=rate-limited"), "{:#?}", limited.logs);
+}
+
+#[test]
+#[ignore = "root: run by the root tier (tests/run-all)"]
+fn given_a_read_only_secret_file_and_state_then_the_hotp_counter_advances() {
+    let ro = ReadOnlySecret::new(&format!("{SECRET}\n\" HOTP_COUNTER 1\n\" WINDOW_SIZE 3\n"));
+    ro.login(&hotp(2)).assert_code(PamCode::Success);
+    assert!(ro.state().contains("\" HOTP_COUNTER 3\n"), "{}", ro.state());
+    ro.login(&hotp(2)).assert_code(PamCode::AuthErr);
+    let o = ro.login(&hotp(5));
+    o.assert_code(PamCode::Success);
+    assert!(o.logged("via=hotp"));
+    assert!(ro.state().contains("\" HOTP_COUNTER 6\n"), "{}", ro.state());
 }
