@@ -405,7 +405,8 @@ impl Store {
     /// file of [`Store::create`], written and synced, then linked to `path` with `link(2)`, which never
     /// replaces; the temporary name is removed and the directory synced. `Ok(false)` when something is
     /// already at `path` (another login was first): nothing was written there, and the caller opens it with
-    /// [`Store::open_locked`] as usual. The new file is not kept open or locked.
+    /// [`Store::open_locked`] as usual. The new file is not kept open or locked. Creators wait for each other
+    /// on a `flock` of the directory (bounded by the policy's lock timeout).
     pub fn create_new(
         path: impl AsRef<Path>,
         bytes: &[u8],
@@ -425,6 +426,21 @@ impl Store {
             _ => Path::new("."),
         };
         let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        // Creators take turns on the directory's lock, so that they do not meet at the temporary name (a
+        // replacing writer never is there: it holds an existing file's lock).
+        let (start, deadline) = lock_deadline(policy);
+        if !lock_until(&dir, deadline).map_err(|e| StoreError::io(path, "locking the directory", e))? {
+            return Err(StoreError::LockTimeout {
+                path: path.to_path_buf(),
+                waited: start.elapsed(),
+            });
+        }
+        if file::lstat(path)
+            .map_err(|e| StoreError::io(path, "looking for the file", e))?
+            .is_some()
+        {
+            return Ok(false);
+        }
         let (temp_path, temp, _) = create_temp(dir_path, name)
             .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
         // Removes the temporary name on every path: after the link, `path` is the file's only name.
