@@ -31,7 +31,13 @@ pub fn ga_module() -> &'static str {
 /// A harness with the services `totp` (pam_totp) and `ga` (pam_google_authenticator), both
 /// `auth required <module> secret=<root>/${USER}.ga <args>`, and the secret file path for the current user.
 pub fn two_modules(totp_args: &str, ga_args: &str) -> (Harness, PathBuf) {
+    two_modules_in(Layout::InSecretFile, totp_args, ga_args)
+}
+
+/// [`two_modules`] with pam_totp keeping its state as `layout` says.
+pub fn two_modules_in(layout: Layout, totp_args: &str, ga_args: &str) -> (Harness, PathBuf) {
     let h = Harness::new();
+    let totp_args = format!("{} {totp_args}", layout.arg(h.root()));
     let secret = format!("secret={}/${{USER}}.ga", h.root().display());
     h.service(
         "totp",
@@ -218,6 +224,14 @@ impl Layout {
         write_secret(path, body.as_ref());
         if self == Layout::StateFile {
             fs::write(original_of(path), body.as_ref()).unwrap();
+        }
+    }
+
+    /// The file pam_totp locks and rewrites: the secret file, or the state file `<dir>/state/<user>`.
+    pub fn locked_file(self, secret_path: &Path) -> PathBuf {
+        match self {
+            Layout::InSecretFile => secret_path.to_path_buf(),
+            Layout::StateFile => secret_path.parent().unwrap().join("state").join(me()),
         }
     }
 
