@@ -25,6 +25,7 @@ pub enum Id {
     RateTime,
     NoRateLimit,
     Secret,
+    State,
     StepSize,
     WindowSize,
     MinimalWindow,
@@ -147,6 +148,14 @@ pub static FLAGS: &[Flag] = &[
     flag(Id::NoRateLimit, Some('u'), "no-rate-limit", "Disable rate limiting."),
     flag(Id::Secret, Some('s'), "secret", "Secret file to write (default: ~/.google_authenticator of the target user).")
         .path("FILE"),
+    flag(
+        Id::State,
+        None,
+        "state",
+        "pam_totp's state file of this user when the stack uses state= (status and new-scratch-codes only): status \
+         counts the used scratch codes kept there, new-scratch-codes forgets them.",
+    )
+    .path("FILE"),
     flag(Id::StepSize, Some('S'), "step-size", "TOTP step size in seconds (1-60, default 30).").takes("S"),
     flag(
         Id::WindowSize,
@@ -413,6 +422,8 @@ pub struct Args {
     /// `Some(Some((n, m)))` -r/-R, `Some(None)` -u.
     pub rate_limit: Option<Option<(u32, u32)>>,
     pub secret: Option<String>,
+    /// `--state`: pam_totp's `state=` file of the user.
+    pub state: Option<String>,
     pub step_size: Option<u32>,
     /// `-w`.
     pub window_size: Option<u32>,
@@ -625,6 +636,7 @@ fn apply(args: &mut Args, f: &Flag, v: String) -> Result<(), UsageError> {
         }
         Id::NoRateLimit => args.rate_limit = Some(None),
         Id::Secret => args.secret = Some(non_empty(f, v)?),
+        Id::State => args.state = Some(non_empty(f, v)?),
         Id::StepSize => args.step_size = Some(number(f, &v, 1, 60, "the step size")?),
         Id::WindowSize => args.window_size = Some(number(f, &v, 1, 21, "the window size")?),
         Id::MinimalWindow => args.minimal_window = true,
@@ -712,6 +724,12 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
             "drop -d/-D, or use -t for time-based codes",
         ));
     }
+    if args.command == Command::Enroll && has(Id::State) {
+        return Err(usage(
+            "--state applies only to status and new-scratch-codes",
+            "drop --state: a new secret starts a fresh state by itself (docs/state-file-format.md)",
+        ));
+    }
     if args.command != Command::Enroll {
         if let Some(f) = FLAGS.iter().find(|f| ENROLL_ONLY.contains(&f.id) && has(f.id)) {
             return Err(usage(
@@ -755,7 +773,7 @@ const ENROLL_ONLY: &[Id] = &[
 /// Whether `command` takes the flag `id`.
 fn applies(command: Command, id: Id) -> bool {
     match command {
-        Command::Enroll => true,
+        Command::Enroll => id != Id::State,
         Command::Status => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
         Command::NewScratchCodes => !ENROLL_ONLY.contains(&id),
     }

@@ -382,7 +382,8 @@ fn state_for(bytes: &[u8], target: &StateTarget, user: &str, secret: &SecretFile
         return Err(format!(
             "{}: the state file belongs to user {}, not to this user (does state= use ${{USER}}?)",
             target.path,
-            pam_ffi::log_field(&found.user)
+            // One word: the parser refuses user names with white space or control characters.
+            found.user
         ));
     }
     if found.belongs_to(user, secret.secret()) {
