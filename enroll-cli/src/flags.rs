@@ -152,8 +152,8 @@ pub static FLAGS: &[Flag] = &[
         Id::State,
         None,
         "state",
-        "pam_totp's state file of this user when the stack uses state= (status and new-scratch-codes only): status \
-         counts the used scratch codes kept there, new-scratch-codes forgets them.",
+        "pam_totp's state file of this user when the stack uses state=: status counts the used scratch codes kept \
+         there, new-scratch-codes forgets them, state-to-file writes it back into the secret file.",
     )
     .path("FILE"),
     flag(Id::StepSize, Some('S'), "step-size", "TOTP step size in seconds (1-60, default 30).").takes("S"),
@@ -239,6 +239,12 @@ pub static COMMANDS: &[(&str, &str)] = &[
         "new-scratch-codes",
         "Replace the emergency scratch codes (count from -e, default 5) without changing the secret, under \
          pam_totp's lock, so that a login recording a used code meanwhile is not undone.",
+    ),
+    (
+        "state-to-file",
+        "Moving out of pam_totp's state=: write what the state file (--state FILE) records (used steps, \
+         HOTP counter, RATE_LIMIT times, skew, used scratch codes removed) back into the secret file, under both \
+         locks, before state= is taken off the PAM line (pam_totp(8), STATE FILE).",
     ),
     (
         "doctor",
@@ -395,6 +401,8 @@ pub enum Command {
     Status,
     /// `new-scratch-codes`.
     NewScratchCodes,
+    /// `state-to-file`.
+    StateToFile,
 }
 
 /// `-Q`.
@@ -565,10 +573,12 @@ pub fn parse(argv: &[String]) -> Result<Args, UsageError> {
                 "new-scratch-codes" if positional_ok && args.command == Command::Enroll => {
                     Command::NewScratchCodes
                 }
+                "state-to-file" if positional_ok && args.command == Command::Enroll => Command::StateToFile,
                 _ => {
                     return Err(usage(
                         format!("unexpected argument {arg:?}"),
-                        "the only commands are `status` and `new-scratch-codes`; options start with -",
+                        "the only commands are `status`, `new-scratch-codes`, `state-to-file` and `doctor`; \
+                         options start with -",
                     ))
                 }
             };
@@ -726,8 +736,8 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
     }
     if args.command == Command::Enroll && has(Id::State) {
         return Err(usage(
-            "--state applies only to status and new-scratch-codes",
-            "drop --state: a new secret starts a fresh state by itself (docs/state-file-format.md)",
+            "--state applies only to status, new-scratch-codes and state-to-file",
+            "drop --state: a new secret starts a fresh state by itself (pam_totp(8), STATE FILE)",
         ));
     }
     if args.command != Command::Enroll {
@@ -737,7 +747,13 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
                 "status and new-scratch-codes take -s, --user, --json, -q and (new-scratch-codes) -e",
             ));
         }
-        if args.command == Command::Status && has(Id::EmergencyCodes) {
+        if args.command == Command::StateToFile && !has(Id::State) {
+            return Err(usage(
+                "state-to-file needs --state FILE",
+                "name the user's state file, e.g. --state /var/lib/pam_totp/alice",
+            ));
+        }
+        if matches!(args.command, Command::Status | Command::StateToFile) && has(Id::EmergencyCodes) {
             return Err(usage(
                 "-e applies only to new-scratch-codes and enrolling",
                 "drop -e",
@@ -776,6 +792,7 @@ fn applies(command: Command, id: Id) -> bool {
         Command::Enroll => id != Id::State,
         Command::Status => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
         Command::NewScratchCodes => !ENROLL_ONLY.contains(&id),
+        Command::StateToFile => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
     }
 }
 
@@ -801,6 +818,7 @@ pub fn help_for(command: Command) -> String {
         Command::Enroll => return help_text(),
         Command::Status => "status",
         Command::NewScratchCodes => "new-scratch-codes",
+        Command::StateToFile => "state-to-file",
     };
     let about = COMMANDS
         .iter()
@@ -819,6 +837,7 @@ pub fn help_text() -> String {
         "totp-enroll: set up TOTP/HOTP codes for pam_totp (and pam_google_authenticator)\n\n\
          Usage: totp-enroll [OPTIONS]\n       totp-enroll status [-s FILE] [--user NAME] [--json]\n       \
          totp-enroll new-scratch-codes [-e N] [-s FILE] [--user NAME] [--json]\n       \
+         totp-enroll state-to-file --state FILE [-s FILE] [--user NAME]\n       \
          totp-enroll doctor [DOCTOR OPTIONS] (see totp-enroll doctor --help)\n\nCommands:\n",
     );
     for (name, help) in COMMANDS {

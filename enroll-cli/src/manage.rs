@@ -204,6 +204,47 @@ pub fn new_scratch_codes(args: &Args, target: &Target) -> Result<ExitCode, Error
     Ok(ExitCode::SUCCESS)
 }
 
+/// `totp-enroll state-to-file --state FILE`: moving out of `state=`. Under the state file's lock (the
+/// logins' lock with `state=`) and the secret file's, the secret file is rewritten as the module would see
+/// it with the state laid over it; the state file is left as it is (remove it once `state=` is off the line).
+pub fn state_to_file(args: &Args, target: &Target) -> Result<ExitCode, Error> {
+    let path = args.state.as_deref().unwrap_or_default();
+    let state = secret::open_state(std::path::Path::new(path))?;
+    let (mut locked, file) = secret::open_locked(&target.owner, &target.path)?;
+    let found = state
+        .as_ref()
+        .map(|(_, s)| s)
+        .filter(|s| s.belongs_to(&target.name, file.secret()));
+    let moved = found.is_some();
+    if let Some(state) = found {
+        let merged = effective(&file, Some(state));
+        secret::replace(&target.owner, &mut locked, &merged.to_bytes())?;
+    }
+    drop(locked);
+    drop(state);
+    audit(
+        args,
+        &format!(
+            "state written back user={} by={} uid={} file={} state={path} moved={moved}",
+            target.name,
+            target.caller,
+            target.caller_uid,
+            target.path.display(),
+        ),
+    );
+    if !args.quiet {
+        stdout(&if moved {
+            format!(
+                "{}: the state of {path} is now in the secret file.\n",
+                target.path.display()
+            )
+        } else {
+            format!("{path}: no state for this user and secret: the secret file is unchanged.\n")
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// What `new-scratch-codes` prints. `-e 0` is deliberate (it revokes every code, e.g. after a printout was
 /// lost), so it says that instead of a heading over nothing.
 fn new_codes_text(codes: &[u32]) -> String {

@@ -946,5 +946,60 @@ fn status_and_new_scratch_codes_understand_the_state_file() {
         &["-t", "-f", "-C", "-q", "-s", fs_, "--state", ss],
         "",
     )
-    .usage_error("--state applies only to status and new-scratch-codes");
+    .usage_error("--state applies only to status, new-scratch-codes and state-to-file");
+}
+
+/// Moving out of `state=`: `state-to-file` writes the HOTP counter, the attempts and the used scratch codes
+/// recorded in the state file back into the secret file, which pam_totp without `state=` (and
+/// pam_google_authenticator) then reads.
+#[test]
+fn state_to_file_writes_the_state_back_into_the_secret_file() {
+    use pam_totp::secret_file::SecretFile;
+    use pam_totp::state_file::{scratch_hash, State};
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(
+        dir.path(),
+        &["-c", "-r", "3", "-R", "30", "-w", "3", "-f", "-C", "-q"],
+    )
+    .ok();
+    let before = SecretFile::parse(&fs::read(&f).unwrap()).unwrap();
+    let codes = scratch_lines(&f);
+    let state_path = dir.path().join("state");
+    let mut state = State::fresh("root", before.secret()).unwrap();
+    state.hotp_counter = Some(42);
+    state.attempts = vec![1_800_000_000, 1_800_000_001];
+    state.used_scratch = vec![scratch_hash(before.secret(), codes[1].parse().unwrap())];
+    fs::write(&state_path, state.to_bytes()).unwrap();
+    fs::set_permissions(&state_path, fs::Permissions::from_mode(0o600)).unwrap();
+    let (fs_, ss) = (f.to_str().unwrap(), state_path.to_str().unwrap());
+
+    run_in(dir.path(), &["state-to-file", "-s", fs_], "").usage_error("state-to-file needs --state FILE");
+    let r = run_in(dir.path(), &["state-to-file", "-s", fs_, "--state", ss], "").ok();
+    assert!(r.stdout.contains("is now in the secret file"), "{}", r.stdout);
+    let after = SecretFile::parse(&fs::read(&f).unwrap()).unwrap();
+    assert_eq!(after.secret(), before.secret());
+    assert_eq!(after.hotp_counter(), Some(42));
+    assert_eq!(
+        after.rate_limit().unwrap().timestamps,
+        vec![1_800_000_000, 1_800_000_001]
+    );
+    let left: Vec<String> = scratch_lines(&f);
+    assert_eq!(left.len(), 4);
+    assert!(!left.contains(&codes[1]));
+    // A state recorded with another secret is not written back.
+    let other = State::fresh(
+        "root",
+        &pam_totp::secret_file::decode_secret("GEZDGNBVGY3TQOJQ").unwrap(),
+    )
+    .unwrap();
+    fs::write(&state_path, other.to_bytes()).unwrap();
+    let body = fs::read(&f).unwrap();
+    let r = run_in(dir.path(), &["state-to-file", "-s", fs_, "--state", ss], "").ok();
+    assert!(r.stdout.contains("unchanged"), "{}", r.stdout);
+    assert_eq!(fs::read(&f).unwrap(), body);
 }
