@@ -350,7 +350,11 @@ impl FileBackend<'_> {
         );
         let unsaved = verdict.updated.as_ref().and_then(|after| {
             let next = state.recorded(&secret, &before, after);
-            let why = locked.replace(&next.to_bytes()).err()?;
+            let why = locked
+                .replace(&next.to_bytes())
+                .err()?
+                .about("state file")
+                .to_string();
             Some(unsaved(format!("state-file: {why}"), &verdict.outcome, &before))
         });
         Ok(Recorded {
@@ -403,13 +407,13 @@ fn peek_state(target: &StateTarget, user: &str, secret: &SecretFile) -> Result<O
     match Store::open_unlocked(&target.path, &target.policy) {
         Ok(unlocked) => state_for(unlocked.bytes(), target, user, secret).map(Some),
         Err(StoreError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(format!("state-file: {e}")),
+        Err(e) => Err(format!("state-file: {}", e.about("state file"))),
     }
 }
 
 /// Locks the state file, creating it (empty of state) when there is none, and reads it.
 fn lock_state(target: &StateTarget, user: &str, secret: &SecretFile) -> Result<(Locked, State), String> {
-    let why = |e: StoreError| format!("state-file: {e}");
+    let why = |e: StoreError| format!("state-file: {}", e.about("state file"));
     for _ in 0..3 {
         match Store::open_locked(&target.path, &target.policy) {
             Ok(locked) => {

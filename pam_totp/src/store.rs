@@ -247,9 +247,34 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The message naming the file as `what` (`"state file"`) instead of `"secret file"`.
+    pub fn about<'a>(&'a self, what: &'a str) -> impl fmt::Display + 'a {
+        Named { error: self, what }
+    }
+}
+
+/// [`StoreError::about`].
+struct Named<'a> {
+    error: &'a StoreError,
+    what: &'a str,
+}
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} \"{}\": ", self.what, self.error.path().display())?;
+        self.error.fmt_reason(f)
+    }
+}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "secret file \"{}\": ", self.path().display())?;
+        self.about("secret file").fmt(f)
+    }
+}
+
+impl StoreError {
+    fn fmt_reason(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::NotFound { .. } => write!(f, "does not exist"),
             StoreError::Symlink { .. } => write!(f, "is a symbolic link (refused, not followed)"),

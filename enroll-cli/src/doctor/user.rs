@@ -244,7 +244,7 @@ fn state_check(path: &str, who: &str, secret: &SecretFile) -> (Option<State>, Ve
         Err(e) => {
             out.push(at(Finding::error(
                 "user-state-file",
-                format!("the state file is refused ({e}): {who} cannot log in"),
+                format!("{}: {who} cannot log in", e.about("state file")),
                 format!("remove it (the next login starts afresh from the secret file): rm {path}"),
             )));
             return (None, out);
