@@ -1,6 +1,7 @@
-//! The secret file on disk: the only file I/O of pam_totp. It owns opening the file defensively (no symlink
-//! followed, no hang on a FIFO, checks on the open descriptor), an exclusive lock held across the caller's
-//! read-verify-write, and the atomic, crash-safe replacement of the file. It works on raw bytes and must not
+//! The secret file on disk (and, with `state=`, the state file, under the same rules): the only file I/O of
+//! pam_totp. It owns opening the file defensively (no symlink followed, no hang on a FIFO, checks on the open
+//! descriptor), an exclusive lock held across the caller's read-verify-write, the atomic, crash-safe
+//! replacement of the file, and the creation of a first file that never replaces one ([`Store::create_new`]). It works on raw bytes and must not
 //! know the file format (that is `secret_file`), decide anything about codes, or switch user ids (the caller
 //! wraps these calls in `pam_ffi::os::FsIdGuard`). The constraint that shaped it: pam_google_authenticator
 //! has no lock, so parallel logins accept one code several times; a lock is useless if it sits on an inode
