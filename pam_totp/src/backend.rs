@@ -223,7 +223,8 @@ impl<'a> FileBackend<'a> {
         let max = self.target.policy.max_size;
         let size = u64::try_from(first.bytes().len()).unwrap_or(u64::MAX);
         let mut out = Vec::new();
-        if size.saturating_add(NEAR_SIZE_LIMIT) > max {
+        // With state=, the secret file is never rewritten: its size cannot stop a save.
+        if self.state.is_none() && size.saturating_add(NEAR_SIZE_LIMIT) > max {
             out.push(format!(
                 "file={path}: the secret file is {size} bytes, close to its {max}-byte limit; remove comments \
                  or lines it does not need, or logins that must save state will be refused"
@@ -250,7 +251,11 @@ impl<'a> FileBackend<'a> {
             file.usable_scratch_codes().count(),
             file.disallow_reuse().is_some(),
             file.rate_limit().is_some(),
-        )
+        ) + &self
+            .state
+            .as_ref()
+            .map(|s| format!(" state={}", s.path))
+            .unwrap_or_default()
     }
 
     /// Writes `updated` over the locked file with the owner's filesystem ids.

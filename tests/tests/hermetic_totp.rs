@@ -197,6 +197,24 @@ fn given_an_update_that_would_not_fit_the_size_limit_then_the_code_is_refused_an
     assert_eq!(fs::read_to_string(&path).unwrap(), body);
 }
 
+/// With `state=` the secret file is never rewritten, so its size cannot stop a save: no size warning, and
+/// the code of the test above is accepted and recorded (in the state file), once.
+#[test]
+fn given_state_then_a_secret_file_at_the_size_limit_neither_warns_nor_refuses() {
+    let body = totp_file_of_size("\" DISALLOW_REUSE\n", 65_536 - 4);
+    let (h, path) = setup_in(Layout::StateFile, &body, "");
+    let code = totp_at(now());
+    let o = h.run("totp").user(&me()).reply(&code).go();
+    o.assert_code(PamCode::Success);
+    assert!(o.logs.iter().all(|l| l.severity > 4), "{:#?}", o.logs);
+    h.run("totp")
+        .user(&me())
+        .reply(&code)
+        .go()
+        .assert_code(PamCode::AuthErr);
+    assert!(Layout::StateFile.read(&path).contains("\" DISALLOW_REUSE "));
+}
+
 fn given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file(layout: Layout) {
     let (h, path) = setup_in(layout, &totp_file(""), "");
     let o = h.run("totp").user(&me()).reply("45681685").go();
