@@ -325,7 +325,7 @@ s_grace_period() {
     [ "$RC" != 0 ] || { why "wrong code accepted from another address (127.0.0.2) during 127.0.0.1's grace period"; return 1; }
 }
 # state= (issue 22): the secret file on a read-only bind mount (the user's home, inside this sandbox's own
-# mount namespace), the state in a root-owned 0700 directory. Replay refused, RATE_LIMIT attempts counted,
+# mount namespace; in a container, a home the user cannot write), the state in a root-owned 0700 directory. Replay refused, RATE_LIMIT attempts counted,
 # a scratch code single-use, the HOTP counter advancing; the secret file unchanged throughout.
 state_checks() { # state_checks STATE_FILE SECRET_FILE
     local st=$1 f=$2 c sc n
@@ -352,6 +352,16 @@ state_hotp_checks() { # state_hotp_checks STATE_FILE SECRET_FILE COUNTER
     [ "$RC" != 0 ] || { why "HOTP code accepted twice with state="; return 1; }
     grep -qx "hotp_counter=$((n + 2))" "$st" || { why "state file counter: $(grep hotp_counter "$st"), expected $((n + 2))"; return 1; }
 }
+# read_only_home HOME: a read-only bind mount where this sandbox may mount (tests/e2e/run), else (a container
+# without CAP_SYS_ADMIN) a home its owner cannot write, mode 0555; sets RO_UNDO.
+read_only_home() {
+    if mount --bind "$1" "$1" 2>/dev/null; then
+        mount -o remount,bind,ro "$1" && { RO_UNDO="umount $1"; return 0; }
+        umount "$1"
+    fi
+    RO_UNDO="chmod $(stat -c %a "$1") $1"
+    chmod 0555 "$1"
+}
 s_state_read_only_secret() {
     local f home sd st sum n ok=0
     sd=$T/pam_totp-state; st=$sd/$U
@@ -360,16 +370,16 @@ s_state_read_only_secret() {
     f=$(secret_file "$U"); home=$(dirname "$f")
     enroll "$U" -d -r 5 -R 30 || { why "enrolment failed"; return 1; }
     sum=$(sha256sum <"$f")
-    mount --bind "$home" "$home" && mount -o remount,bind,ro "$home" || { why "cannot bind-mount $home read-only"; return 1; }
+    read_only_home "$home" || { why "cannot make $home read-only"; return 1; }
     state_checks "$st" "$f" && ok=1
-    umount "$home"
+    $RO_UNDO
     [ "$ok" = 1 ] || return 1
     [ "$(sha256sum <"$f")" = "$sum" ] || { why "the secret file changed"; return 1; }
     enroll "$U" -c -u || { why "HOTP enrolment failed"; return 1; }
     n=$(sed -n 's/^" HOTP_COUNTER \([0-9]*\)$/\1/p' "$f")
-    mount --bind "$home" "$home" && mount -o remount,bind,ro "$home" || { why "cannot bind-mount $home read-only"; return 1; }
+    read_only_home "$home" || { why "cannot make $home read-only"; return 1; }
     ok=0; state_hotp_checks "$st" "$f" "$n" && ok=1
-    umount "$home"
+    $RO_UNDO
     [ "$ok" = 1 ]
 }
 s_debian_stock_stack() {
