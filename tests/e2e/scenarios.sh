@@ -356,11 +356,18 @@ state_hotp_checks() { # state_hotp_checks STATE_FILE SECRET_FILE COUNTER
 # without CAP_SYS_ADMIN) a home its owner cannot write, mode 0555; sets RO_UNDO.
 read_only_home() {
     if mount --bind "$1" "$1" 2>/dev/null; then
-        mount -o remount,bind,ro "$1" && { RO_UNDO="umount $1"; return 0; }
-        umount "$1"
+        mount -o remount,bind,ro "$1" && { RO_UNDO="unmount_home $1"; return 0; }
+        unmount_home "$1"
     fi
     RO_UNDO="chmod $(stat -c %a "$1") $1"
     chmod 0555 "$1"
+}
+# unmount_home HOME: the last session's sshd may still have its cwd there for a moment (seen in the Debian
+# install test): retry, then detach lazily.
+unmount_home() {
+    local i
+    for i in $(seq 50); do umount "$1" 2>/dev/null && return 0; sleep 0.1; done
+    umount -l "$1"
 }
 s_state_read_only_secret() {
     local f home sd st sum n ok=0
