@@ -19,6 +19,7 @@ _totp_enroll() {
         --rate-limit|-r) return ;;
         --rate-time|-R) return ;;
         --secret|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --state) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --step-size|-S) return ;;
         --window-size|-w) return ;;
         --emergency-codes|-e) return ;;
@@ -28,6 +29,6 @@ _totp_enroll() {
         --mode) COMPREPLY=($(compgen -W "0400 0600" -- "$cur")); return ;;
         --qr-svg) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
-    COMPREPLY=($(compgen -W "status new-scratch-codes doctor admin --time-based -t --counter-based -c --disallow-reuse -d --allow-reuse -D --force -f --no-confirm -C --label -l --issuer -i --quiet -q --qr-mode -Q --rate-limit -r --rate-time -R --no-rate-limit -u --secret -s --step-size -S --window-size -w --minimal-window -W --emergency-codes -e --algorithm --digits --user --mode --json --qr-svg --help -h --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "status new-scratch-codes state-to-file doctor admin --time-based -t --counter-based -c --disallow-reuse -d --allow-reuse -D --force -f --no-confirm -C --label -l --issuer -i --quiet -q --qr-mode -Q --rate-limit -r --rate-time -R --no-rate-limit -u --secret -s --state --step-size -S --window-size -w --minimal-window -W --emergency-codes -e --algorithm --digits --user --mode --json --qr-svg --help -h --version" -- "$cur"))
 }
 complete -F _totp_enroll totp-enroll

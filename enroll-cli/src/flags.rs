@@ -25,6 +25,7 @@ pub enum Id {
     RateTime,
     NoRateLimit,
     Secret,
+    State,
     StepSize,
     WindowSize,
     MinimalWindow,
@@ -147,6 +148,14 @@ pub static FLAGS: &[Flag] = &[
     flag(Id::NoRateLimit, Some('u'), "no-rate-limit", "Disable rate limiting."),
     flag(Id::Secret, Some('s'), "secret", "Secret file to write (default: ~/.google_authenticator of the target user).")
         .path("FILE"),
+    flag(
+        Id::State,
+        None,
+        "state",
+        "pam_totp's state file of this user when the stack uses state=: status counts the used scratch codes kept \
+         there, new-scratch-codes forgets them, state-to-file writes it back into the secret file.",
+    )
+    .path("FILE"),
     flag(Id::StepSize, Some('S'), "step-size", "TOTP step size in seconds (1-60, default 30).").takes("S"),
     flag(
         Id::WindowSize,
@@ -230,6 +239,12 @@ pub static COMMANDS: &[(&str, &str)] = &[
         "new-scratch-codes",
         "Replace the emergency scratch codes (count from -e, default 5) without changing the secret, under \
          pam_totp's lock, so that a login recording a used code meanwhile is not undone.",
+    ),
+    (
+        "state-to-file",
+        "Moving out of pam_totp's state=: write what the state file (--state FILE) records (used steps, \
+         HOTP counter, RATE_LIMIT times, skew, used scratch codes removed) back into the secret file, under both \
+         locks, before state= is taken off the PAM line (pam_totp(8), STATE FILE).",
     ),
     (
         "doctor",
@@ -388,6 +403,8 @@ pub enum Command {
     Status,
     /// `new-scratch-codes`.
     NewScratchCodes,
+    /// `state-to-file`.
+    StateToFile,
 }
 
 /// `-Q`.
@@ -415,6 +432,8 @@ pub struct Args {
     /// `Some(Some((n, m)))` -r/-R, `Some(None)` -u.
     pub rate_limit: Option<Option<(u32, u32)>>,
     pub secret: Option<String>,
+    /// `--state`: pam_totp's `state=` file of the user.
+    pub state: Option<String>,
     pub step_size: Option<u32>,
     /// `-w`.
     pub window_size: Option<u32>,
@@ -556,10 +575,12 @@ pub fn parse(argv: &[String]) -> Result<Args, UsageError> {
                 "new-scratch-codes" if positional_ok && args.command == Command::Enroll => {
                     Command::NewScratchCodes
                 }
+                "state-to-file" if positional_ok && args.command == Command::Enroll => Command::StateToFile,
                 _ => {
                     return Err(usage(
                         format!("unexpected argument {arg:?}"),
-                        "the only commands are `status` and `new-scratch-codes`; options start with -",
+                        "the only commands are `status`, `new-scratch-codes`, `state-to-file` and `doctor`; \
+                         options start with -",
                     ))
                 }
             };
@@ -627,6 +648,7 @@ fn apply(args: &mut Args, f: &Flag, v: String) -> Result<(), UsageError> {
         }
         Id::NoRateLimit => args.rate_limit = Some(None),
         Id::Secret => args.secret = Some(non_empty(f, v)?),
+        Id::State => args.state = Some(non_empty(f, v)?),
         Id::StepSize => args.step_size = Some(number(f, &v, 1, 60, "the step size")?),
         Id::WindowSize => args.window_size = Some(number(f, &v, 1, 21, "the window size")?),
         Id::MinimalWindow => args.minimal_window = true,
@@ -714,6 +736,12 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
             "drop -d/-D, or use -t for time-based codes",
         ));
     }
+    if args.command == Command::Enroll && has(Id::State) {
+        return Err(usage(
+            "--state applies only to status, new-scratch-codes and state-to-file",
+            "drop --state: a new secret starts a fresh state by itself (pam_totp(8), STATE FILE)",
+        ));
+    }
     if args.command != Command::Enroll {
         if let Some(f) = FLAGS.iter().find(|f| ENROLL_ONLY.contains(&f.id) && has(f.id)) {
             return Err(usage(
@@ -721,7 +749,13 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
                 "status and new-scratch-codes take -s, --user, --json, -q and (new-scratch-codes) -e",
             ));
         }
-        if args.command == Command::Status && has(Id::EmergencyCodes) {
+        if args.command == Command::StateToFile && !has(Id::State) {
+            return Err(usage(
+                "state-to-file needs --state FILE",
+                "name the user's state file, e.g. --state /var/lib/pam_totp/alice",
+            ));
+        }
+        if matches!(args.command, Command::Status | Command::StateToFile) && has(Id::EmergencyCodes) {
             return Err(usage(
                 "-e applies only to new-scratch-codes and enrolling",
                 "drop -e",
@@ -757,9 +791,10 @@ const ENROLL_ONLY: &[Id] = &[
 /// Whether `command` takes the flag `id`.
 fn applies(command: Command, id: Id) -> bool {
     match command {
-        Command::Enroll => true,
+        Command::Enroll => id != Id::State,
         Command::Status => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
         Command::NewScratchCodes => !ENROLL_ONLY.contains(&id),
+        Command::StateToFile => !ENROLL_ONLY.contains(&id) && id != Id::EmergencyCodes,
     }
 }
 
@@ -785,6 +820,7 @@ pub fn help_for(command: Command) -> String {
         Command::Enroll => return help_text(),
         Command::Status => "status",
         Command::NewScratchCodes => "new-scratch-codes",
+        Command::StateToFile => "state-to-file",
     };
     let about = COMMANDS
         .iter()
@@ -803,6 +839,7 @@ pub fn help_text() -> String {
         "totp-enroll: set up TOTP/HOTP codes for pam_totp (and pam_google_authenticator)\n\n\
          Usage: totp-enroll [OPTIONS]\n       totp-enroll status [-s FILE] [--user NAME] [--json]\n       \
          totp-enroll new-scratch-codes [-e N] [-s FILE] [--user NAME] [--json]\n       \
+         totp-enroll state-to-file --state FILE [-s FILE] [--user NAME]\n       \
          totp-enroll doctor [DOCTOR OPTIONS] (see totp-enroll doctor --help)\n\nCommands:\n",
     );
     for (name, help) in COMMANDS {

@@ -72,6 +72,7 @@ fn run(argv: &[String]) -> Result<ExitCode, Error> {
         Command::Enroll => enroll::enroll(&args, &target),
         Command::Status => manage::status(&args, &target),
         Command::NewScratchCodes => manage::new_scratch_codes(&args, &target),
+        Command::StateToFile => manage::state_to_file(&args, &target),
     }
 }
 

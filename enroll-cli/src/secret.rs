@@ -3,10 +3,13 @@
 //! root acts for another user, with that user's filesystem ids (`pam_ffi::os::FsIdGuard`), as the module
 //! does: a path the user controls can then only lead where the user may write, and whatever is created is
 //! the user's. It must not open files itself or know the file format beyond parsing it with `SecretFile`.
+//! pam_totp's `state=` files (root's) are opened the same way, as the caller, with the module's state checks.
 
 use crate::Error;
 use pam_ffi::os::FsIdGuard;
+use pam_totp::backend::StateTarget;
 use pam_totp::secret_file::SecretFile;
+use pam_totp::state_file::State;
 use pam_totp::store::{Locked, Policy, Store, StoreError};
 use std::path::Path;
 
@@ -72,4 +75,20 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     };
     Store::create(path, bytes, 0o600, &policy)?;
     Ok(())
+}
+
+/// Opens, checks (root's, mode 0600 at most, as pam_totp's `state=` requires), locks and parses a state
+/// file; `None` when there is none.
+pub fn open_state(path: &Path) -> Result<Option<(Locked, State)>, Error> {
+    let policy = StateTarget::new(path.to_string_lossy().into_owned()).policy;
+    let locked = match Store::open_locked(path, &policy) {
+        Ok(l) => l,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let state = State::parse(locked.bytes()).map_err(|e| Error::NotASecretFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((locked, state)))
 }

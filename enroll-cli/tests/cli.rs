@@ -883,3 +883,123 @@ fn a_non_root_caller_cannot_enroll_another_user_but_can_enroll_themselves() {
         65534
     );
 }
+
+/// Issue 22: with pam_totp's `state=`, `status --state` counts the scratch codes the state file records as
+/// used, and `new-scratch-codes --state` forgets them under the state file's lock. (State files are root's.)
+#[test]
+fn status_and_new_scratch_codes_understand_the_state_file() {
+    use pam_totp::secret_file::SecretFile;
+    use pam_totp::state_file::{scratch_hash, State};
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(dir.path(), &["-t", "-d", "-u", "-w", "3", "-f", "-C", "-q"]).ok();
+    let secret = SecretFile::parse(&fs::read(&f).unwrap()).unwrap();
+    let first: u32 = scratch_lines(&f)[0].parse().unwrap();
+    let state_path = dir.path().join("state");
+    let mut state = State::fresh("root", secret.secret()).unwrap();
+    state.used_scratch = vec![scratch_hash(secret.secret(), first)];
+    state.hotp_counter = Some(7);
+    fs::write(&state_path, state.to_bytes()).unwrap();
+    fs::set_permissions(&state_path, fs::Permissions::from_mode(0o600)).unwrap();
+    let (fs_, ss) = (f.to_str().unwrap(), state_path.to_str().unwrap());
+
+    let s = run_in(dir.path(), &["status", "-s", fs_, "--state", ss], "")
+        .ok()
+        .stdout;
+    assert!(s.contains("scratch codes left: 4\n"), "{s}");
+    assert!(s.contains(&format!("state: {ss} (scratch codes used: 1)")), "{s}");
+    let j = run_in(dir.path(), &["status", "--json", "-s", fs_, "--state", ss], "")
+        .ok()
+        .stdout;
+    assert!(
+        j.contains("\"scratch_codes_left\":4") && j.contains("\"scratch_codes_used\":1"),
+        "{j}"
+    );
+    // Without --state, the secret file alone.
+    let s = run_in(dir.path(), &["status", "-s", fs_], "").ok().stdout;
+    assert!(s.contains("scratch codes left: 5\n"), "{s}");
+
+    run_in(dir.path(), &["new-scratch-codes", "-s", fs_, "--state", ss], "").ok();
+    let after = State::parse(&fs::read(&state_path).unwrap()).unwrap();
+    assert!(after.used_scratch.is_empty(), "{after:?}");
+    assert_eq!(after.hotp_counter, Some(7), "the rest of the state is kept");
+    let s = run_in(dir.path(), &["status", "-s", fs_, "--state", ss], "")
+        .ok()
+        .stdout;
+    assert!(
+        s.contains("scratch codes left: 5\n") && s.contains("(scratch codes used: 0)"),
+        "{s}"
+    );
+
+    // A state file pam_totp would refuse is refused here too.
+    fs::set_permissions(&state_path, fs::Permissions::from_mode(0o644)).unwrap();
+    let r = run_in(dir.path(), &["status", "-s", fs_, "--state", ss], "");
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    r.error_shape("permissions 0644 are more permissive than 0600");
+    // Enrolling takes no --state.
+    run_in(
+        dir.path(),
+        &["-t", "-f", "-C", "-q", "-s", fs_, "--state", ss],
+        "",
+    )
+    .usage_error("--state applies only to status, new-scratch-codes and state-to-file");
+}
+
+/// Moving out of `state=`: `state-to-file` writes the HOTP counter, the attempts and the used scratch codes
+/// recorded in the state file back into the secret file, which pam_totp without `state=` (and
+/// pam_google_authenticator) then reads.
+#[test]
+fn state_to_file_writes_the_state_back_into_the_secret_file() {
+    use pam_totp::secret_file::SecretFile;
+    use pam_totp::state_file::{scratch_hash, State};
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    enroll(
+        dir.path(),
+        &["-c", "-r", "3", "-R", "30", "-w", "3", "-f", "-C", "-q"],
+    )
+    .ok();
+    let before = SecretFile::parse(&fs::read(&f).unwrap()).unwrap();
+    let codes = scratch_lines(&f);
+    let state_path = dir.path().join("state");
+    let mut state = State::fresh("root", before.secret()).unwrap();
+    state.hotp_counter = Some(42);
+    state.attempts = vec![1_800_000_000, 1_800_000_001];
+    state.used_scratch = vec![scratch_hash(before.secret(), codes[1].parse().unwrap())];
+    fs::write(&state_path, state.to_bytes()).unwrap();
+    fs::set_permissions(&state_path, fs::Permissions::from_mode(0o600)).unwrap();
+    let (fs_, ss) = (f.to_str().unwrap(), state_path.to_str().unwrap());
+
+    run_in(dir.path(), &["state-to-file", "-s", fs_], "").usage_error("state-to-file needs --state FILE");
+    let r = run_in(dir.path(), &["state-to-file", "-s", fs_, "--state", ss], "").ok();
+    assert!(r.stdout.contains("is now in the secret file"), "{}", r.stdout);
+    let after = SecretFile::parse(&fs::read(&f).unwrap()).unwrap();
+    assert_eq!(after.secret(), before.secret());
+    assert_eq!(after.hotp_counter(), Some(42));
+    assert_eq!(
+        after.rate_limit().unwrap().timestamps,
+        vec![1_800_000_000, 1_800_000_001]
+    );
+    let left: Vec<String> = scratch_lines(&f);
+    assert_eq!(left.len(), 4);
+    assert!(!left.contains(&codes[1]));
+    // A state recorded with another secret is not written back.
+    let other = State::fresh(
+        "root",
+        &pam_totp::secret_file::decode_secret("GEZDGNBVGY3TQOJQ").unwrap(),
+    )
+    .unwrap();
+    fs::write(&state_path, other.to_bytes()).unwrap();
+    let body = fs::read(&f).unwrap();
+    let r = run_in(dir.path(), &["state-to-file", "-s", fs_, "--state", ss], "").ok();
+    assert!(r.stdout.contains("unchanged"), "{}", r.stdout);
+    assert_eq!(fs::read(&f).unwrap(), body);
+}

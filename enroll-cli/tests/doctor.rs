@@ -1502,3 +1502,47 @@ fn given_the_cli_then_doctor_is_dispatched_with_its_own_exit_codes() {
         "doctor missing from --help"
     );
 }
+
+/// Issue 22: with `state=` the secret file's directory need not be writable, but the state directory must
+/// be root's and 0700, a state file must pass the module's checks, and its used scratch codes count.
+#[test]
+fn given_state_then_the_state_directory_and_file_are_checked_and_the_secret_directory_is_not() {
+    use pam_totp::secret_file::SecretFile;
+    use pam_totp::state_file::{scratch_hash, State};
+    let u = UserBox::new("auth required pam_totp.so\n");
+    if !u.root {
+        eprintln!("skipped: needs root (state files are root's)");
+        return;
+    }
+    let p = u.secret(&with_codes(3), 0o400);
+    fs::set_permissions(&u.home, fs::Permissions::from_mode(0o555)).unwrap();
+    let state_dir = u.sandbox.dir.path().join("state");
+    let line = format!(
+        "auth required pam_totp.so state={}/${{USER}}\n",
+        state_dir.display()
+    );
+    u.sandbox.pam("sshd", &line);
+    let d = u.run();
+    assert_only(&d, &[(E, "user-state-dir")]);
+    assert!(find(&d, "user-state-dir").fix.contains("install -d -m 0700"));
+    fs::create_dir(&state_dir).unwrap();
+    fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_only(&u.run(), &[(E, "user-state-dir")]);
+    fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_only(&u.run(), &[]);
+
+    // One used scratch code of three leaves two: a warning.
+    let secret = SecretFile::parse(&fs::read(&p).unwrap()).unwrap();
+    let mut state = State::fresh("alice", secret.secret()).unwrap();
+    state.used_scratch = vec![scratch_hash(secret.secret(), 11_111_111)];
+    let state_file = state_dir.join("alice");
+    fs::write(&state_file, state.to_bytes()).unwrap();
+    fs::set_permissions(&state_file, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_only(&u.run(), &[(W, "user-scratch-codes-low")]);
+    fs::set_permissions(&state_file, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_only(&u.run(), &[(E, "user-state-file")]);
+    fs::write(&state_file, "garbage\n").unwrap();
+    fs::set_permissions(&state_file, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_only(&u.run(), &[(E, "user-state-file")]);
+    fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
+}

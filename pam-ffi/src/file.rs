@@ -103,6 +103,12 @@ pub struct PublishError {
     pub error: io::Error,
 }
 
+/// `link`: gives the file at `from` the new name `to`, failing with `AlreadyExists` when `to` exists (an
+/// atomic create-if-absent, where [`rename`] would replace).
+pub fn link(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::hard_link(from, to)
+}
+
 /// `rename`: atomically replaces `to` by `from`.
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::rename(from, to)

@@ -102,6 +102,9 @@ pub struct Options {
     /// `fallback_users=NAME,@GROUP,...` (break-glass, `store=pamd` only): these users may use their local
     /// secret file (`secret=`) when pam-totpd cannot be asked.
     pub fallback_users: Vec<Fallback>,
+    /// `state=PATH` template (`${USER}` only; no `~` or `${HOME}`): a root-owned state file per user, the
+    /// secret file then only read (docs/state-file-format.md). `None`: the state is in the secret file.
+    pub state: Option<String>,
 }
 
 impl Default for Options {
@@ -124,6 +127,7 @@ impl Default for Options {
             store: StateStore::File,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             fallback_users: Vec::new(),
+            state: None,
         }
     }
 }
@@ -187,6 +191,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "store=",
     "timeout=",
     "fallback_users=",
+    "state=",
 ];
 
 /// Every option name the module accepts (value options end in `=`), for checkers that suggest the right
@@ -245,6 +250,12 @@ impl Options {
                     Some(store) => o.store = store,
                     None => fail("expected file, pamd or pamd:/absolute/socket/path"),
                 }
+            } else if let Some(v) = arg.strip_prefix("state=") {
+                if !v.starts_with('/') || uses_home(v) {
+                    fail("expected an absolute path (with ${USER}, without ~ or ${HOME}), such as /var/lib/pam_totp/${USER}");
+                } else {
+                    o.state = Some(v.to_owned());
+                }
             } else if let Some(v) = arg.strip_prefix("timeout=") {
                 match v.parse::<u64>() {
                     Ok(s) if v.bytes().all(|b| b.is_ascii_digit()) && (1..=MAX_TIMEOUT_SECS).contains(&s) => {
@@ -274,6 +285,12 @@ impl Options {
                 arg: "fallback_users=".to_owned(),
                 reason:
                     "needs store=pamd (it names who may use the local file when pam-totpd is unavailable)",
+            });
+        }
+        if o.state.is_some() && o.store != StateStore::File {
+            bad.push(BadArg {
+                arg: "state=".to_owned(),
+                reason: "state= keeps the state in a file; with store=pamd the daemon keeps it",
             });
         }
         if bad.is_empty() {
@@ -468,6 +485,25 @@ mod tests {
     #[track_caller]
     fn parse(args: &[&str]) -> Options {
         Options::parse(args).unwrap()
+    }
+
+    #[test]
+    fn state_takes_an_absolute_path_with_user_and_refuses_home_and_store_pamd() {
+        assert_eq!(
+            parse(&["state=/var/lib/pam_totp/${USER}"]).state.as_deref(),
+            Some("/var/lib/pam_totp/${USER}")
+        );
+        assert_eq!(Options::default().state, None);
+        for bad in [
+            &["state=relative/${USER}"][..],
+            &["state=~/.state"],
+            &["state=${HOME}/x"],
+            &["state="],
+            &["state=/x/${USER}", "store=pamd"],
+        ] {
+            assert!(Options::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(option_names().any(|n| n == "state="));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! [`probe`](StateBackend::probe) the user before prompting and to
 //! [`verify_and_record`](StateBackend::verify_and_record) each submitted code, and maps what comes back to a
 //! PAM answer. [`FileBackend`] implements it with the secret file (`store` for the file, `secret_file` for
-//! the format, `verify` for the decision); [`NoState`] is what unknown and unenrolled users get: the same
+//! the format, `verify` for the decision), or, with `state=`, with a secret file it only reads and a
+//! root-owned state file (`state_file` for that format) that it locks, decides under and replaces; [`NoState`] is what unknown and unenrolled users get: the same
 //! work, never a success. A backend owns reading the clock *when it decides* (under its lock), so a code is
 //! judged, and an attempt recorded, at the time it is checked. It must not talk to the user or log; the
 //! trait stays std-only so that another backend (pam-totpd over a Unix socket, `pamd_backend`) implements it.
@@ -10,6 +11,7 @@
 use crate::args::Options;
 use crate::otp::Digits;
 use crate::secret_file::{Mode, SecretFile};
+use crate::state_file::{self, State};
 use crate::store::{Locked, Policy, Store, StoreError, Unlocked};
 use crate::verify::{self, code_candidates, Outcome, Via};
 use pam_ffi::os::{FsIdError, FsIdGuard};
@@ -129,6 +131,29 @@ pub struct FileTarget {
     pub policy: Policy,
 }
 
+/// Where `state=` keeps one user's state: a root-owned file, read and written with the module's own ids.
+#[derive(Clone, Debug)]
+pub struct StateTarget {
+    /// The expanded path.
+    pub path: String,
+    /// The checks the file must pass (owner root, mode 0600 at most).
+    pub policy: Policy,
+}
+
+impl StateTarget {
+    /// The state file at `path`, with the state-file checks.
+    pub fn new(path: String) -> Self {
+        StateTarget {
+            path,
+            policy: Policy {
+                expected_owner: Some(0),
+                allowed_perm: state_file::STATE_MODE,
+                ..Policy::default()
+            },
+        }
+    }
+}
+
 /// A secret file within this many bytes of the size limit gets a warning at every login: one state update
 /// may no longer fit, and a code whose use cannot be saved is refused.
 const NEAR_SIZE_LIMIT: u64 = 1024;
@@ -141,6 +166,8 @@ pub struct FileBackend<'a> {
     clock: fn() -> u64,
     /// The first look, kept (descriptor and parsed content) so that an unchanged file is not read again.
     first: Option<(Unlocked, SecretFile)>,
+    /// `state=`: the state lives there and the secret file is only read.
+    state: Option<StateTarget>,
 }
 
 impl<'a> FileBackend<'a> {
@@ -151,7 +178,14 @@ impl<'a> FileBackend<'a> {
             options,
             clock,
             first: None,
+            state: None,
         }
+    }
+
+    /// The `state=` mode: state is read from and written to `state`; the secret file is never written.
+    pub fn with_state(mut self, state: StateTarget) -> Self {
+        self.state = Some(state);
+        self
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<SecretFile, LoadError> {
@@ -193,7 +227,8 @@ impl<'a> FileBackend<'a> {
         let max = self.target.policy.max_size;
         let size = u64::try_from(first.bytes().len()).unwrap_or(u64::MAX);
         let mut out = Vec::new();
-        if size.saturating_add(NEAR_SIZE_LIMIT) > max {
+        // With state=, the secret file is never rewritten: its size cannot stop a save.
+        if self.state.is_none() && size.saturating_add(NEAR_SIZE_LIMIT) > max {
             out.push(format!(
                 "file={path}: the secret file is {size} bytes, close to its {max}-byte limit; remove comments \
                  or lines it does not need, or logins that must save state will be refused"
@@ -220,7 +255,11 @@ impl<'a> FileBackend<'a> {
             file.usable_scratch_codes().count(),
             file.disallow_reuse().is_some(),
             file.rate_limit().is_some(),
-        )
+        ) + &self
+            .state
+            .as_ref()
+            .map(|s| format!(" state={}", s.path))
+            .unwrap_or_default()
     }
 
     /// Writes `updated` over the locked file with the owner's filesystem ids.
@@ -237,6 +276,13 @@ impl StateBackend for FileBackend<'_> {
             Err(LoadError::NotFound) => return Probe::Absent,
             Err(LoadError::Other(why)) => return Probe::Unusable(why),
         };
+        let file = match &self.state {
+            None => file,
+            Some(target) => match peek_state(target, req.user, &file) {
+                Ok(state) => state_file::effective(&file, state.as_ref()),
+                Err(why) => return Probe::Unusable(why),
+            },
+        };
         let grace = self.options.grace_period > 0
             && verify::grace_applies(&file, (self.clock)(), req.rhost, self.options.grace_period);
         let probe = Probe::Ready {
@@ -250,6 +296,9 @@ impl StateBackend for FileBackend<'_> {
     }
 
     fn verify_and_record(&mut self, req: &Request<'_>, codes: &[&str]) -> Result<Recorded, NoVerdict> {
+        if let Some(target) = self.state.clone() {
+            return self.verify_with_state(&target, req, codes);
+        }
         let (mut locked, file) = self.lock().map_err(|e| {
             NoVerdict::State(match e {
                 LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
@@ -267,13 +316,7 @@ impl StateBackend for FileBackend<'_> {
         );
         let unsaved = verdict.updated.as_ref().and_then(|updated| {
             let why = self.save(&mut locked, updated).err()?;
-            let replay_safe = matches!(verdict.outcome, Outcome::Accepted { via: Via::Totp, .. })
-                && file.disallow_reuse().is_none();
-            Some(Unsaved {
-                why,
-                replay_guard: matches!(verdict.outcome, Outcome::Accepted { .. }) && !replay_safe,
-                attempt: file.rate_limit().is_some(),
-            })
+            Some(unsaved(why, &verdict.outcome, &file))
         });
         Ok(Recorded {
             outcome: verdict.outcome,
@@ -284,6 +327,124 @@ impl StateBackend for FileBackend<'_> {
             debug,
         })
     }
+}
+
+impl FileBackend<'_> {
+    /// `verify_and_record` with `state=`: the secret file is read (never locked or written), the state file
+    /// is locked (created first when there is none), the code is decided on the secret file with the state
+    /// laid over it, and what changed is written to the state file before the lock is released.
+    fn verify_with_state(
+        &mut self,
+        target: &StateTarget,
+        req: &Request<'_>,
+        codes: &[&str],
+    ) -> Result<Recorded, NoVerdict> {
+        // The first look is not reused: the state it was judged with may be out of date by now.
+        self.first = None;
+        let (_, secret) = self.first_look().map_err(|e| {
+            NoVerdict::State(match e {
+                LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
+                LoadError::Other(why) => format!("secret-file: {why}"),
+            })
+        })?;
+        let (mut locked, state) = lock_state(target, req.user, &secret).map_err(NoVerdict::State)?;
+        let before = state_file::effective(&secret, Some(&state));
+        let now = (self.clock)();
+        let (verdict, which) = verify::verify_any(&before, now, codes, self.options, req.rhost);
+        let debug = format!(
+            "candidates={} hmac_evaluations={} state_changed={} state={}",
+            codes.len(),
+            verdict.stats.hmac_evaluations,
+            verdict.updated.is_some(),
+            target.path
+        );
+        let unsaved = verdict.updated.as_ref().and_then(|after| {
+            let next = state.recorded(&secret, &before, after);
+            let why = locked
+                .replace(&next.to_bytes())
+                .err()?
+                .about("state file")
+                .to_string();
+            Some(unsaved(format!("state-file: {why}"), &verdict.outcome, &before))
+        });
+        Ok(Recorded {
+            outcome: verdict.outcome,
+            store_reason: None,
+            which,
+            wrote: verdict.updated.is_some(),
+            unsaved,
+            debug,
+        })
+    }
+}
+
+/// What was lost when the state after `outcome` (decided on `file`) could not be saved.
+fn unsaved(why: String, outcome: &Outcome, file: &SecretFile) -> Unsaved {
+    let replay_safe =
+        matches!(outcome, Outcome::Accepted { via: Via::Totp, .. }) && file.disallow_reuse().is_none();
+    Unsaved {
+        why,
+        replay_guard: matches!(outcome, Outcome::Accepted { .. }) && !replay_safe,
+        attempt: file.rate_limit().is_some(),
+    }
+}
+
+/// The user's state for `secret`, from a state file that must belong to `user`: a state recorded with
+/// another secret (the user enrolled again) is replaced by a fresh one.
+fn state_for(bytes: &[u8], target: &StateTarget, user: &str, secret: &SecretFile) -> Result<State, String> {
+    let found = State::parse(bytes).map_err(|e| format!("{}: {e}", target.path))?;
+    if found.user != user {
+        return Err(format!(
+            "{}: the state file belongs to user {}, not to this user (does state= use ${{USER}}?)",
+            target.path,
+            // One word: the parser refuses user names with white space or control characters.
+            found.user
+        ));
+    }
+    if found.belongs_to(user, secret.secret()) {
+        Ok(found)
+    } else {
+        fresh_state(target, user, secret)
+    }
+}
+
+fn fresh_state(target: &StateTarget, user: &str, secret: &SecretFile) -> Result<State, String> {
+    State::fresh(user, secret.secret())
+        .ok_or_else(|| format!("{}: the user name cannot be written in a state file", target.path))
+}
+
+/// The state as it is now, without a lock (for the probe); `None` when there is no state file yet.
+fn peek_state(target: &StateTarget, user: &str, secret: &SecretFile) -> Result<Option<State>, String> {
+    match Store::open_unlocked(&target.path, &target.policy) {
+        Ok(unlocked) => state_for(unlocked.bytes(), target, user, secret).map(Some),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(format!("state-file: {}", e.about("state file"))),
+    }
+}
+
+/// Locks the state file, creating it (empty of state) when there is none, and reads it.
+fn lock_state(target: &StateTarget, user: &str, secret: &SecretFile) -> Result<(Locked, State), String> {
+    let why = |e: StoreError| format!("state-file: {}", e.about("state file"));
+    for _ in 0..3 {
+        match Store::open_locked(&target.path, &target.policy) {
+            Ok(locked) => {
+                let state = state_for(locked.bytes(), target, user, secret)?;
+                return Ok((locked, state));
+            }
+            Err(StoreError::NotFound { .. }) => {
+                let fresh = fresh_state(target, user, secret)?;
+                Store::create_new(
+                    &target.path,
+                    &fresh.to_bytes(),
+                    state_file::STATE_MODE,
+                    &target.policy,
+                )
+                .map_err(why)?;
+            }
+            Err(e) => return Err(why(e)),
+        }
+    }
+    Err(format!("state-file: {}: keeps disappearing", target.path))
 }
 
 enum LoadError {

@@ -14,5 +14,6 @@ pub mod otp;
 pub mod pamd;
 pub mod pamd_backend;
 pub mod secret_file;
+pub mod state_file;
 pub mod store;
 pub mod verify;

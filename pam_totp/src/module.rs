@@ -30,7 +30,7 @@
 use crate::args::{expand_secret_path, uses_home, Fallback, FixedUser, Options, PassMode, StateStore};
 use crate::backend::{
     codes_to_try, holds_a_code, FileBackend, FileTarget, NoState, NoVerdict, Probe, Recorded, Request,
-    StateBackend, StoreReason,
+    StateBackend, StateTarget, StoreReason,
 };
 use crate::otp::Digits;
 use crate::pamd_backend::PamdBackend;
@@ -134,7 +134,8 @@ impl Ctx {
 
 /// What the user name resolved to.
 enum Resolved {
-    File(FileTarget),
+    /// The secret file, and the state file with `state=`.
+    File(FileTarget, Option<StateTarget>),
     /// Prompted and refused like everyone else; the reason goes to the log.
     Nobody(Reason),
     /// Misconfiguration (a `user=` account that does not exist, a path that cannot be expanded).
@@ -162,16 +163,33 @@ fn resolve(opts: &Options, record: &UserRecord, world: &World) -> Resolved {
         Ok(p) => p,
         Err(e) => return Resolved::Broken(format!("cannot expand secret={}: {e}", opts.secret)),
     };
-    Resolved::File(FileTarget {
-        path,
-        fs_uid,
-        fs_gid,
-        policy: Policy {
-            expected_owner: (!opts.no_strict_owner).then_some(fs_uid),
-            allowed_perm: opts.allowed_perm,
-            ..Policy::default()
+    let state = match opts
+        .state
+        .as_deref()
+        .map(|t| expand_secret_path(t, &record.name, None))
+    {
+        None => None,
+        Some(Ok(p)) => Some(StateTarget::new(p)),
+        Some(Err(e)) => {
+            return Resolved::Broken(format!(
+                "cannot expand state={}: {e}",
+                opts.state.as_deref().unwrap_or("")
+            ))
+        }
+    };
+    Resolved::File(
+        FileTarget {
+            path,
+            fs_uid,
+            fs_gid,
+            policy: Policy {
+                expected_owner: (!opts.no_strict_owner).then_some(fs_uid),
+                allowed_perm: opts.allowed_perm,
+                ..Policy::default()
+            },
         },
-    })
+        state,
+    )
 }
 
 /// Reads PAM_USER and PAM_RHOST and resolves the user; `Err` when libpam itself failed.
@@ -246,7 +264,7 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
         // The secret path and its owner do not matter when pam-totpd decides, except for break-glass users.
         (StateStore::Pamd { socket }, resolved) => {
             let local = match resolved {
-                Resolved::File(target) if !opts.fallback_users.is_empty() => {
+                Resolved::File(target, _) if !opts.fallback_users.is_empty() => {
                     Some(FileBackend::new(target, &opts, world.clock))
                 }
                 _ => None,
@@ -259,8 +277,12 @@ pub fn authenticate<H: PamHandle>(h: &mut H, _flags: Flags, args: &[String], wor
             };
             run(h, &opts, &ctx, &mut pamd, &mut decoy)
         }
-        (StateStore::File, Resolved::File(target)) => {
-            let mut file = FileBackend::new(target, &opts, world.clock);
+        (StateStore::File, Resolved::File(target, state)) => {
+            let file = FileBackend::new(target, &opts, world.clock);
+            let mut file = match state {
+                Some(state) => file.with_state(state),
+                None => file,
+            };
             run(h, &opts, &ctx, &mut file, &mut decoy)
         }
         (StateStore::File, Resolved::Broken(why)) => Decision::Config(why),

@@ -909,7 +909,7 @@ fn parse_rate_limit(v: &str, line: usize) -> Result<RateLimit, ParseError> {
 }
 
 /// `step+skew` or `step-skew`.
-fn parse_skew_entry(w: &str) -> Option<SkewEntry> {
+pub(crate) fn parse_skew_entry(w: &str) -> Option<SkewEntry> {
     let sign_at = w.find(['+', '-'])?;
     let (step, signed) = w.split_at(sign_at);
     Some(SkewEntry {

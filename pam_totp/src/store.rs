@@ -1,7 +1,8 @@
-//! The secret file on disk: the only file I/O of pam_totp (and the decoy file a refusal that wrote nothing
-//! rewrites, [`write_decoy`]). It owns opening the file defensively (no symlink
-//! followed, no hang on a FIFO, checks on the open descriptor), an exclusive lock held across the caller's
-//! read-verify-write, and the atomic, crash-safe replacement of the file. It works on raw bytes and must not
+//! The secret file on disk (and, with `state=`, the state file, under the same rules): the only file I/O of
+//! pam_totp, with the decoy file a refusal that wrote nothing rewrites ([`write_decoy`]). It owns opening the
+//! file defensively (no symlink followed, no hang on a FIFO, checks on the open descriptor), an exclusive lock
+//! held across the caller's read-verify-write, the atomic, crash-safe replacement of the file, and the
+//! creation of a first file that never replaces one ([`Store::create_new`]). It works on raw bytes and must not
 //! know the file format (that is `secret_file`), decide anything about codes, or switch user ids (the caller
 //! wraps these calls in `pam_ffi::os::FsIdGuard`). The constraint that shaped it: pam_google_authenticator
 //! has no lock, so parallel logins accept one code several times; a lock is useless if it sits on an inode
@@ -248,9 +249,34 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The message naming the file as `what` (`"state file"`) instead of `"secret file"`.
+    pub fn about<'a>(&'a self, what: &'a str) -> impl fmt::Display + 'a {
+        Named { error: self, what }
+    }
+}
+
+/// [`StoreError::about`].
+struct Named<'a> {
+    error: &'a StoreError,
+    what: &'a str,
+}
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} \"{}\": ", self.what, self.error.path().display())?;
+        self.error.fmt_reason(f)
+    }
+}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "secret file \"{}\": ", self.path().display())?;
+        self.about("secret file").fmt(f)
+    }
+}
+
+impl StoreError {
+    fn fmt_reason(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::NotFound { .. } => write!(f, "does not exist"),
             StoreError::Symlink { .. } => write!(f, "is a symbolic link (refused, not followed)"),
@@ -398,6 +424,69 @@ impl Store {
             }
         }
         Ok(Locked::read(path, policy, temp, &meta, bytes.to_vec()))
+    }
+}
+
+impl Store {
+    /// Writes a whole new file at `path` only when nothing is there yet (a first state file): the temporary
+    /// file of [`Store::create`], written and synced, then linked to `path` with `link(2)`, which never
+    /// replaces; the temporary name is removed and the directory synced. `Ok(false)` when something is
+    /// already at `path` (another login was first): nothing was written there, and the caller opens it with
+    /// [`Store::open_locked`] as usual. The new file is not kept open or locked. Creators wait for each other
+    /// on a `flock` of the directory (bounded by the policy's lock timeout).
+    pub fn create_new(
+        path: impl AsRef<Path>,
+        bytes: &[u8],
+        perm: u32,
+        policy: &Policy,
+    ) -> Result<bool, StoreError> {
+        let path = path.as_ref();
+        check_content(bytes, policy.max_size).map_err(|reason| StoreError::RefusedContent {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| StoreError::io(path, "naming the file", io::ErrorKind::InvalidInput.into()))?;
+        let dir_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        // Creators take turns on the directory's lock, so that they do not meet at the temporary name (a
+        // replacing writer never is there: it holds an existing file's lock).
+        let (start, deadline) = lock_deadline(policy);
+        if !lock_until(&dir, deadline).map_err(|e| StoreError::io(path, "locking the directory", e))? {
+            return Err(StoreError::LockTimeout {
+                path: path.to_path_buf(),
+                waited: start.elapsed(),
+            });
+        }
+        if file::lstat(path)
+            .map_err(|e| StoreError::io(path, "looking for the file", e))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let (temp_path, temp, _) = create_temp(dir_path, name)
+            .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
+        // Removes the temporary name on every path: after the link, `path` is the file's only name.
+        let guard = TempGuard::new(temp_path);
+        file::fchmod(&temp, perm & 0o777)
+            .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
+        let mut writer = &temp;
+        writer
+            .write_all(bytes)
+            .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+        file::fsync(&temp).map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
+        match file::link(&guard.path, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(StoreError::io(path, "linking the new file", e)),
+        }
+        drop(guard);
+        file::sync_dir(&dir).map_err(|e| StoreError::io(path, "syncing the directory", e))?;
+        Ok(true)
     }
 }
 
@@ -964,6 +1053,23 @@ mod tests {
             Err("is larger than the size limit")
         );
         assert_eq!(check_content(&[0xff, 0xfe, b'\n'], 10), Ok(()));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn create_new_never_replaces_what_is_there_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        assert!(Store::create_new(&path, b"FIRST\n", 0o600, &Policy::default()).unwrap());
+        assert!(!Store::create_new(&path, b"SECOND\n", 0o600, &Policy::default()).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"FIRST\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
+        let names = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(names, 1, "no temporary file left");
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, dir.path().join("link")).unwrap();
+        assert!(!Store::create_new(dir.path().join("link"), b"X\n", 0o600, &Policy::default()).unwrap());
+        assert!(!victim.exists(), "a symlink is not followed");
     }
 
     #[test]

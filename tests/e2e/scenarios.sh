@@ -324,6 +324,71 @@ s_grace_period() {
     OUT=$(timeout 30 sshpass -P 'Verification code' -p "$w" ssh "${SSH_OPTS[@]}" -b 127.0.0.2 "$U@127.0.0.1" id -un 2>"$T/ssh.err"); RC=$?
     [ "$RC" != 0 ] || { why "wrong code accepted from another address (127.0.0.2) during 127.0.0.1's grace period"; return 1; }
 }
+# state= (issue 22): the secret file on a read-only bind mount (the user's home, inside this sandbox's own
+# mount namespace; in a container, a home the user cannot write), the state in a root-owned 0700 directory. Replay refused, RATE_LIMIT attempts counted,
+# a scratch code single-use, the HOTP counter advancing; the secret file unchanged throughout.
+state_checks() { # state_checks STATE_FILE SECRET_FILE
+    local st=$1 f=$2 c sc n
+    c=$(code "$U"); sc=$(scratch "$U" 1)
+    login "$U" "$c"
+    [ "$RC" = 0 ] && [ "$OUT" = "$U" ] || { why "right code refused with a read-only secret file (rc=$RC)"; return 1; }
+    login "$U" "$c"
+    [ "$RC" != 0 ] || { why "replayed code accepted with state="; return 1; }
+    login "$U" "$sc"
+    [ "$RC" = 0 ] || { why "scratch code refused on first use with state= (rc=$RC)"; return 1; }
+    login "$U" "$sc"
+    [ "$RC" != 0 ] || { why "scratch code accepted twice with state="; return 1; }
+    n=$(sed -n 's/^attempts=//p' "$st" | wc -w)
+    [ "$n" = 4 ] || { why "the state file records $n RATE_LIMIT attempts, expected 4"; return 1; }
+    [ "$(stat -c '%U %a' "$st")" = "root 600" ] || { why "state file is $(stat -c '%U %a' "$st")"; return 1; }
+    grep -qx "$sc" "$f" || { why "the scratch code left the read-only secret file?"; return 1; }
+}
+state_hotp_checks() { # state_hotp_checks STATE_FILE SECRET_FILE COUNTER
+    local st=$1 f=$2 n=$3 c
+    c=$(oathtool --hotp -b "$(secret "$U")" -c "$n")
+    login "$U" "$c"
+    [ "$RC" = 0 ] || { why "HOTP code for counter $n refused with state= (rc=$RC)"; return 1; }
+    login "$U" "$c"
+    [ "$RC" != 0 ] || { why "HOTP code accepted twice with state="; return 1; }
+    grep -qx "hotp_counter=$((n + 2))" "$st" || { why "state file counter: $(grep hotp_counter "$st"), expected $((n + 2))"; return 1; }
+}
+# read_only_home HOME: a read-only bind mount where this sandbox may mount (tests/e2e/run), else (a container
+# without CAP_SYS_ADMIN) a home its owner cannot write, mode 0555; sets RO_UNDO.
+read_only_home() {
+    if mount --bind "$1" "$1" 2>/dev/null; then
+        mount -o remount,bind,ro "$1" && { RO_UNDO="unmount_home $1"; return 0; }
+        unmount_home "$1"
+    fi
+    RO_UNDO="chmod $(stat -c %a "$1") $1"
+    chmod 0555 "$1"
+}
+# unmount_home HOME: the last session's sshd may still have its cwd there for a moment (seen in the Debian
+# install test): retry, then detach lazily.
+unmount_home() {
+    local i
+    for i in $(seq 50); do umount "$1" 2>/dev/null && return 0; sleep 0.1; done
+    umount -l "$1"
+}
+s_state_read_only_secret() {
+    local f home sd st sum n ok=0
+    sd=$T/pam_totp-state; st=$sd/$U
+    rm -rf "$sd"; install -d -m 0700 -o root -g root "$sd"
+    stack_minimal "state=$sd/\${USER}"
+    f=$(secret_file "$U"); home=$(dirname "$f")
+    enroll "$U" -d -r 5 -R 30 || { why "enrolment failed"; return 1; }
+    sum=$(sha256sum <"$f")
+    read_only_home "$home" || { why "cannot make $home read-only"; return 1; }
+    state_checks "$st" "$f" && ok=1
+    $RO_UNDO
+    [ "$ok" = 1 ] || return 1
+    [ "$(sha256sum <"$f")" = "$sum" ] || { why "the secret file changed"; return 1; }
+    enroll "$U" -c -u || { why "HOTP enrolment failed"; return 1; }
+    n=$(sed -n 's/^" HOTP_COUNTER \([0-9]*\)$/\1/p' "$f")
+    read_only_home "$home" || { why "cannot make $home read-only"; return 1; }
+    ok=0; state_hotp_checks "$st" "$f" "$n" && ok=1
+    $RO_UNDO
+    [ "$ok" = 1 ]
+}
 s_debian_stock_stack() {
     enroll "$U" || { why "enrolment failed"; return 1; }
     stack_debian "$GUIDE_AUTH" || { why "stock /etc/pam.d/sshd has no '@include common-auth' line"; return 1; }
@@ -662,7 +727,8 @@ case "$(basename "$TOTP_MODULE")" in   # pam_totp's own guarantees and log forma
         scenario held-logins-newest-first-rate-limited s_held_newest_first
         scenario first-pass-guess-recorded-when-client-leaves s_first_pass_leave
         scenario hostile-user-name-fail2ban s_hostile_name_fail2ban
-        scenario fail2ban-filter-matches-refusals s_fail2ban_filter ;;
+        scenario fail2ban-filter-matches-refusals s_fail2ban_filter
+        scenario state-file-read-only-secret s_state_read_only_secret ;;
 esac
 case "$(basename "$PWPOLICY_MODULE")" in   # pam_pwpolicy's own messages (issue 19)
     *pwpolicy*) scenario passwd-refusal-names-both-problems s_passwd_refusal_names_both ;;

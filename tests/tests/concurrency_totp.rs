@@ -37,7 +37,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use totp_common::{
-    me, oath_totp, rate_limit_timestamps, scratch_codes, two_modules, value_of, write_secret, T0,
+    me, oath_totp, rate_limit_timestamps, scratch_codes, two_modules, two_modules_in, value_of, write_secret,
+    Layout, T0,
 };
 
 /// Parallel logins per round.
@@ -141,9 +142,50 @@ fn assert_losers_refused(outcomes: &[Outcome], reason: &str) {
 }
 
 #[track_caller]
-fn parse(path: &Path) -> SecretFile {
-    SecretFile::parse(&fs::read(path).unwrap()).unwrap()
+fn parse(layout: Layout, path: &Path) -> SecretFile {
+    SecretFile::parse(layout.read(path).as_bytes()).unwrap()
 }
+
+/// Rounds per test: all of them with the state in the secret file, fewer with `state=` (the same code
+/// paths, with the state file's lock as the barrier), to keep the run short.
+fn rounds(layout: Layout, all: u64) -> u64 {
+    match layout {
+        Layout::InSecretFile => all,
+        Layout::StateFile => all.min(4),
+    }
+}
+
+/// The barrier of round `r`: alternating. With `state=` the lock barrier needs the state file, which the
+/// first round creates (under the flock barrier: 32 logins racing to create it).
+fn barrier(layout: Layout, r: u64) -> Barrier {
+    if r.is_multiple_of(2) == (layout == Layout::InSecretFile) {
+        Barrier::SecretLock
+    } else {
+        Barrier::Flock
+    }
+}
+
+/// Each named test (a `fn(Layout)`) runs with the state in the secret file and with `state=`.
+macro_rules! in_both_layouts {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn in_the_secret_file() {
+                super::$name(super::Layout::InSecretFile)
+            }
+            #[test]
+            fn with_state_file() {
+                super::$name(super::Layout::StateFile)
+            }
+        }
+    )*};
+}
+
+in_both_layouts!(
+    given_32_parallel_logins_with_one_totp_code_under_disallow_reuse_then_exactly_one_succeeds_every_round,
+    given_32_parallel_logins_with_one_scratch_code_then_exactly_one_succeeds_every_round,
+    given_reuse_allowed_and_rate_limit_100_then_32_parallel_valid_logins_all_succeed_and_all_are_recorded,
+);
 
 fn disallow_reuse_file() -> String {
     format!("{SECRET}\n\" WINDOW_SIZE 3\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n")
@@ -171,19 +213,17 @@ fn round_time(r: u64) -> u64 {
     T0 + 60 * r
 }
 
-#[test]
-fn given_32_parallel_logins_with_one_totp_code_under_disallow_reuse_then_exactly_one_succeeds_every_round() {
+fn given_32_parallel_logins_with_one_totp_code_under_disallow_reuse_then_exactly_one_succeeds_every_round(
+    layout: Layout,
+) {
     let _serial = serial();
-    let (h, path) = two_modules("", "");
-    write_secret(&path, disallow_reuse_file().as_bytes());
-    for r in 0..12 {
+    let (h, path) = two_modules_in(layout, "", "");
+    layout.write_secret(&path, disallow_reuse_file().as_bytes());
+    let locked = layout.locked_file(&path);
+    for r in 0..rounds(layout, 12) {
         let t = round_time(r);
-        let barrier = if r % 2 == 0 {
-            Barrier::SecretLock
-        } else {
-            Barrier::Flock
-        };
-        let outcomes = race(&h, "totp", &path, t, &oath_totp(SECRET, t, 30), barrier);
+        let barrier = barrier(layout, r);
+        let outcomes = race(&h, "totp", &locked, t, &oath_totp(SECRET, t, 30), barrier);
         assert_eq!(
             successes(&outcomes),
             1,
@@ -191,24 +231,20 @@ fn given_32_parallel_logins_with_one_totp_code_under_disallow_reuse_then_exactly
             summary(&outcomes)
         );
         assert_losers_refused(&outcomes, "reason=replayed");
-        let used = parse(&path).disallow_reuse().unwrap().to_vec();
+        let used = parse(layout, &path).disallow_reuse().unwrap().to_vec();
         assert!(used.contains(&(t / 30)), "round {r}: step not recorded: {used:?}");
     }
 }
 
-#[test]
-fn given_32_parallel_logins_with_one_scratch_code_then_exactly_one_succeeds_every_round() {
+fn given_32_parallel_logins_with_one_scratch_code_then_exactly_one_succeeds_every_round(layout: Layout) {
     let _serial = serial();
-    let (h, path) = two_modules("", "");
+    let (h, path) = two_modules_in(layout, "", "");
     let codes = twelve_scratch_codes();
-    write_secret(&path, scratch_file(&codes).as_bytes());
-    for r in 0..10u64 {
-        let barrier = if r % 2 == 0 {
-            Barrier::SecretLock
-        } else {
-            Barrier::Flock
-        };
-        let outcomes = race(&h, "totp", &path, round_time(r), &codes[r as usize], barrier);
+    layout.write_secret(&path, scratch_file(&codes).as_bytes());
+    let locked = layout.locked_file(&path);
+    for r in 0..rounds(layout, 10) {
+        let barrier = barrier(layout, r);
+        let outcomes = race(&h, "totp", &locked, round_time(r), &codes[r as usize], barrier);
         assert_eq!(
             successes(&outcomes),
             1,
@@ -218,32 +254,30 @@ fn given_32_parallel_logins_with_one_scratch_code_then_exactly_one_succeeds_ever
         // The losers' 8 digits are no longer a scratch code: a wrong code (never "malformed", which would hide
         // a replayed scratch code among typos).
         assert_losers_refused(&outcomes, "reason=wrong-code");
-        let left = scratch_codes(&fs::read_to_string(&path).unwrap());
+        let left = scratch_codes(&layout.read(&path));
         assert_eq!(left, codes[r as usize + 1..].to_vec(), "round {r}");
     }
 }
 
-#[test]
-fn given_reuse_allowed_and_rate_limit_100_then_32_parallel_valid_logins_all_succeed_and_all_are_recorded() {
+fn given_reuse_allowed_and_rate_limit_100_then_32_parallel_valid_logins_all_succeed_and_all_are_recorded(
+    layout: Layout,
+) {
     let _serial = serial();
-    let (h, path) = two_modules("", "");
-    write_secret(&path, rate_limit_file().as_bytes());
-    for r in 0..3 {
+    let (h, path) = two_modules_in(layout, "", "");
+    layout.write_secret(&path, rate_limit_file().as_bytes());
+    let locked = layout.locked_file(&path);
+    for r in 0..rounds(layout, 3) {
         // A minute apart: the previous round's timestamps have left the 30 s interval.
         let t = round_time(r);
-        let barrier = if r % 2 == 0 {
-            Barrier::SecretLock
-        } else {
-            Barrier::Flock
-        };
-        let outcomes = race(&h, "totp", &path, t, &oath_totp(SECRET, t, 30), barrier);
+        let barrier = barrier(layout, r);
+        let outcomes = race(&h, "totp", &locked, t, &oath_totp(SECRET, t, 30), barrier);
         assert_eq!(
             successes(&outcomes),
             N,
             "round {r} ({barrier:?}):\n{}",
             summary(&outcomes)
         );
-        let body = fs::read_to_string(&path).unwrap();
+        let body = layout.read(&path);
         let stamps = rate_limit_timestamps(&body);
         assert_eq!(stamps.len(), N, "round {r}: every attempt recorded:\n{body}");
         assert!(

@@ -9,6 +9,10 @@
 //! Four workers (two per kind of update) run side by side, each on its own file; the kill delay is drawn
 //! uniformly from [0, 1.1 x a login's measured duration], so kills land before, during and after the write.
 //! `CRASH_SEED=<n>` replays a run (the seed is printed).
+//!
+//! With `state=` (issue 22) the same workers kill logins that rewrite the state file instead (300 kills, one worker
+//! per kind, to keep the run short): the state file must be the old version (or, before the first save, absent or freshly
+//! created), or the new one, and the secret file is never written.
 
 #![allow(
     clippy::expect_used,
@@ -25,13 +29,14 @@ use pam_harness::Harness;
 use pam_totp::args::Options;
 use pam_totp::otp::{format_code, Algorithm, Digits, Otp};
 use pam_totp::secret_file::{decode_secret, SecretFile};
+use pam_totp::state_file::{effective, State};
 use pam_totp::verify::{verify, Outcome};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use totp_common::{me, two_modules, write_secret};
+use totp_common::{me, two_modules_in, Layout};
 
 /// SIGKILLs that must hit a running login, over all workers.
 const KILLS: usize = 600;
@@ -126,15 +131,35 @@ fn leftover_inode(dir: &Path) -> Option<u64> {
 
 /// One worker: its own harness and file, logins killed at random delays until `quota` kills hit a running
 /// process.
-fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
+fn worker(layout: Layout, index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
     let mut rng = Rng(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(index as u64 + 1)) | 1);
-    let (h, path): (Harness, _) = two_modules("noskewadj", "");
-    write_secret(&path, fresh_file(kind, index));
+    let (h, secret_path): (Harness, _) = two_modules_in(layout, "noskewadj", "");
+    // The file the logins rewrite, and where their temporary files appear.
+    let path = layout.locked_file(&secret_path);
+    let dir = path.parent().unwrap().to_path_buf();
+    let reset = || {
+        layout.write_secret(&secret_path, fresh_file(kind, index));
+        if layout == Layout::StateFile {
+            let _ = fs::remove_file(&path);
+        }
+    };
+    reset();
+    let fresh_state = || match layout {
+        Layout::InSecretFile => Vec::new(),
+        Layout::StateFile => {
+            let secret = SecretFile::parse(&fresh_file(kind, index)).unwrap();
+            State::fresh(&me(), secret.secret()).unwrap().to_bytes()
+        }
+    };
+    let read = || fs::read(&path).unwrap_or_default();
     let opts = Options {
         noskewadj: true,
         ..Options::default()
     };
-    let uid = pam_ffi::os::effective_uid();
+    let (uid, mode) = match layout {
+        Layout::InSecretFile => (pam_ffi::os::effective_uid(), 0o400),
+        Layout::StateFile => (0, 0o600),
+    };
     let mut tally = Tally::default();
 
     let otp = Otp::new(
@@ -146,7 +171,19 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
     // The next login: its code and the file it would write (empty when the file is used up).
     let next = |current: &[u8], rng: &mut Rng| -> (String, Vec<u8>) {
         let t = now();
-        let file = SecretFile::parse(current).unwrap();
+        // With state=: the secret file as the module sees it, and the state it starts from.
+        let (file, state) = match layout {
+            Layout::InSecretFile => (SecretFile::parse(current).unwrap(), None),
+            Layout::StateFile => {
+                let secret = SecretFile::parse(&fresh_file(kind, index)).unwrap();
+                let state = if current.is_empty() {
+                    State::fresh(&me(), secret.secret()).unwrap()
+                } else {
+                    State::parse(current).unwrap()
+                };
+                (effective(&secret, Some(&state)), Some((secret, state)))
+            }
+        };
         let code = match kind {
             Kind::Scratch => match file.scratch_codes().next() {
                 Some(c) => c.to_string(),
@@ -163,19 +200,18 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
         };
         let v = verify(&file, t, &code, &opts, None);
         assert!(matches!(v.outcome, Outcome::Accepted { .. }), "{:?}", v.outcome);
-        (
-            code,
-            v.updated
-                .expect("an accepted code rewrites this file")
-                .to_bytes()
-                .to_vec(),
-        )
+        let updated = v.updated.expect("an accepted code rewrites this file");
+        let new = match state {
+            None => updated.to_bytes().to_vec(),
+            Some((secret, state)) => state.recorded(&secret, &file, &updated).to_bytes(),
+        };
+        (code, new)
     };
 
     // Calibration: how long an unkilled login takes here, now.
     let mut durations = Vec::new();
     for _ in 0..5 {
-        let old = fs::read(&path).unwrap();
+        let old = read();
         let (code, new) = next(&old, &mut rng);
         let start = Instant::now();
         h.run("totp")
@@ -184,7 +220,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
             .go()
             .assert_code(PamCode::Success);
         durations.push(start.elapsed());
-        assert_eq!(fs::read(&path).unwrap(), new);
+        assert_eq!(read(), new);
     }
     durations.sort();
     let typical = durations[2];
@@ -198,44 +234,60 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
             iterations < quota * 20,
             "worker {index}: too few kills landed ({killed} in {iterations})"
         );
-        let old = fs::read(&path).unwrap();
+        let old = read();
         let (code, new) = next(&old, &mut rng);
         if code.is_empty() {
-            write_secret(&path, fresh_file(kind, index));
+            reset();
             continue;
         }
         let delay = Duration::from_micros(rng.below(max_delay));
-        let temp_before = leftover_inode(h.root());
+        let temp_before = leftover_inode(&dir);
         let mut running = h.run("totp").user(&me()).reply(&code).spawn();
         std::thread::sleep(delay);
         running.kill();
         let outcome = running.wait();
 
-        let now = fs::read(&path).unwrap();
+        let now = read();
         let ctx = || format!("worker {index} ({kind:?}) iteration {iterations}, kill after {delay:?}");
-        assert!(!now.is_empty(), "{}: empty file", ctx());
-        if let Err(e) = SecretFile::parse(&now) {
-            panic!(
-                "{}: the file does not parse: {e}\n{}",
-                ctx(),
-                String::from_utf8_lossy(&now)
+        // With state=, a login killed before its first save may leave no state file, or a fresh one.
+        let old_or_fresh = now == old || (old.is_empty() && (now.is_empty() || now == fresh_state()));
+        if !(layout == Layout::StateFile && now.is_empty() && old.is_empty()) {
+            assert!(!now.is_empty(), "{}: empty file", ctx());
+            let parsed = match layout {
+                Layout::InSecretFile => SecretFile::parse(&now).err().map(|e| e.to_string()),
+                Layout::StateFile => State::parse(&now).err().map(|e| e.to_string()),
+            };
+            if let Some(e) = parsed {
+                panic!(
+                    "{}: the file does not parse: {e}\n{}",
+                    ctx(),
+                    String::from_utf8_lossy(&now)
+                );
+            }
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!(
+                (meta.permissions().mode() & 0o7777, meta.uid()),
+                (mode, uid),
+                "{}",
+                ctx()
             );
         }
-        let meta = fs::metadata(&path).unwrap();
-        assert_eq!(
-            (meta.permissions().mode() & 0o7777, meta.uid()),
-            (0o400, uid),
-            "{}",
-            ctx()
-        );
+        if layout == Layout::StateFile {
+            assert_eq!(
+                fs::read(&secret_path).unwrap(),
+                fresh_file(kind, index),
+                "{}: secret file written",
+                ctx()
+            );
+        }
         match outcome.status.signal() {
             Some(9) => {
                 killed += 1;
-                let temp_after = leftover_inode(h.root());
+                let temp_after = leftover_inode(&dir);
                 if temp_after.is_some() && temp_after != temp_before {
                     tally.killed_mid_write += 1;
                 }
-                if now == old {
+                if old_or_fresh {
                     tally.killed_old += 1;
                 } else if now == new {
                     tally.killed_new += 1;
@@ -253,7 +305,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
                 outcome.assert_code(PamCode::Success);
                 assert_eq!(now, new, "{}: a finished login did not write its update", ctx());
                 assert_eq!(
-                    leftovers(h.root()),
+                    leftovers(&dir),
                     0,
                     "{}: a successful rewrite left temporary files",
                     ctx()
@@ -263,7 +315,7 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
         }
     }
     // A clean login after all that: it works and deletes whatever a killed writer left behind.
-    let old = fs::read(&path).unwrap();
+    let old = read();
     let (code, new) = next(&old, &mut rng);
     if !code.is_empty() {
         h.run("totp")
@@ -271,33 +323,30 @@ fn worker(index: usize, kind: Kind, quota: usize, seed: u64) -> Tally {
             .reply(&code)
             .go()
             .assert_code(PamCode::Success);
-        assert_eq!(fs::read(&path).unwrap(), new);
-        assert_eq!(
-            leftovers(h.root()),
-            0,
-            "worker {index}: temporary file not deleted"
-        );
+        assert_eq!(read(), new);
+        assert_eq!(leftovers(&dir), 0, "worker {index}: temporary file not deleted");
     }
     tally
 }
 
-#[test]
-fn given_600_sigkills_during_logins_that_rewrite_the_file_then_it_is_always_the_old_or_the_new_version() {
+/// Runs `workers` workers (alternating kinds) until `kills` SIGKILLs landed, `required` of them on a
+/// running login.
+fn crash_run(layout: Layout, workers: usize, kills: usize, required: usize) {
     let seed = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64);
-    eprintln!("CRASH_SEED={seed}");
+    eprintln!("CRASH_SEED={seed} ({layout:?})");
     let start = Instant::now();
-    let per_worker = KILLS.div_ceil(WORKERS);
-    let handles: Vec<_> = (0..WORKERS)
+    let per_worker = kills.div_ceil(workers);
+    let handles: Vec<_> = (0..workers)
         .map(|i| {
             let kind = if i % 2 == 0 {
                 Kind::Scratch
             } else {
                 Kind::DisallowReuse
             };
-            std::thread::spawn(move || (kind, worker(i, kind, per_worker, seed)))
+            std::thread::spawn(move || (kind, worker(layout, i, kind, per_worker, seed)))
         })
         .collect();
     let mut total = Tally::default();
@@ -310,7 +359,18 @@ fn given_600_sigkills_during_logins_that_rewrite_the_file_then_it_is_always_the_
         total.completed += t.completed;
     }
     eprintln!("total: {total:?} in {:?}", start.elapsed());
-    assert!(total.killed_old + total.killed_new >= 500);
+    assert!(total.killed_old + total.killed_new >= required);
     // The kills spread over the whole login: some before the rename, some after it.
     assert!(total.killed_old > 0 && total.killed_new > 0, "{total:?}");
+}
+
+#[test]
+fn given_600_sigkills_during_logins_that_rewrite_the_file_then_it_is_always_the_old_or_the_new_version() {
+    crash_run(Layout::InSecretFile, WORKERS, KILLS, 500);
+}
+
+#[test]
+fn given_300_sigkills_during_logins_that_rewrite_the_state_file_then_it_is_always_the_old_or_the_new_version()
+{
+    crash_run(Layout::StateFile, 2, KILLS / 2, 250);
 }

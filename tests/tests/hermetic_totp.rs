@@ -15,17 +15,50 @@ use pam_harness::{module_path, Harness, Op, LOG_AUTHPRIV};
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::PathBuf;
-use totp_common::{hotp, me, now, totp_at, write_secret, SECRET};
+use totp_common::{hotp, me, now, totp_at, write_secret, Layout, SECRET};
 
 /// A harness with a secret file for the current user at `<root>/<user>.ga` (mode 0400) and the service
 /// `totp` running pam_totp with `secret=<root>/${USER}.ga` plus `args`.
 fn setup(body: &str, args: &str) -> (Harness, PathBuf) {
+    setup_in(Layout::InSecretFile, body, args)
+}
+
+/// [`setup`] with the state kept as `layout` says.
+fn setup_in(layout: Layout, body: &str, args: &str) -> (Harness, PathBuf) {
     let h = Harness::new();
     let path = h.root().join(format!("{}.ga", me()));
-    write_secret(&path, body);
-    service(&h, args);
+    layout.write_secret(&path, body);
+    service(&h, &format!("{} {args}", layout.arg(h.root())));
     (h, path)
 }
+
+/// Each named test (a `fn(Layout)`) runs twice: `NAME::in_the_secret_file` and `NAME::with_state_file`.
+macro_rules! in_both_layouts {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn in_the_secret_file() {
+                super::$name(super::Layout::InSecretFile)
+            }
+            #[test]
+            fn with_state_file() {
+                super::$name(super::Layout::StateFile)
+            }
+        }
+    )*};
+}
+
+in_both_layouts!(
+    given_the_right_code_then_success_and_an_accepted_log_line,
+    given_a_wrong_code_then_auth_err_and_a_refused_log_line,
+    given_reused_code_under_disallow_reuse_then_second_login_fails,
+    given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file,
+    given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_like_an_unknown_user,
+    given_hotp_then_the_counter_advances_and_used_codes_fail,
+    given_grace_period_then_the_same_rhost_skips_the_code_and_another_does_not,
+    given_no_increment_hotp_then_a_miss_does_not_advance_the_counter,
+    given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_three_codes,
+);
 
 fn service(h: &Harness, args: &str) {
     let line = format!(
@@ -40,9 +73,8 @@ fn totp_file(extra: &str) -> String {
     format!("{SECRET}\n\" WINDOW_SIZE 3\n{extra}\" TOTP_AUTH\n45681685\n92711506\n")
 }
 
-#[test]
-fn given_the_right_code_then_success_and_an_accepted_log_line() {
-    let (h, _) = setup(&totp_file(""), "");
+fn given_the_right_code_then_success_and_an_accepted_log_line(layout: Layout) {
+    let (h, _) = setup_in(layout, &totp_file(""), "");
     let o = h
         .run("totp")
         .user(&me())
@@ -72,9 +104,8 @@ fn given_the_right_code_then_success_and_an_accepted_log_line() {
     assert!(o.stderr.is_empty());
 }
 
-#[test]
-fn given_a_wrong_code_then_auth_err_and_a_refused_log_line() {
-    let (h, _) = setup(&totp_file(""), "noskewadj");
+fn given_a_wrong_code_then_auth_err_and_a_refused_log_line(layout: Layout) {
+    let (h, _) = setup_in(layout, &totp_file(""), "noskewadj");
     let wrong = if totp_at(now()) == "000000" {
         "111111"
     } else {
@@ -92,9 +123,8 @@ fn given_a_wrong_code_then_auth_err_and_a_refused_log_line() {
     }
 }
 
-#[test]
-fn given_reused_code_under_disallow_reuse_then_second_login_fails() {
-    let (h, path) = setup(&totp_file("\" DISALLOW_REUSE\n"), "");
+fn given_reused_code_under_disallow_reuse_then_second_login_fails(layout: Layout) {
+    let (h, path) = setup_in(layout, &totp_file("\" DISALLOW_REUSE\n"), "");
     let code = totp_at(now());
     h.run("totp")
         .user(&me())
@@ -104,7 +134,7 @@ fn given_reused_code_under_disallow_reuse_then_second_login_fails() {
     let o = h.run("totp").user(&me()).reply(&code).go();
     o.assert_code(PamCode::AuthErr);
     assert!(o.logged("reason=replayed"), "{:#?}", o.logs);
-    let body = fs::read_to_string(&path).unwrap();
+    let body = layout.read(&path);
     assert!(
         body.lines().any(|l| l.starts_with("\" DISALLOW_REUSE ")),
         "{body}"
@@ -167,9 +197,26 @@ fn given_an_update_that_would_not_fit_the_size_limit_then_the_code_is_refused_an
     assert_eq!(fs::read_to_string(&path).unwrap(), body);
 }
 
+/// With `state=` the secret file is never rewritten, so its size cannot stop a save: no size warning, and
+/// the code of the test above is accepted and recorded (in the state file), once.
 #[test]
-fn given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file() {
-    let (h, path) = setup(&totp_file(""), "");
+fn given_state_then_a_secret_file_at_the_size_limit_neither_warns_nor_refuses() {
+    let body = totp_file_of_size("\" DISALLOW_REUSE\n", 65_536 - 4);
+    let (h, path) = setup_in(Layout::StateFile, &body, "");
+    let code = totp_at(now());
+    let o = h.run("totp").user(&me()).reply(&code).go();
+    o.assert_code(PamCode::Success);
+    assert!(o.logs.iter().all(|l| l.severity > 4), "{:#?}", o.logs);
+    h.run("totp")
+        .user(&me())
+        .reply(&code)
+        .go()
+        .assert_code(PamCode::AuthErr);
+    assert!(Layout::StateFile.read(&path).contains("\" DISALLOW_REUSE "));
+}
+
+fn given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file(layout: Layout) {
+    let (h, path) = setup_in(layout, &totp_file(""), "");
     let o = h.run("totp").user(&me()).reply("45681685").go();
     o.assert_code(PamCode::Success);
     assert!(o.logged("via=scratch"));
@@ -184,7 +231,7 @@ fn given_a_scratch_code_then_it_works_exactly_once_and_leaves_the_file() {
         .reply("45681685")
         .go()
         .assert_code(PamCode::AuthErr);
-    let body = fs::read_to_string(&path).unwrap();
+    let body = layout.read(&path);
     assert!(!body.contains("45681685") && body.contains("92711506"), "{body}");
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o400);
@@ -324,9 +371,8 @@ fn given_hostile_secret_files_then_refused_with_a_specific_log_line() {
 /// Issue 17, item 6: a rate-limited enrolled user used to get no prompt and "Too many verification
 /// attempts", which told an attacker the account was enrolled. Now the refusal looks like any other: the
 /// same prompt, no message, PAM_AUTH_ERR; only the log says why.
-#[test]
-fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_like_an_unknown_user() {
-    let (h, _) = setup(&totp_file("\" RATE_LIMIT 3 30\n"), "noskewadj");
+fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_like_an_unknown_user(layout: Layout) {
+    let (h, _) = setup_in(layout, &totp_file("\" RATE_LIMIT 3 30\n"), "noskewadj");
     for _ in 0..3 {
         h.run("totp")
             .user(&me())
@@ -344,22 +390,25 @@ fn given_rate_limit_3_per_30s_then_the_fourth_attempt_is_refused_like_an_unknown
     assert_eq!(o.prompts(), vec!["Verification code: "]);
 }
 
-#[test]
-fn given_hotp_then_the_counter_advances_and_used_codes_fail() {
-    let (h, path) = setup(&format!("{SECRET}\n\" HOTP_COUNTER 1\n\" WINDOW_SIZE 3\n"), "");
+fn given_hotp_then_the_counter_advances_and_used_codes_fail(layout: Layout) {
+    let (h, path) = setup_in(
+        layout,
+        &format!("{SECRET}\n\" HOTP_COUNTER 1\n\" WINDOW_SIZE 3\n"),
+        "",
+    );
     h.run("totp")
         .user(&me())
         .reply(&hotp(2))
         .go()
         .assert_code(PamCode::Success);
-    assert!(fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 3"));
+    assert!(layout.read(&path).contains("\" HOTP_COUNTER 3"));
     // A used code fails, and (without no_increment_hotp) the miss advances the counter to 4.
     h.run("totp")
         .user(&me())
         .reply(&hotp(2))
         .go()
         .assert_code(PamCode::AuthErr);
-    assert!(fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 4"));
+    assert!(layout.read(&path).contains("\" HOTP_COUNTER 4"));
     h.run("totp")
         .user(&me())
         .reply(&hotp(3))
@@ -427,9 +476,8 @@ fn given_echo_and_a_custom_prompt_then_the_prompt_is_shown_with_echo() {
     assert_eq!(o.prompts(), vec!["Your OTP: "]);
 }
 
-#[test]
-fn given_grace_period_then_the_same_rhost_skips_the_code_and_another_does_not() {
-    let (h, _) = setup(&totp_file(""), "grace_period=3600");
+fn given_grace_period_then_the_same_rhost_skips_the_code_and_another_does_not(layout: Layout) {
+    let (h, _) = setup_in(layout, &totp_file(""), "grace_period=3600");
     h.run("totp")
         .user(&me())
         .item("rhost", "198.51.100.9")
@@ -556,9 +604,9 @@ fn given_try_first_pass_then_a_valid_stacked_code_is_used_and_otherwise_the_user
     assert_eq!(o.prompts(), vec!["Verification code: "]);
 }
 
-#[test]
-fn given_no_increment_hotp_then_a_miss_does_not_advance_the_counter() {
-    let (h, path) = setup(
+fn given_no_increment_hotp_then_a_miss_does_not_advance_the_counter(layout: Layout) {
+    let (h, path) = setup_in(
+        layout,
         &format!("{SECRET}\n\" HOTP_COUNTER 5\n\" WINDOW_SIZE 3\n"),
         "no_increment_hotp",
     );
@@ -567,27 +615,23 @@ fn given_no_increment_hotp_then_a_miss_does_not_advance_the_counter() {
         .reply("000000")
         .go()
         .assert_code(PamCode::AuthErr);
-    assert!(
-        fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 5"),
-        "counter moved"
-    );
+    assert!(layout.read(&path).contains("\" HOTP_COUNTER 5"), "counter moved");
     h.run("totp")
         .user(&me())
         .reply(&hotp(5))
         .go()
         .assert_code(PamCode::Success);
-    assert!(fs::read_to_string(&path).unwrap().contains("\" HOTP_COUNTER 6"));
+    assert!(layout.read(&path).contains("\" HOTP_COUNTER 6"));
 }
 
-#[test]
-fn given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_three_codes() {
+fn given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_three_codes(layout: Layout) {
     // The phone's clock is 10 steps (5 minutes) ahead. The user tries three times, one step apart (the
     // server's clock is faked with libfaketime). Without noskewadj the third attempt teaches the module the
     // skew and succeeds, as in pam_google_authenticator; with noskewadj all three fail.
     let t = now() / 30 * 30 + 3;
     let server = |i: u64| t + 30 * i;
     let phone = |i: u64| totp_at(server(i) + 300);
-    let (h, path) = setup(&totp_file(""), "noskewadj");
+    let (h, path) = setup_in(layout, &totp_file(""), "noskewadj");
     for i in 0..3 {
         h.run("totp")
             .user(&me())
@@ -596,8 +640,8 @@ fn given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_thr
             .go()
             .assert_code(PamCode::AuthErr);
     }
-    assert!(!fs::read_to_string(&path).unwrap().contains("TIME_SKEW"));
-    let (h, path) = setup(&totp_file(""), "");
+    assert!(!layout.read(&path).contains("TIME_SKEW"));
+    let (h, path) = setup_in(layout, &totp_file(""), "");
     let results: Vec<PamCode> = (0..3)
         .map(|i| {
             h.run("totp")
@@ -608,7 +652,7 @@ fn given_a_clock_far_off_then_noskewadj_refuses_and_the_default_learns_after_thr
                 .code()
         })
         .collect();
-    let body = fs::read_to_string(&path).unwrap();
+    let body = layout.read(&path);
     assert_eq!(
         results,
         vec![PamCode::AuthErr, PamCode::AuthErr, PamCode::Success],
@@ -769,4 +813,75 @@ fn given_every_logged_reason_then_the_man_page_documents_it_and_fail2ban_counts_
         .map(|(l, _)| l.split(" rhost=").nth(1).unwrap().split(' ').next().unwrap())
         .collect();
     assert_eq!(hosts, expected, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The state file passes the store's checks as a secret file does: never followed through a symlink, owned
+/// by root, mode 0600 at most, a regular file, the state of this user. Any other is refused, logged, and
+/// left as it is.
+#[test]
+fn given_hostile_state_files_then_refused_with_a_specific_log_line_and_left_alone() {
+    let (h, _) = setup_in(Layout::StateFile, &totp_file("\" DISALLOW_REUSE\n"), "");
+    let state = h.root().join("state").join(me());
+    let elsewhere = h.root().join("elsewhere");
+    let login = |expect: &str| {
+        let o = h.run("totp").user(&me()).reply(&totp_at(now())).go();
+        o.assert_code(PamCode::AuthErr);
+        assert!(o.logged(expect), "{expect}: {:#?}", o.logs);
+    };
+    symlink(&elsewhere, &state).unwrap();
+    login("is a symbolic link (refused, not followed)");
+    assert!(!elsewhere.exists());
+    fs::remove_file(&state).unwrap();
+
+    let good = format!("PAM_TOTP_STATE 1\nuser={}\nsecret_id=0123456789abcdef\n", me());
+    fs::write(&state, &good).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o644)).unwrap();
+    login("permissions 0644 are more permissive than 0600");
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&state, Some(1), None).unwrap();
+    login("is owned by uid 1, must be owned by uid 0");
+    fs::remove_file(&state).unwrap();
+
+    fs::write(
+        &state,
+        "PAM_TOTP_STATE 1\nuser=somebody-else\nsecret_id=0123456789abcdef\n",
+    )
+    .unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o600)).unwrap();
+    login("belongs to user somebody-else");
+    fs::write(&state, "PAM_TOTP_STATE 9\n").unwrap();
+    login("not a version 1 pam_totp state file header");
+    assert_eq!(fs::read_to_string(&state).unwrap(), "PAM_TOTP_STATE 9\n");
+    fs::remove_file(&state).unwrap();
+
+    // A state recorded with another secret (the user enrolled again) is not refused: it starts afresh.
+    fs::write(&state, &good).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o600)).unwrap();
+    h.run("totp")
+        .user(&me())
+        .reply(&totp_at(now()))
+        .go()
+        .assert_code(PamCode::Success);
+    assert!(!fs::read_to_string(&state).unwrap().contains("0123456789abcdef"));
+}
+
+/// Moving in: the first login with `state=` carries over what the secret file recorded (a used step, the HOTP
+/// counter, a used scratch code is simply no longer listed) and never writes the secret file again.
+#[test]
+fn given_a_secret_file_with_state_lines_then_the_first_login_with_state_carries_them_over() {
+    let t = now();
+    let step = t / 30;
+    let body = format!(
+        "{SECRET}\n\" DISALLOW_REUSE {step}\n\" USED_STEP {step}\n\" RATE_LIMIT 3 30 {t} {t}\n\" TOTP_AUTH\n92711506\n"
+    );
+    let (h, path) = setup_in(Layout::StateFile, &body, "");
+    let replay = h.run("totp").user(&me()).reply(&totp_at(t)).fake_time(t).go();
+    replay.assert_code(PamCode::AuthErr);
+    assert!(replay.logged("reason=replayed"), "{:#?}", replay.logs);
+    // Two attempts carried over and one made: the next is over the limit (and, as always, not recorded).
+    let o = h.run("totp").user(&me()).reply("92711506").fake_time(t).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.logged("reason=rate-limited"), "{:#?}", o.logs);
+    let state = Layout::StateFile.read(&path);
+    assert_eq!(totp_common::rate_limit_timestamps(&state).len(), 3, "{state}");
 }

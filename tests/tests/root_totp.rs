@@ -185,3 +185,52 @@ fn given_refusals_that_record_nothing_then_each_rewrites_the_decoy_so_all_refusa
     assert!(o.logged("reason=decoy-not-written"), "{:#?}", o.logs);
     assert!(!plain.exists());
 }
+
+/// Issue 22: the secret file belongs to the user (`nobody`), read-only, in a directory only root can write
+/// (as on a root-squashed NFS home): without `state=` a code whose use cannot be saved is refused; with
+/// `state=` the state goes to a root-owned file and the secret file is only read.
+#[test]
+#[ignore = "root: run by the root tier (tests/run-all)"]
+fn given_state_then_a_user_owned_secret_in_a_directory_the_user_cannot_write_still_records_state() {
+    assert_eq!(pam_ffi::os::effective_uid(), 0, "these tests need root (chown)");
+    let nobody = pam_ffi::os::user_by_name("nobody").expect("user nobody");
+    let h = Harness::new();
+    fs::set_permissions(h.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    let store = h.root().join("store");
+    fs::create_dir(&store).unwrap();
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = store.join("nobody.ga");
+    let body = format!("{SECRET}\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n");
+    fs::write(&path, &body).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+    chown(&path, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let state_dir = h.root().join("state");
+    fs::create_dir(&state_dir).unwrap();
+    fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o700)).unwrap();
+
+    h.service("totp", &store_line(&h, ""));
+    let o = h.run("totp").user("nobody").reply(&code_now()).go();
+    o.assert_code(PamCode::AuthErr);
+    assert!(o.logged("reason=state-not-saved"), "{:#?}", o.logs);
+
+    let state = format!("state={}/${{USER}}", state_dir.display());
+    h.service("totp", &store_line(&h, &state));
+    let code = code_now();
+    h.run("totp")
+        .user("nobody")
+        .reply(&code)
+        .go()
+        .assert_code(PamCode::Success);
+    let replay = h.run("totp").user("nobody").reply(&code).go();
+    replay.assert_code(PamCode::AuthErr);
+    assert!(replay.logged("reason=replayed"), "{:#?}", replay.logs);
+    assert_eq!(fs::read_to_string(&path).unwrap(), body);
+    let meta = fs::metadata(state_dir.join("nobody")).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            meta.permissions().mode() & 0o777
+        ),
+        (0, 0o600)
+    );
+}

@@ -6,10 +6,16 @@
 //! `no_strict_owner`, `allowed_perm=` from the sshd stack's pam_totp line). The module opens and rewrites the
 //! file with the owner's filesystem ids; the doctor (usually root) cannot switch ids (that needs the FFI crate), so it
 //! checks the permission bits for that uid/gid instead. Nothing from the file is ever printed.
+//!
+//! With `state=` the secret file is only read: its directory need not be writable; instead the state
+//! directory must exist as root's, mode 0700, and a state file there must pass the module's checks, parse,
+//! and belong to the user (its used scratch codes are subtracted from those left).
 
 use super::report::Finding;
 use pam_totp::args::{expand_secret_path, FixedUser, Options};
+use pam_totp::backend::StateTarget;
 use pam_totp::secret_file::SecretFile;
+use pam_totp::state_file::{effective, State};
 use pam_totp::store::{Policy, Store, StoreError};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -113,6 +119,19 @@ pub fn check(account: &Account, opts: &Options, accounts: &[Account], in_stack: 
         ..Policy::default()
     };
     let who = &account.name;
+    let state = opts.state.as_deref().map(|t| expand_secret_path(t, who, None));
+    let state = match state {
+        Some(Err(e)) => {
+            out.push(Finding::error(
+                "user-state-path",
+                format!("state= cannot be expanded for {who}: {e}: the module refuses the login"),
+                "correct state= on the pam_totp line",
+            ));
+            return out;
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
     let locked = match Store::open_locked(&path, &policy) {
         Ok(l) => l,
         Err(e) => {
@@ -142,6 +161,14 @@ pub fn check(account: &Account, opts: &Options, accounts: &[Account], in_stack: 
             .at(path.clone(), None),
         ),
         Ok(file) => {
+            let file = match &state {
+                Some(state_path) => {
+                    let (found, findings) = state_check(state_path, who, &file);
+                    out.extend(findings);
+                    effective(&file, found.as_ref())
+                }
+                None => file,
+            };
             let n = file.scratch_codes().count();
             if n <= FEW_SCRATCH_CODES {
                 out.push(
@@ -169,10 +196,78 @@ pub fn check(account: &Account, opts: &Options, accounts: &[Account], in_stack: 
         }
     }
     drop(locked);
-    if let Some(f) = dir_finding(&path, &owner, opts) {
-        out.push(f);
+    if state.is_none() {
+        if let Some(f) = dir_finding(&path, &owner, opts) {
+            out.push(f);
+        }
     }
     out
+}
+
+/// With `state=`: the state directory (root's, 0700) and the user's state file, if there is one yet; returns
+/// the state when it is usable and belongs to this secret.
+fn state_check(path: &str, who: &str, secret: &SecretFile) -> (Option<State>, Vec<Finding>) {
+    let mut out = Vec::new();
+    if let Some(dir) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        let shown = dir.display().to_string();
+        match fs::metadata(dir) {
+            Err(e) => out.push(
+                Finding::error(
+                    "user-state-dir",
+                    format!("the state directory cannot be used ({e}): the module refuses every code it would have to record"),
+                    format!("install -d -m 0700 -o root -g root {shown}"),
+                )
+                .at(shown.clone(), None),
+            ),
+            Ok(m) if m.uid() != 0 || m.mode() & 0o077 != 0 || !m.is_dir() => out.push(
+                Finding::error(
+                    "user-state-dir",
+                    format!(
+                        "the state directory is mode {:04o}, uid {}: it must be root's and mode 0700, or others could read or plant state files",
+                        m.mode() & 0o7777,
+                        m.uid()
+                    ),
+                    format!("chown root:root {shown} && chmod 0700 {shown}"),
+                )
+                .at(shown.clone(), None),
+            ),
+            Ok(_) => {}
+        }
+    }
+    let policy = Policy {
+        lock_timeout: LOCK_WAIT,
+        ..StateTarget::new(path.to_owned()).policy
+    };
+    let at = |f: Finding| f.at(path.to_owned(), None);
+    let found = match Store::open_locked(path, &policy) {
+        Err(StoreError::NotFound { .. }) => return (None, out),
+        Err(e) => {
+            out.push(at(Finding::error(
+                "user-state-file",
+                format!("{}: {who} cannot log in", e.about("state file")),
+                format!("remove it (the next login starts afresh from the secret file): rm {path}"),
+            )));
+            return (None, out);
+        }
+        Ok(locked) => State::parse(locked.bytes()),
+    };
+    match found {
+        Err(e) => out.push(at(Finding::error(
+            "user-state-file",
+            format!("{e}: {who} cannot log in"),
+            format!("remove it (the next login starts afresh from the secret file): rm {path}"),
+        ))),
+        Ok(state) if state.user != who => out.push(at(Finding::error(
+            "user-state-file",
+            format!(
+                "the state file belongs to another user: {who} cannot log in (does state= use ${{USER}}?)"
+            ),
+            "use ${USER} in state= on the pam_totp line",
+        ))),
+        Ok(state) if state.belongs_to(who, secret.secret()) => return (Some(state), out),
+        Ok(_) => {}
+    }
+    (None, out)
 }
 
 /// The module rewrites the file next to itself: the directory must be readable, writable and searchable by

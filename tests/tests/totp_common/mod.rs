@@ -31,7 +31,13 @@ pub fn ga_module() -> &'static str {
 /// A harness with the services `totp` (pam_totp) and `ga` (pam_google_authenticator), both
 /// `auth required <module> secret=<root>/${USER}.ga <args>`, and the secret file path for the current user.
 pub fn two_modules(totp_args: &str, ga_args: &str) -> (Harness, PathBuf) {
+    two_modules_in(Layout::InSecretFile, totp_args, ga_args)
+}
+
+/// [`two_modules`] with pam_totp keeping its state as `layout` says.
+pub fn two_modules_in(layout: Layout, totp_args: &str, ga_args: &str) -> (Harness, PathBuf) {
     let h = Harness::new();
+    let totp_args = format!("{} {totp_args}", layout.arg(h.root()));
     let secret = format!("secret={}/${{USER}}.ga", h.root().display());
     h.service(
         "totp",
@@ -181,4 +187,86 @@ pub fn wrong_code(body: &str) -> String {
             })
         })
         .unwrap()
+}
+
+/// Where pam_totp keeps a user's state in a test (issue 22): in the secret file (the google-authenticator
+/// layout), or with `state=` in a root-owned state file `<secret dir>/state/<user>`, the secret file then
+/// only read. Tests that record state run once in each ([`Layout::BOTH`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// No `state=`: today's behaviour.
+    InSecretFile,
+    /// `state=<secret dir>/state/${USER}`.
+    StateFile,
+}
+
+impl Layout {
+    /// Both layouts, the google-authenticator one first.
+    pub const BOTH: [Layout; 2] = [Layout::InSecretFile, Layout::StateFile];
+
+    /// The module argument for a secret file in `dir`: nothing, or `state=<dir>/state/${USER}` (the state
+    /// directory is created, mode 0700).
+    pub fn arg(self, dir: &Path) -> String {
+        match self {
+            Layout::InSecretFile => String::new(),
+            Layout::StateFile => {
+                let state_dir = dir.join("state");
+                fs::create_dir_all(&state_dir).unwrap();
+                fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o700)).unwrap();
+                format!("state={}/${{USER}}", state_dir.display())
+            }
+        }
+    }
+
+    /// [`write_secret`], remembering the content with `state=` so that [`Layout::read`] can check that the
+    /// module never wrote the secret file.
+    pub fn write_secret(self, path: &Path, body: impl AsRef<[u8]>) {
+        write_secret(path, body.as_ref());
+        if self == Layout::StateFile {
+            fs::write(original_of(path), body.as_ref()).unwrap();
+        }
+    }
+
+    /// The file pam_totp locks and rewrites: the secret file, or the state file `<dir>/state/<user>`.
+    pub fn locked_file(self, secret_path: &Path) -> PathBuf {
+        match self {
+            Layout::InSecretFile => secret_path.to_path_buf(),
+            Layout::StateFile => secret_path.parent().unwrap().join("state").join(me()),
+        }
+    }
+
+    /// The user's state as the module sees it, in the google-authenticator syntax: the secret file, or with
+    /// `state=` the secret file (asserted unchanged since [`Layout::write_secret`]) with the state file of
+    /// `<dir>/state/<user>` laid over it.
+    #[track_caller]
+    pub fn read(self, secret_path: &Path) -> String {
+        let body = fs::read_to_string(secret_path).unwrap();
+        if self == Layout::InSecretFile {
+            return body;
+        }
+        let original = fs::read_to_string(original_of(secret_path)).unwrap();
+        assert_eq!(body, original, "with state= the secret file was written");
+        let state = secret_path.parent().unwrap().join("state").join(me());
+        effective_body(&body, &state)
+    }
+}
+
+fn original_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap().to_os_string();
+    name.push(".orig");
+    path.with_file_name(name)
+}
+
+/// A secret file's content with the state file at `state` (if any) laid over it, serialized.
+pub fn effective_body(secret_body: &str, state: &Path) -> String {
+    use pam_totp::secret_file::SecretFile;
+    use pam_totp::state_file::{effective, State};
+    let file = SecretFile::parse(secret_body.as_bytes()).unwrap();
+    let state = match fs::read(state) {
+        Ok(bytes) => Some(State::parse(&bytes).unwrap()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => panic!("cannot read {}: {e}", state.display()),
+    };
+    let state = state.filter(|s| s.belongs_to(&me(), file.secret()));
+    String::from_utf8(effective(&file, state.as_ref()).to_bytes().to_vec()).unwrap()
 }
