@@ -372,7 +372,9 @@ pub enum ExpandError {
     HomeNotAbsolute,
     /// `${USER}` with a user name that could escape the directory (empty, `.`, `..`, or containing `/`), or
     /// containing `~`: with `secret=/dir/${USER}`, user `x`'s temporary file `/dir/x~totp` (the store's) would
-    /// be the secret file of a user `x~totp`. (Debian's adduser and shadow's useradd refuse `~` anyway.)
+    /// be the secret file of a user `x~totp`. (Debian's adduser and shadow's useradd refuse `~` anyway.) Or
+    /// containing `:`, which no `/etc/passwd` name can hold: the decoy file `:refusal` then never has a user's
+    /// name (see `store::DECOY_NAME`).
     UnsafeUserName,
     /// The result is not an absolute path.
     NotAbsolute,
@@ -464,7 +466,7 @@ pub fn expand_secret_path(template: &str, user: &str, home: Option<&str>) -> Res
                 out.push_str(home);
             }
             Token::User => {
-                if user.is_empty() || user == "." || user == ".." || user.contains(['/', '\0', '~']) {
+                if user.is_empty() || user == "." || user == ".." || user.contains(['/', '\0', '~', ':']) {
                     return Err(ExpandError::UnsafeUserName);
                 }
                 out.push_str(user);
@@ -701,7 +703,7 @@ mod tests {
             expand_secret_path("/etc/totp/${USER}", "root", None).unwrap(),
             "/etc/totp/root"
         );
-        for user in ["", ".", "..", "../etc/shadow", "alice~totp", "~root"] {
+        for user in ["", ".", "..", "../etc/shadow", "alice~totp", "~root", ":refusal"] {
             assert_eq!(
                 expand_secret_path("/ga/${USER}", user, None),
                 Err(ExpandError::UnsafeUserName),

@@ -875,15 +875,17 @@ fn check_content(bytes: &[u8], max_size: u64) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The decoy file's name in its directory.
-pub const DECOY_NAME: &str = "refusal";
+/// The decoy file's name in its directory, which may also hold `state=/var/lib/pam_totp/${USER}` files: no
+/// user name can be `:refusal` (`:` separates the fields of `/etc/passwd`, and `${USER}` never expands to a
+/// name with one), so the decoy never replaces a user's state file.
+pub const DECOY_NAME: &str = ":refusal";
 /// The decoy's content: about the size of a secret file with state lines, so that the write costs the same.
 const DECOY_BODY: &[u8] = &[b'\n'; 256];
 
-/// Writes the decoy file `<dir>/refusal` as a state replacement is written (temporary file, `fsync`, rename,
+/// Writes the decoy file `<dir>/:refusal` as a state replacement is written (temporary file, `fsync`, rename,
 /// directory `fsync`), for a refusal that wrote nothing: every refusal then costs one durable write, so its
 /// time does not tell an enrolled user from an unknown one. No lock: each writer has its own temporary name
-/// (`.refusal-<pid>`), and concurrent renames over the same name are atomic. `dir` must be a directory owned
+/// (`:refusal-<pid>`), and concurrent renames over the same name are atomic. `dir` must be a directory owned
 /// by root and writable by nobody else; nothing else is read or written there.
 pub fn write_decoy(dir: &Path) -> io::Result<()> {
     let dir_file = file::open_dir(dir)?;
@@ -894,7 +896,7 @@ pub fn write_decoy(dir: &Path) -> io::Result<()> {
             "the directory must be owned by root and writable by nobody else",
         ));
     }
-    let temp_path = dir.join(format!(".{DECOY_NAME}-{}", std::process::id()));
+    let temp_path = dir.join(format!("{DECOY_NAME}-{}", std::process::id()));
     let mut temp = OpenOptions::new()
         .write(true)
         .create(true)

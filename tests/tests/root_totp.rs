@@ -121,7 +121,7 @@ fn login_with_decoy_dir(h: &Harness, user: &str, reply: &str, mode: &str) -> (pa
     let _ = fs::remove_file(&marker);
     let script = "set -e; mount -t tmpfs -o size=1m,mode=0755 tmpfs /var/lib; install -d -m \"$MODE\" \
                   /var/lib/pam_totp; set +e; \"$0\" \"$@\"; rc=$?; \
-                  if [ -f /var/lib/pam_totp/refusal ]; then : > \"$MARKER\"; fi; exit $rc";
+                  if [ -f /var/lib/pam_totp/:refusal ]; then : > \"$MARKER\"; fi; exit $rc";
     let o = h
         .run("totp")
         .user(user)
