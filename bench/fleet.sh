@@ -7,7 +7,7 @@
 # the pam_permit floor; wall times are printed beside). Exits 1 if one is missed,
 # 2 if it cannot run. Method and current figures: bench/README.md.
 #
-#   bench/fleet.sh        FLEET_SECONDS=N (default 10) per load phase, FLEET_RUNS=N (default 100) login
+#   bench/fleet.sh        FLEET_SECONDS=N (default 10) per load phase, FLEET_RUNS=N (default 300) login
 #                         rounds, FLEET_USERS=N (default 5000) enrolled users, FLEET_POOL=N (default 8)
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 2

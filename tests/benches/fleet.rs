@@ -14,7 +14,7 @@
 //!    (the module's own client, one connection per request as the module does): verifies/s, p50/p99;
 //! 3. the module's own cost per login: whole `pamh` processes through real libpam, `store=pamd` against the
 //!    file backend (`noskewadj`: its cheapest wrong-code path), a wrong code, `FLEET_RUNS` rounds (default
-//!    100) in a rotating order with the floor (pam_permit.so); per login the wall time and the process's CPU
+//!    300) in a rotating order with the floor (pam_permit.so); per login the wall time and the process's CPU
 //!    time (user + system, `getrusage(RUSAGE_CHILDREN)` around its wait), quartiles, and the pamd / file
 //!    ratios over all rounds and their range over 5 blocks of rounds (the noise).
 //!
@@ -430,7 +430,7 @@ fn verdict(ok: bool) -> &'static str {
 fn run() -> Result<bool, String> {
     let users = env_or("FLEET_USERS", 5000);
     let secs = env_or("FLEET_SECONDS", 10);
-    let runs = env_or("FLEET_RUNS", 100);
+    let runs = env_or("FLEET_RUNS", 300);
     let pool = env_or("FLEET_POOL", 8);
     println!(
         "fleet bench: {users} enrolled users, {secs} s per load phase, pam-totpd --pool {pool}, {runs} login rounds"
