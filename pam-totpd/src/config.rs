@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const USAGE: &str = "usage:
+  pam-totpd --help | --version
   pam-totpd [--socket PATH] --conninfo STRING [--pool N] [--deadline-ms N] [--max-clients N]
             [--tls-ca FILE] [--tls-cert FILE] [--tls-key FILE]
   pam-totpd ask [--socket PATH] [--deadline-ms N] probe USER
@@ -46,6 +47,10 @@ pub enum Command {
         deadline: Duration,
         request: Request,
     },
+    /// Print the usage on stdout.
+    Help,
+    /// Print the name and version on stdout.
+    Version,
 }
 
 fn number(flag: &str, value: Option<String>) -> Result<u64, String> {
@@ -67,6 +72,11 @@ pub fn parse(
     env_conninfo: Option<String>,
 ) -> Result<Command, String> {
     let mut args = args.into_iter().peekable();
+    match args.peek().map(String::as_str) {
+        Some("--help" | "-h") => return Ok(Command::Help),
+        Some("--version" | "-V") => return Ok(Command::Version),
+        _ => {}
+    }
     let ask = args.next_if(|a| a == "ask").is_some();
     let mut socket = PathBuf::from(DEFAULT_SOCKET);
     let mut conninfo = env_conninfo;
@@ -146,6 +156,14 @@ mod tests {
             ("host=db", 2, Duration::from_millis(500))
         );
         assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
+    }
+
+    #[test]
+    fn help_and_version_need_nothing_else() {
+        assert_eq!(parse(args("--help"), None), Ok(Command::Help));
+        assert_eq!(parse(args("-h"), None), Ok(Command::Help));
+        assert_eq!(parse(args("--version"), None), Ok(Command::Version));
+        assert!(parse(args("--pool 2 --help"), None).is_err());
     }
 
     #[test]

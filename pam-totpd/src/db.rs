@@ -1,8 +1,9 @@
 //! The pool of persistent PostgreSQL connections and the one place that turns a database answer into a reply.
 //!
 //! Each worker thread owns one connection and serves one request at a time; callers wait at most the deadline
-//! and are told `unavailable` after it, whatever the worker is still doing. Nothing is cached: every request is
-//! a call of totp.probe or totp.verify. Any error, or an answer this code does not recognise, is never
+//! and are told `unavailable` after it, whatever the worker is still doing. Nothing is cached but the statements
+//! prepared once per connection: every request is one round trip, a call of totp.probe or totp.verify in
+//! autocommit (the call is its own transaction). Any error, or an answer this code does not recognise, is never
 //! `accepted`: before a verdict it is `unavailable`, after one (the commit failed or its fate is unknown) it is
 //! `refused state-not-saved`.
 
@@ -10,7 +11,9 @@ use crate::config::{Config, TlsFiles};
 use crate::log;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
 use pam_totp::pamd::{Reply, Request};
-use postgres::{Client, Row};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::{Client, Row, Statement};
 use postgres_openssl::MakeTlsConnector;
 use std::str::FromStr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -31,6 +34,18 @@ struct Job {
 pub struct Pool {
     jobs: SyncSender<Job>,
     deadline: Duration,
+}
+
+/// One persistent connection and the statements prepared on it (valid only on this connection).
+struct Connection {
+    client: Client,
+    prepared: Prepared,
+}
+
+/// The requests' statements, parsed and planned by the server once per connection rather than per request.
+struct Prepared {
+    probe: Statement,
+    verify: Statement,
 }
 
 /// How one database exchange went wrong.
@@ -123,7 +138,7 @@ fn worker(
     tls: MakeTlsConnector,
     statement_timeout: u128,
 ) {
-    let mut client: Option<Client> = None;
+    let mut client: Option<Connection> = None;
     loop {
         let job = match queue.lock().unwrap_or_else(PoisonError::into_inner).recv() {
             Ok(job) => job,
@@ -133,8 +148,9 @@ fn worker(
             continue; // its caller has already been told `unavailable`
         }
         // A kept connection may have died while idle (the server restarted, a failover): one more try on a
-        // fresh connection. Safe for a verify too: nothing commits before COMMIT, whose failure is not retried.
-        let reused = client.as_ref().is_some_and(|c| !c.is_closed());
+        // fresh connection. A verify is retried only when no verdict came back; had the lost call committed
+        // anyway, the retry is refused (the code is used) or counts one more failure: never an acceptance.
+        let reused = client.as_ref().is_some_and(|c| !c.client.is_closed());
         let mut result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
         if reused && matches!(result, Err(Failure::NoVerdict(_))) && Instant::now() < job.deadline {
             client = None;
@@ -164,29 +180,23 @@ fn worker(
 }
 
 fn answer(
-    client: &mut Option<Client>,
+    client: &mut Option<Connection>,
     pg: &postgres::Config,
     tls: &MakeTlsConnector,
     statement_timeout: u128,
     request: &Request,
 ) -> Result<Reply, Failure> {
     let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
-    let conn = match client {
-        Some(conn) if !conn.is_closed() => conn,
-        _ => {
-            let mut conn = pg
-                .connect(tls.clone())
-                .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
-            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout}"))
-                .map_err(no_verdict)?;
-            client.insert(conn)
-        }
+    let Connection {
+        client: conn,
+        prepared,
+    } = match client {
+        Some(conn) if !conn.client.is_closed() => conn,
+        _ => client.insert(connect(pg, tls, statement_timeout)?),
     };
     match request {
         Request::Probe { user } => {
-            let row = conn
-                .query_one("SELECT totp.probe($1)", &[user])
-                .map_err(no_verdict)?;
+            let row = conn.query_one(&prepared.probe, &[user]).map_err(no_verdict)?;
             probe_reply(row.try_get(0).map_err(no_verdict)?)
         }
         Request::Verify {
@@ -195,18 +205,45 @@ fn answer(
             rhost,
             service,
         } => {
-            let mut tx = conn.transaction().map_err(no_verdict)?;
-            let row = tx
-                .query_one(
-                    "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
-                    &[user, code, rhost, service],
-                )
-                .map_err(no_verdict)?;
+            let params: [&(dyn ToSql + Sync); 4] = [user, code, rhost, service];
+            let mut rows = conn.query_raw(&prepared.verify, params).map_err(no_verdict)?;
+            let row = rows
+                .next()
+                .map_err(no_verdict)?
+                .ok_or_else(|| Failure::NoVerdict("totp.verify returned no row".into()))?;
             let reply = verify_reply(&row)?;
-            tx.commit().map_err(|e| Failure::NotSaved(e.to_string()))?;
-            Ok(reply)
+            // The call commits when the statement ends: its error (or a second row) comes after the verdict.
+            match rows.next() {
+                Ok(None) => Ok(reply),
+                Ok(Some(_)) => Err(Failure::NotSaved("totp.verify returned more than one row".into())),
+                Err(e) => Err(Failure::NotSaved(e.to_string())),
+            }
         }
     }
+}
+
+/// A new connection with the statement timeout set and the statements prepared.
+fn connect(
+    pg: &postgres::Config,
+    tls: &MakeTlsConnector,
+    statement_timeout: u128,
+) -> Result<Connection, Failure> {
+    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+    let mut client = pg
+        .connect(tls.clone())
+        .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
+    client
+        .batch_execute(&format!("SET statement_timeout = {statement_timeout}"))
+        .map_err(no_verdict)?;
+    let prepared = Prepared {
+        probe: client.prepare("SELECT totp.probe($1)").map_err(no_verdict)?,
+        verify: client
+            .prepare(
+                "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
+            )
+            .map_err(no_verdict)?,
+    };
+    Ok(Connection { client, prepared })
 }
 
 fn probe_reply(answer: Option<String>) -> Result<Reply, Failure> {

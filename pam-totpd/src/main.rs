@@ -36,6 +36,8 @@ fn main() -> ExitCode {
             deadline,
             request,
         } => ask(&socket, deadline, request),
+        Command::Help => print(config::USAGE),
+        Command::Version => print(concat!("pam-totpd ", env!("CARGO_PKG_VERSION"))),
     }
 }
 
@@ -61,6 +63,12 @@ fn serve(config: &config::Config) -> ExitCode {
     ));
     server::serve(&listener, &pool, config.max_clients);
     ExitCode::from(1)
+}
+
+#[allow(clippy::print_stdout)]
+fn print(text: &str) -> ExitCode {
+    println!("{text}");
+    ExitCode::SUCCESS
 }
 
 /// `pam-totpd ask ...`: prints the reply; exit 0 for accepted/enrolled, 1 for refused/not-enrolled,
