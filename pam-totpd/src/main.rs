@@ -77,7 +77,7 @@ fn ask(socket: &std::path::Path, deadline: std::time::Duration, mut request: Req
     let reply = pamd::ask(socket, &request, deadline);
     println!("{reply:?}");
     ExitCode::from(match reply {
-        Reply::Accepted { .. } | Reply::Enrolled => 0,
+        Reply::Accepted { .. } | Reply::Enrolled | Reply::Added { .. } | Reply::Tokens { .. } => 0,
         Reply::Refused { .. } | Reply::NotEnrolled => 1,
         Reply::Unavailable { .. } => 2,
     })
