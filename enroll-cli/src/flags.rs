@@ -270,11 +270,15 @@ pub static COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "admin",
-        "Fleet administration (pam-totpd and PostgreSQL): `admin import [--conninfo STRING] \
-         [--label LABEL] USER FILE...` moves google-authenticator files into the fleet database (several hosts' \
-         files merged: highest HOTP counter, used scratch codes dropped; refused when the secrets differ); \
-         `admin export [--conninfo STRING] USER FILE` writes a google-authenticator file back (TOTP or HOTP \
-         state, no scratch codes: the database keeps only their hashes). Runs psql as the admin's own role.",
+        "Fleet administration (pam-totpd and PostgreSQL; runs psql as the admin's own role, group totp_admin; \
+         each takes [--conninfo STRING] [--psql PATH]): `admin import [--label LABEL] USER FILE...` moves \
+         google-authenticator files into the fleet database (several hosts' files merged: highest HOTP counter, \
+         used scratch codes dropped; refused when the secrets differ); `admin export [--label LABEL] USER FILE` \
+         writes a google-authenticator file back (TOTP or HOTP state, no scratch codes: the database keeps only \
+         their hashes); `admin disable [--label LABEL] USER` disables one token or the whole user, on every host \
+         at the next attempt; `admin reset USER` removes the user's tokens and scratch codes so that they enroll \
+         again; `admin unlock USER` clears the fleet-wide failure ceiling; `admin audit [--limit N] [--json] \
+         USER` prints the user's last N (default 50) events: verifies, enrollments and admin changes.",
     ),
 ];
 
