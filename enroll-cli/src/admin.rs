@@ -1,5 +1,5 @@
-//! `totp-enroll admin import|export`: moves users from google-authenticator files to the fleet database and
-//! back (docs/fleet.md).
+//! `totp-enroll admin import|export|disable|reset|unlock|audit`: moves users from google-authenticator files to
+//! the fleet database and back, and the day-to-day admin changes (docs/fleet.md).
 //! It reads one user's files (one per host that had one) with pam_totp's own parser, merges them (the same
 //! secret and settings required; the highest HOTP counter; a scratch code counts as used when any file has
 //! used it), and adds the result through the admin SQL functions (`totp.admin_add_token`,
@@ -7,7 +7,9 @@
 //! secret never appears in a process list or on the terminal and the CLI links no PostgreSQL client. `export`
 //! reads one active token back (`totp.admin_export`, admins only) through psql's standard output and writes a
 //! new google-authenticator file (mode 0400) so an admin can roll back to `store=file`; scratch codes cannot
-//! come back (the database keeps hashes). It owns the merge and the SQL text; it never prints a secret.
+//! come back (the database keeps hashes). `disable`, `reset` and `unlock` call totp.admin_disable,
+//! totp.admin_reset and totp.admin_unlock; `audit` reads totp.event (as JSON from psql, so any text in a field is
+//! safe). It owns the merge and the SQL text; it never prints a secret.
 
 use pam_totp::otp::{Algorithm, Digits, SecretKey};
 use pam_totp::secret_file::{Mode, SecretFile};
@@ -19,26 +21,55 @@ use std::process::{Command, ExitCode, Stdio};
 use zeroize::Zeroizing;
 
 const USAGE: &str =
-    "usage: totp-enroll admin import [--conninfo STRING] [--label LABEL] [--psql PATH] [--prefer FILE] USER FILE...
+    "usage: totp-enroll admin COMMAND [--conninfo STRING] [--psql PATH] [options] USER [FILE...]
+       totp-enroll admin import [--conninfo STRING] [--label LABEL] [--psql PATH] [--prefer FILE] USER FILE...
   Adds USER's google-authenticator file(s) (one per host; merged) to the fleet database as token LABEL
   (default \"imported\") with its unused scratch codes, through psql as an admin role (group totp_admin).
   Files holding different secrets are refused, unless --prefer names the one whose secret wins (the files
   with another secret are then left out, and named).
        totp-enroll admin export [--conninfo STRING] [--label LABEL] [--psql PATH] USER FILE
   Writes USER's active token LABEL back as a new google-authenticator FILE (mode 0400, without scratch codes).
+       totp-enroll admin disable [--label LABEL] USER
+  Disables USER's token LABEL, or without --label USER entirely; every host refuses at the next attempt.
+       totp-enroll admin reset USER
+  Removes USER's tokens and scratch codes (and a disabled mark or lock) so that USER enrolls again.
+       totp-enroll admin unlock USER
+  Clears USER's fleet-wide failure ceiling and throttling.
+       totp-enroll admin audit [--limit N] [--json] USER
+  Prints USER's last N (default 50) events: verifies, enrollments and admin changes, oldest first.
   --conninfo is passed to psql -d (default: psql's PG* environment).";
+
+/// The admin commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Import,
+    Export,
+    Disable,
+    Reset,
+    Unlock,
+    Audit,
+}
 
 /// What to import, parsed from the command line.
 #[derive(Debug, PartialEq, Eq)]
 struct Args {
-    export: bool,
+    action: Action,
     conninfo: Option<String>,
-    label: String,
+    /// `--label`: import/export default "imported"; disable: only that token.
+    label: Option<String>,
     psql: String,
     user: String,
     files: Vec<PathBuf>,
     /// `--prefer FILE`: when the files hold different secrets, this one's wins.
     prefer: Option<PathBuf>,
+    json: bool,
+    limit: u32,
+}
+
+impl Args {
+    fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or("imported")
+    }
 }
 
 /// The merged state of one user's files, ready for the database.
@@ -57,13 +88,25 @@ pub fn run(argv: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.export {
+    if !matches!(args.action, Action::Import | Action::Export) {
+        return match change(&args) {
+            Ok(said) => {
+                print!("{said}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("totp-enroll: error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if args.action == Action::Export {
         return match export(&args) {
             Ok(()) => {
                 println!(
                     "exported {} token {:?} to {}",
                     args.user,
-                    args.label,
+                    args.label(),
                     args.files
                         .iter()
                         .map(|f| f.display().to_string())
@@ -82,7 +125,7 @@ pub fn run(argv: &[String]) -> ExitCode {
             println!(
                 "imported {} as token {:?} with {n} unused scratch code{}",
                 args.user,
-                args.label,
+                args.label(),
                 if n == 1 { "" } else { "s" }
             );
             ExitCode::SUCCESS
@@ -96,47 +139,68 @@ pub fn run(argv: &[String]) -> ExitCode {
 
 fn parse(argv: &[String]) -> Result<Args, String> {
     let mut it = argv.iter();
-    let export = match it.next().map(String::as_str) {
-        Some("import") => false,
-        Some("export") => true,
-        _ => return Err("`admin` knows two commands: import and export".into()),
+    let action = match it.next().map(String::as_str) {
+        Some("import") => Action::Import,
+        Some("export") => Action::Export,
+        Some("disable") => Action::Disable,
+        Some("reset") => Action::Reset,
+        Some("unlock") => Action::Unlock,
+        Some("audit") => Action::Audit,
+        _ => return Err("`admin` commands: import, export, disable, reset, unlock, audit".into()),
     };
-    let (mut conninfo, mut label, mut psql) = (None, "imported".to_owned(), "psql".to_owned());
-    let mut prefer = None;
+    let (mut conninfo, mut label, mut psql) = (None, None, "psql".to_owned());
+    let (mut json, mut limit, mut prefer) = (false, 50, None);
     let mut words = Vec::new();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--conninfo" => conninfo = Some(value()?),
-            "--label" => label = value()?,
+            "--label" if action != Action::Reset && action != Action::Unlock && action != Action::Audit => {
+                label = Some(value()?)
+            }
             "--psql" => psql = value()?,
-            "--prefer" => prefer = Some(PathBuf::from(value()?)),
-            _ if arg.starts_with("--") => return Err(format!("unknown option {arg}")),
+            "--prefer" if action == Action::Import => prefer = Some(PathBuf::from(value()?)),
+            "--json" if action == Action::Audit => json = true,
+            "--limit" if action == Action::Audit => {
+                limit = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or("--limit takes a number from 1 to 100000")?
+            }
+            _ if arg.starts_with("--") => return Err(format!("unknown option {arg} for this command")),
             _ => words.push(arg.clone()),
         }
     }
-    let (user, files) = words.split_first().ok_or("no USER and FILE")?;
-    if files.is_empty() || (export && files.len() > 1) {
-        return Err("import takes one or more FILEs, export exactly one".into());
+    let (user, files) = words.split_first().ok_or("no USER")?;
+    let files_ok = match action {
+        Action::Import => !files.is_empty(),
+        Action::Export => files.len() == 1,
+        _ => files.is_empty(),
+    };
+    if !files_ok {
+        return Err("import takes one or more FILEs, export exactly one, the other commands none".into());
     }
     if let Some(p) = &prefer {
-        if export || !files.iter().any(|f| Path::new(f) == p) {
+        if !files.iter().any(|f| Path::new(f) == p) {
             return Err("--prefer names one of the FILEs to import".into());
         }
     }
-    for name in [user, &label] {
+    for name in std::iter::once(user).chain(label.as_ref()) {
         if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
             return Err(format!("{name:?} is not a usable user name or label"));
         }
     }
     Ok(Args {
-        export,
+        action,
         conninfo,
         label,
         psql,
         user: user.clone(),
         files: files.iter().map(PathBuf::from).collect(),
         prefer,
+        json,
+        limit,
     })
 }
 
@@ -157,7 +221,7 @@ fn import(args: &Args) -> Result<usize, String> {
         }
     }
     let merged = merge(files.into_iter().map(|(_, f)| f).collect())?;
-    let sql = sql(&args.user, &args.label, &merged)?;
+    let sql = sql(&args.user, args.label(), &merged)?;
     run_psql(args, &sql)?;
     Ok(merged.scratch.len())
 }
@@ -281,12 +345,12 @@ fn export(args: &Args) -> Result<(), String> {
     let sql = format!(
         "SELECT kind, algorithm, secret_hex, digits, period, window_size, hotp_next FROM totp.admin_export({}, {});",
         literal(&args.user),
-        literal(&args.label)
+        literal(args.label())
     );
     let out = psql(args, &sql)?;
     let text = std::str::from_utf8(&out).map_err(|_| "psql printed something that is not UTF-8")?;
     let file = exported_file(text.trim())
-        .ok_or_else(|| format!("{} has no active token {:?}", args.user, args.label))?;
+        .ok_or_else(|| format!("{} has no active token {:?}", args.user, args.label()))?;
     Store::create(path, &file.to_bytes(), 0o400, &Policy::default())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(())
@@ -321,6 +385,123 @@ fn exported_file(row: &str) -> Option<SecretFile> {
         return None;
     }
     file.set_window_size(Some(window.parse().ok()?)).then_some(file)
+}
+
+/// What psql printed, as text.
+fn psql_text(args: &Args, sql: &str) -> Result<String, String> {
+    let out = psql(args, sql)?;
+    String::from_utf8(out.to_vec()).map_err(|_| "psql printed something that is not UTF-8".to_owned())
+}
+
+/// disable, reset, unlock or audit; returns what to print.
+fn change(args: &Args) -> Result<String, String> {
+    let user = literal(&args.user);
+    let enrolled = || -> Result<(), String> {
+        let label_clause = match &args.label {
+            Some(label) => format!(" WHERE label = {}", literal(label)),
+            None => String::new(),
+        };
+        let count = psql_text(
+            args,
+            &format!("SELECT count(*) FROM totp.status({user}){label_clause};"),
+        )?;
+        match (count.trim(), &args.label) {
+            ("0", None) => Err(format!("{} is not enrolled in the fleet database", args.user)),
+            ("0", Some(label)) => Err(format!("{} has no token {label:?}", args.user)),
+            _ => Ok(()),
+        }
+    };
+    match args.action {
+        Action::Disable => {
+            enrolled()?;
+            let label = args.label.as_deref().map_or_else(|| "NULL".to_owned(), literal);
+            psql_text(args, &format!("SELECT totp.admin_disable({user}, {label});"))?;
+            Ok(match &args.label {
+                Some(l) => format!(
+                    "disabled {}'s token {l:?}; every host refuses it at the next attempt\n",
+                    args.user
+                ),
+                None => format!(
+                    "disabled {}; every host refuses them at the next attempt\n",
+                    args.user
+                ),
+            })
+        }
+        Action::Reset => match psql_text(args, &format!("SELECT totp.admin_reset({user});"))?.trim() {
+            "t" => Ok(format!(
+                "reset {}: no token and no scratch code left; they enroll again (totp-enroll --store pamd)\n",
+                args.user
+            )),
+            _ => Err(format!("{} is not enrolled in the fleet database", args.user)),
+        },
+        Action::Unlock => {
+            enrolled()?;
+            psql_text(args, &format!("SELECT totp.admin_unlock({user});"))?;
+            Ok(format!(
+                "unlocked {}: failure ceiling and throttling cleared\n",
+                args.user
+            ))
+        }
+        Action::Audit => audit(args),
+        Action::Import | Action::Export => Err("not a change".into()),
+    }
+}
+
+/// One row of totp.event as `audit` shows it.
+#[derive(Debug, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
+struct Event {
+    at: String,
+    host_role: String,
+    rhost: String,
+    service: String,
+    outcome: String,
+    detail: Option<String>,
+}
+
+fn audit(args: &Args) -> Result<String, String> {
+    let sql = format!(
+        "SELECT coalesce(json_agg(e ORDER BY e.t), '[]') FROM (
+           SELECT at AS t, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS\"Z\"') AS at, host_role, rhost,
+                  service, outcome, detail
+           FROM totp.event WHERE username = {} ORDER BY at DESC LIMIT {}) AS e;",
+        literal(&args.user),
+        args.limit
+    );
+    let events: Vec<Event> = serde_json::from_str(psql_text(args, &sql)?.trim())
+        .map_err(|e| format!("cannot read the audit rows: {e}"))?;
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct AuditJson<'a> {
+            user: &'a str,
+            events: &'a [Event],
+        }
+        return serde_json::to_string(&AuditJson {
+            user: &args.user,
+            events: &events,
+        })
+        .map(|text| text + "\n")
+        .map_err(|e| format!("cannot format the JSON output: {e}"));
+    }
+    Ok(audit_text(&events))
+}
+
+/// One line per event: time, host role, service, source, outcome and detail.
+fn audit_text(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let rhost = if e.rhost.is_empty() { "-" } else { &e.rhost };
+        let _ = writeln!(
+            out,
+            "{} {} {} {} {} {}",
+            e.at,
+            e.host_role,
+            e.service,
+            rhost,
+            e.outcome,
+            e.detail.as_deref().unwrap_or("-")
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -362,6 +543,20 @@ mod tests {
     }
 
     #[test]
+    fn audit_rows_read_from_psqls_json_and_print_one_line_each() {
+        let rows: Vec<Event> = serde_json::from_str(
+            r#"[{"t":"x","at":"2026-12-04 21:00:00.000Z","host_role":"host1","rhost":"192.0.2.7","service":"sshd","outcome":"accepted","detail":"totp"},
+                {"t":"y","at":"2026-12-04 21:01:00.000Z","host_role":"admin1","rhost":"","service":"totp-enroll","outcome":"unlocked","detail":null}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            audit_text(&rows),
+            "2026-12-04 21:00:00.000Z host1 sshd 192.0.2.7 accepted totp\n\
+             2026-12-04 21:01:00.000Z admin1 totp-enroll - unlocked -\n"
+        );
+    }
+
+    #[test]
     fn an_exported_row_becomes_a_file_the_parser_reads_back() {
         let file = exported_file("totp SHA1 48656c6c6f21deadbeef 6 30 3 0").unwrap();
         let back = SecretFile::parse(&file.to_bytes()).unwrap();
@@ -382,13 +577,24 @@ mod tests {
         assert!(parse(&argv("delete alice f")).is_err());
         assert!(parse(&argv("import --bogus alice f")).is_err());
         let a = parse(&argv("import --label fob alice a b")).unwrap();
-        assert_eq!((a.label.as_str(), a.files.len()), ("fob", 2));
+        assert_eq!((a.label(), a.files.len()), ("fob", 2));
         assert!(parse(&argv("import --prefer c alice a b")).is_err());
         assert!(parse(&argv("export --prefer a alice a")).is_err());
         assert_eq!(
             parse(&argv("import --prefer b alice a b")).unwrap().prefer,
             Some(PathBuf::from("b"))
         );
+        assert!(parse(&argv("disable alice f")).is_err(), "no FILE for disable");
+        assert!(
+            parse(&argv("reset --label fob alice")).is_err(),
+            "reset is for the whole user"
+        );
+        assert!(parse(&argv("unlock --json alice")).is_err());
+        let a = parse(&argv("audit --json --limit 5 alice")).unwrap();
+        assert_eq!((a.action, a.json, a.limit), (Action::Audit, true, 5));
+        assert!(parse(&argv("audit --limit 0 alice")).is_err());
+        let a = parse(&argv("disable --label phone alice")).unwrap();
+        assert_eq!((a.action, a.label.as_deref()), (Action::Disable, Some("phone")));
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub fn enroll(args: &Args, target: &Target) -> Result<ExitCode, Error> {
 }
 
 /// A fresh random secret with the type, step, algorithm and digits the flags ask for.
-fn new_secret(args: &Args, time_based: bool) -> Result<SecretFile, Error> {
+pub(crate) fn new_secret(args: &Args, time_based: bool) -> Result<SecretFile, Error> {
     let key = system::random_bytes(SECRET_BYTES).map_err(Error::Random)?;
     let mut file = SecretFile::new(SecretKey::from_slice(&key))
         .map_err(|e| Error::Bug(format!("cannot create the secret: {e}")))?;
@@ -124,7 +124,7 @@ fn algorithm(args: &Args) -> Algorithm {
 
 /// Builds the otpauth URI, writes the SVG if asked, and shows the URI, QR code and secret (and, when the
 /// code and what follows it up to the first question do not fit the terminal, what to do); returns the URI.
-fn show_secret(
+pub(crate) fn show_secret(
     args: &Args,
     target: &Target,
     file: &SecretFile,

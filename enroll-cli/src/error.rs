@@ -68,6 +68,13 @@ pub enum Error {
     QrTooLong(String),
     /// Something the flags cannot cause (a bug).
     Bug(String),
+    /// pam-totpd or the fleet database refused or could not answer (`--store pamd`).
+    Fleet {
+        /// What happened.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// `doctor` could not run (a configuration it must read is missing or unreadable); exit 2, as a
     /// usage error, so that 1 keeps meaning "something is wrong with the configuration".
     Doctor(String),
@@ -99,6 +106,7 @@ impl Error {
             Error::QrTooLong(_) => "use a shorter --label or --issuer".to_owned(),
             Error::Bug(_) => "this is a bug; please report it".to_owned(),
             Error::Doctor(_) => "see totp-enroll doctor --help for where it reads from".to_owned(),
+            Error::Fleet { hint, .. } => hint.clone(),
         }
     }
 
@@ -140,6 +148,7 @@ impl fmt::Display for Error {
             Error::NoAnswer => write!(f, "no answer on standard input"),
             Error::NoCode => write!(f, "no code on standard input; nothing was written"),
             Error::QrTooLong(m) | Error::Bug(m) | Error::Doctor(m) => write!(f, "{m}"),
+            Error::Fleet { message, .. } => write!(f, "{message}"),
         }
     }
 }

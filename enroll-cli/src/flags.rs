@@ -42,6 +42,8 @@ pub enum Id {
     LogSocket,
     PrintMan,
     PrintCompletion,
+    Store,
+    Socket,
 }
 
 /// One row of a flag table: [`FLAGS`] (ids [`Id`]) or [`DOCTOR_FLAGS`] (ids [`DoctorId`]).
@@ -117,7 +119,15 @@ pub static FLAGS: &[Flag] = &[
     flag(Id::AllowReuse, Some('D'), "allow-reuse", "Allow reuse of previously used TOTP tokens."),
     flag(Id::Force, Some('f'), "force", "Write the secret file without asking, replacing an existing one."),
     flag(Id::NoConfirm, Some('C'), "no-confirm", "Do not ask for a code from the app before writing the file."),
-    flag(Id::Label, Some('l'), "label", "Account name in the otpauth URI, kept as given (default: USER@HOSTNAME).").takes("LABEL"),
+    flag(
+        Id::Label,
+        Some('l'),
+        "label",
+        "Account name in the otpauth URI, kept as given (default: USER@HOSTNAME). With --store pamd: the \
+         token's name in the fleet database instead (1-64 characters, default \"phone\"; e.g. \"backup-fob\" for \
+         a second token), and the URI keeps its default account name.",
+    )
+    .takes("LABEL"),
     flag(Id::Issuer, Some('i'), "issuer", "Issuer in the otpauth URI (default: the ISSUER of a -l ISSUER:ACCOUNT, else HOSTNAME).").takes("ISSUER"),
     flag(
         Id::Quiet,
@@ -214,6 +224,24 @@ pub static FLAGS: &[Flag] = &[
         "Also write the QR code as an SVG image to FILE (mode 0600; it contains the secret).",
     )
     .path("FILE"),
+    flag(
+        Id::Store,
+        None,
+        "store",
+        "Where the codes are checked: file (default: the secret file) or pamd (the fleet database through \
+         pam-totpd, for pam_totp store=pamd; the database checks the confirmation code, and when you already \
+         have an active token, asks for a current code of it or a scratch code; the first token comes with 5 \
+         scratch codes). With pamd, enrolling takes -t/-c, -l, -i, -Q, -S, -w/-W, --algorithm, --digits, \
+         --user, --json, --qr-svg, --socket.",
+    )
+    .one_of("STORE", &["file", "pamd"]),
+    flag(
+        Id::Socket,
+        None,
+        "socket",
+        "pam-totpd's socket with --store pamd (default /run/pam-totpd/socket).",
+    )
+    .path("PATH"),
     flag(Id::Help, Some('h'), "help", "Print this help and exit."),
     flag(Id::Version, None, "version", "Print the version and exit."),
     flag(Id::Passwd, None, "passwd-file", "Account database to read instead of /etc/passwd.")
@@ -233,7 +261,9 @@ pub static COMMANDS: &[(&str, &str)] = &[
     (
         "status",
         "Show how the secret file is set up and how many scratch codes remain (never the secret). Fails (exit 1) \
-         with pam_totp's reason when pam_totp would refuse the file (owner, permissions, symbolic link, size).",
+         with pam_totp's reason when pam_totp would refuse the file (owner, permissions, symbolic link, size). \
+         With --store pamd: your tokens in the fleet database (label, type, active, created, last used) and the \
+         scratch codes left; exit 1 when you are not enrolled there.",
     ),
     (
         "new-scratch-codes",
@@ -255,13 +285,17 @@ pub static COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "admin",
-        "Fleet administration (pam-totpd and PostgreSQL): `admin import [--conninfo STRING] \
-         [--label LABEL] [--prefer FILE] USER FILE...` moves google-authenticator files into the fleet database \
-         (several hosts' files merged: highest HOTP counter, used scratch codes dropped; refused when the secrets \
-         differ, unless --prefer names the file whose secret wins: the files with another secret are then left \
-         out and named); \
-         `admin export [--conninfo STRING] USER FILE` writes a google-authenticator file back (TOTP or HOTP \
-         state, no scratch codes: the database keeps only their hashes). Runs psql as the admin's own role.",
+        "Fleet administration (pam-totpd and PostgreSQL; runs psql as the admin's own role, group totp_admin; \
+         each takes [--conninfo STRING] [--psql PATH]): `admin import [--label LABEL] [--prefer FILE] USER \
+         FILE...` moves google-authenticator files into the fleet database (several hosts' files merged: highest \
+         HOTP counter, used scratch codes dropped; refused when the secrets differ, unless --prefer names the \
+         file whose secret wins: the files with another secret are then left out and named); `admin export \
+         [--label LABEL] USER FILE` writes a google-authenticator file back (TOTP or HOTP state, no scratch \
+         codes: the database keeps only their hashes); `admin disable [--label LABEL] USER` disables one token \
+         or the whole user, on every host at the next attempt; `admin reset USER` removes the user's tokens and \
+         scratch codes so that they enroll again; `admin unlock USER` clears the fleet-wide failure ceiling; \
+         `admin audit [--limit N] [--json] USER` prints the user's last N (default 50) events: verifies, \
+         enrollments and admin changes.",
     ),
 ];
 
@@ -452,6 +486,9 @@ pub struct Args {
     pub log_socket: Option<String>,
     pub print_man: bool,
     pub print_completion: Option<String>,
+    /// `--store pamd`: through pam-totpd and the fleet database.
+    pub pamd: bool,
+    pub socket: Option<String>,
 }
 
 /// A usage error: the message and a hint, both for the terminal. Exit status 2.
@@ -689,6 +726,14 @@ fn apply(args: &mut Args, f: &Flag, v: String) -> Result<(), UsageError> {
             }
             args.print_completion = Some(v);
         }
+        Id::Store => {
+            args.pamd = match v.as_str() {
+                "file" => false,
+                "pamd" => true,
+                _ => return Err(bad_choice(f, &v)),
+            }
+        }
+        Id::Socket => args.socket = Some(non_empty(f, v)?),
     }
     Ok(())
 }
@@ -742,6 +787,7 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
             "drop --state: a new secret starts a fresh state by itself (pam_totp(8), STATE FILE)",
         ));
     }
+    check_store(args, seen)?;
     if args.command != Command::Enroll {
         if let Some(f) = FLAGS.iter().find(|f| ENROLL_ONLY.contains(&f.id) && has(f.id)) {
             return Err(usage(
@@ -764,6 +810,55 @@ fn check_combinations(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
     }
     Ok(())
 }
+
+/// `--store pamd` takes no flag about the secret file (the fleet database's policy replaces its settings), and
+/// `--socket` needs it; `new-scratch-codes` is for files only (the first token's scratch codes come with it).
+fn check_store(args: &Args, seen: &[Id]) -> Result<(), UsageError> {
+    if !args.pamd {
+        if seen.contains(&Id::Socket) {
+            return Err(usage(
+                "--socket applies only with --store pamd",
+                "add --store pamd",
+            ));
+        }
+        return Ok(());
+    }
+    if args.command == Command::NewScratchCodes {
+        return Err(usage(
+            "new-scratch-codes works on secret files, not with --store pamd",
+            "ask an admin for `totp-enroll admin reset` and enroll again for new scratch codes",
+        ));
+    }
+    if let Some(f) = FLAGS
+        .iter()
+        .find(|f| FILE_ONLY.contains(&f.id) && seen.contains(&f.id))
+    {
+        return Err(usage(
+            format!(
+                "{} applies only to secret files, not with --store pamd",
+                display_name(f)
+            ),
+            "drop it: with pamd, reuse, rate limits and scratch codes are the fleet database's policy",
+        ));
+    }
+    Ok(())
+}
+
+/// The flags that make sense only for a secret file (`--store file`).
+const FILE_ONLY: &[Id] = &[
+    Id::DisallowReuse,
+    Id::AllowReuse,
+    Id::Force,
+    Id::NoConfirm,
+    Id::Quiet,
+    Id::RateLimit,
+    Id::RateTime,
+    Id::NoRateLimit,
+    Id::Secret,
+    Id::EmergencyCodes,
+    Id::Mode,
+    Id::State,
+];
 
 /// The flags that only enrolling takes (`status` and `new-scratch-codes` refuse them).
 const ENROLL_ONLY: &[Id] = &[
@@ -978,4 +1073,42 @@ fn completion_of<'a, I: 'a>(flags: impl Iterator<Item = &'a Flag<I>>) -> (Vec<St
         let _ = writeln!(cases, "        {names}) {action} ;;");
     }
     (words, cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &str) -> Result<Args, UsageError> {
+        let argv: Vec<String> = words.split_whitespace().map(str::to_owned).collect();
+        parse(&argv)
+    }
+
+    #[test]
+    fn store_pamd_takes_a_socket_and_a_token_label_but_no_secret_file_setting() {
+        let args = parse_words("--store pamd --socket /tmp/s -l fob -t -w 5").unwrap_or_default();
+        assert!(args.pamd);
+        assert_eq!(args.socket.as_deref(), Some("/tmp/s"));
+        assert_eq!(args.label.as_deref(), Some("fob"));
+        for file_only in [
+            "-s /tmp/f",
+            "-f",
+            "-d",
+            "-r 3 -R 30",
+            "-e 3",
+            "--mode 0600",
+            "-q",
+            "-C",
+        ] {
+            let words = format!("--store pamd {file_only}");
+            assert!(parse_words(&words).is_err(), "{words}");
+        }
+        assert!(parse_words("status --store pamd --json").is_ok());
+        assert!(parse_words("new-scratch-codes --store pamd").is_err());
+        assert!(
+            parse_words("--socket /tmp/s").is_err(),
+            "--socket without --store pamd"
+        );
+        assert!(parse_words("--store ldap").is_err());
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! It owns the user-facing flow: parse the flags ([`flags`], one table), then enroll ([`enroll`](mod@enroll):
 //! google-authenticator's questions, the otpauth URI and QR code ([`qr`]), a confirmed code), show or renew
-//! an existing file ([`manage`]), or check a configuration ([`doctor`]). Secret files are opened and written
+//! an existing file ([`manage`]), enroll or show tokens through pam-totpd (`--store pamd`, `fleet`), or check
+//! a configuration ([`doctor`]). Secret files are opened and written
 //! only through [`secret`] (pam_totp's store, with the module's checks and lock); failures are one
 //! [`Error`] type printed as `error:`/`hint:`. It must not link libpam (pam_totp is used with its `module`
 //! feature off), must not print the secret anywhere but the terminal (or `--json` on request), and never
@@ -16,6 +17,7 @@ pub mod doctor;
 mod enroll;
 pub mod error;
 pub mod flags;
+mod fleet;
 mod manage;
 pub mod qr;
 mod secret;
@@ -69,6 +71,8 @@ fn run(argv: &[String]) -> Result<ExitCode, Error> {
     }
     let target = target::resolve(&args)?;
     match args.command {
+        Command::Enroll if args.pamd => fleet::enroll(&args, &target),
+        Command::Status if args.pamd => fleet::status(&args, &target),
         Command::Enroll => enroll::enroll(&args, &target),
         Command::Status => manage::status(&args, &target),
         Command::NewScratchCodes => manage::new_scratch_codes(&args, &target),

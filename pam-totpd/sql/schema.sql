@@ -17,11 +17,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'totp_owner') THEN
         CREATE ROLE totp_owner NOLOGIN;
     END IF;
-    -- Hosts: may only EXECUTE totp.verify, totp.probe and totp.enroll_self.
+    -- Hosts: may only EXECUTE totp.verify, totp.probe, totp.enroll_self and totp.status.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'totp_host') THEN
         CREATE ROLE totp_host NOLOGIN;
     END IF;
-    -- Admins: the totp.admin_* functions (add, disable, unlock) and read access to the audit log.
+    -- Admins: the totp.admin_* functions (add, disable, reset, unlock), totp.status and read access to the audit log.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'totp_admin') THEN
         CREATE ROLE totp_admin NOLOGIN;
     END IF;
@@ -101,7 +101,8 @@ CREATE TABLE totp.attempt (
     PRIMARY KEY (username, rhost)
 );
 
--- Audit log: one row per verify. host_role is the login role of the calling host (session_user).
+-- Audit log: one row per verify (outcome accepted, refused or not-enrolled), per enrollment (enrolled) and per admin
+-- change (disabled, unlocked, reset). host_role is the login role of the calling host or admin (session_user).
 CREATE TABLE totp.event (
     at timestamptz NOT NULL DEFAULT now(),
     username text NOT NULL,
@@ -412,43 +413,102 @@ AS $$
                 THEN 'enrolled' ELSE 'not-enrolled' END
 $$;
 
--- Add a token for p_user. p_confirm must be a current code of the new token (the user scanned it correctly);
--- when the user already has an active token, p_current must be a current code of one of them (consumed like a
--- login), so a stolen shell session cannot quietly add the attacker's phone. Returns 'enrolled' or
--- 'refused:<reason>' (bad-confirmation, label-exists, disabled, or verify's reason for p_current).
+-- What totp.enroll_self returns: outcome 'enrolled' or 'refused:<reason>'; scratch_codes: the user's new scratch
+-- codes (first token only), to be shown once (the database keeps only their hashes), else an empty array.
+CREATE TYPE totp.enrolment AS (
+    outcome text,
+    scratch_codes text[]
+);
+
+-- p_n new distinct 8-digit scratch codes for p_user (no leading zero, as google-authenticator's), replacing the
+-- old ones; returns them. 48 random bits per code: the modulo bias is below 10^-6.
+CREATE FUNCTION totp.new_scratch(p_user text, p_n integer)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s bytea;
+    codes text[] := '{}';
+    c text;
+BEGIN
+    SELECT salt INTO STRICT s FROM totp.account WHERE username = p_user;
+    WHILE cardinality(codes) < p_n LOOP
+        c := (10000000 + ('x' || encode(totp_crypto.gen_random_bytes(6), 'hex'))::bit(48)::bigint % 90000000)::text;
+        IF NOT c = ANY (codes) THEN
+            codes := codes || c;
+        END IF;
+    END LOOP;
+    DELETE FROM totp.scratch WHERE username = p_user;
+    INSERT INTO totp.scratch (username, code_hash) SELECT p_user, totp.scratch_hash(s, x) FROM unnest(codes) AS x;
+    RETURN codes;
+END
+$$;
+
+-- Add a token for p_user (pam-totpd's enroll request, which only root or the user may send). p_confirm must be a
+-- current code of the new token (the user scanned it correctly); it counts as used, so it cannot log in. When the
+-- user already has an active token, p_current must be a current code of one of them or an unused scratch code,
+-- checked and consumed like a login (throttled, counted towards the failure ceiling, logged as service
+-- 'totp-enroll'), so a stolen shell session cannot quietly add the attacker's phone. The first token comes with 5
+-- new scratch codes. Refusal reasons: disabled, label-exists, bad-confirmation, or verify's reason for p_current.
 CREATE FUNCTION totp.enroll_self(p_user text, p_label text, p_secret bytea, p_kind text, p_algorithm text,
                                  p_digits integer, p_period integer, p_window integer,
                                  p_confirm text, p_current text)
-RETURNS text
+RETURNS totp.enrolment
 LANGUAGE plpgsql SECURITY DEFINER VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     now_s bigint := floor(extract(epoch FROM now()))::bigint;
     lo bigint;
+    hit bigint;
+    first boolean;
     cur totp.verdict;
+    no_codes text[] := '{}';
 BEGIN
     IF EXISTS (SELECT 1 FROM totp.account WHERE username = p_user AND disabled_at IS NOT NULL) THEN
-        RETURN 'refused:disabled';
-    END IF;
-    lo := CASE WHEN p_kind = 'totp' THEN now_s / p_period - (p_window - 1) / 2 ELSE 0 END;
-    IF totp.match(p_secret, p_algorithm, p_digits, lo, lo + p_window - 1, coalesce(p_confirm, '')) IS NULL THEN
-        RETURN 'refused:bad-confirmation';
-    END IF;
-    IF EXISTS (SELECT 1 FROM totp.token WHERE username = p_user AND disabled_at IS NULL) THEN
-        cur := totp.decide(p_user, coalesce(p_current, ''), 'enroll', 'totp-enroll', now());
-        IF cur.outcome <> 'accepted' THEN
-            RETURN 'refused:' || coalesce(cur.reason, cur.outcome);
-        END IF;
+        RETURN ROW('refused:disabled', no_codes)::totp.enrolment;
     END IF;
     IF EXISTS (SELECT 1 FROM totp.token WHERE username = p_user AND label = p_label) THEN
-        RETURN 'refused:label-exists';
+        RETURN ROW('refused:label-exists', no_codes)::totp.enrolment;
+    END IF;
+    lo := CASE WHEN p_kind = 'totp' THEN now_s / p_period - (p_window - 1) / 2 ELSE 0 END;
+    hit := totp.match(p_secret, p_algorithm, p_digits, lo, lo + p_window - 1, coalesce(p_confirm, ''));
+    IF hit IS NULL THEN
+        RETURN ROW('refused:bad-confirmation', no_codes)::totp.enrolment;
+    END IF;
+    first := NOT EXISTS (SELECT 1 FROM totp.token WHERE username = p_user AND disabled_at IS NULL);
+    IF NOT first THEN
+        cur := totp.decide(p_user, coalesce(p_current, ''), 'enroll', 'totp-enroll', now());
+        IF cur.outcome <> 'accepted' THEN
+            RETURN ROW('refused:' || coalesce(cur.reason, cur.outcome), no_codes)::totp.enrolment;
+        END IF;
     END IF;
     INSERT INTO totp.account (username) VALUES (p_user) ON CONFLICT (username) DO NOTHING;
-    INSERT INTO totp.token (username, label, kind, algorithm, secret, digits, period, window_size)
-    VALUES (p_user, p_label, p_kind, p_algorithm, p_secret, p_digits, p_period, p_window);
-    RETURN 'enrolled';
+    INSERT INTO totp.token (username, label, kind, algorithm, secret, digits, period, window_size, last_step,
+                            hotp_next)
+    VALUES (p_user, p_label, p_kind, p_algorithm, p_secret, p_digits, p_period, p_window,
+            CASE WHEN p_kind = 'totp' THEN hit ELSE -1 END, CASE WHEN p_kind = 'hotp' THEN hit + 1 ELSE 0 END);
+    INSERT INTO totp.event (username, host_role, rhost, service, outcome, detail)
+    VALUES (p_user, session_user, '', 'totp-enroll', 'enrolled', p_label);
+    RETURN ROW('enrolled', CASE WHEN first THEN totp.new_scratch(p_user, 5) ELSE no_codes END)::totp.enrolment;
 END
+$$;
+
+-- The user's tokens and unused scratch codes, never a secret (pam-totpd's status request; `totp-enroll status`).
+-- No row: not enrolled. One row with a NULL label: enrolled without tokens (e.g. after every token was removed).
+-- active: neither the token nor the user is disabled.
+CREATE FUNCTION totp.status(p_user text)
+RETURNS TABLE (label text, kind text, active boolean, created_at timestamptz, last_used_at timestamptz,
+               scratch_left integer)
+LANGUAGE sql SECURITY DEFINER STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.label, t.kind, t.disabled_at IS NULL AND a.disabled_at IS NULL, t.created_at, t.last_used_at,
+           (SELECT count(*) FROM totp.scratch AS s WHERE s.username = a.username AND s.used_at IS NULL)::integer
+    FROM totp.account AS a LEFT JOIN totp.token AS t ON t.username = a.username
+    WHERE a.username = p_user
+    ORDER BY t.label
 $$;
 
 -- Admin API (group totp_admin). ------------------------------------------------------------------------------
@@ -496,6 +556,23 @@ AS $$
     WHERE username = p_user AND label = p_label AND disabled_at IS NULL;
     UPDATE totp.account SET disabled_at = now()
     WHERE username = p_user AND p_label IS NULL AND disabled_at IS NULL;
+    INSERT INTO totp.event (username, host_role, rhost, service, outcome, detail)
+    VALUES (p_user, session_user, '', 'totp-enroll', 'disabled', p_label);
+$$;
+
+-- Forget the user entirely (tokens, scratch codes, lock, disabled mark; the audit log stays), so that they enroll
+-- again from scratch. Returns whether the user was enrolled. Until they do, a probe says not-enrolled (nullok!).
+CREATE FUNCTION totp.admin_reset(p_user text)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM totp.attempt WHERE username = p_user;
+    INSERT INTO totp.event (username, host_role, rhost, service, outcome, detail)
+    SELECT p_user, session_user, '', 'totp-enroll', 'reset', NULL
+    WHERE EXISTS (SELECT 1 FROM totp.account WHERE username = p_user);
+    WITH gone AS (DELETE FROM totp.account WHERE username = p_user RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM gone);
 $$;
 
 CREATE FUNCTION totp.admin_unlock(p_user text)
@@ -505,6 +582,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     UPDATE totp.account SET failures = 0, locked_until = NULL WHERE username = p_user;
     DELETE FROM totp.attempt WHERE username = p_user;
+    INSERT INTO totp.event (username, host_role, rhost, service, outcome, detail)
+    VALUES (p_user, session_user, '', 'totp-enroll', 'unlocked', NULL);
 $$;
 
 -- One active token as a google-authenticator file needs it, for `totp-enroll admin export` (rolling a user back to
@@ -526,10 +605,12 @@ GRANT EXECUTE ON FUNCTION totp.verify(text, text, text, text) TO totp_host;
 GRANT EXECUTE ON FUNCTION totp.probe(text) TO totp_host;
 GRANT EXECUTE ON FUNCTION totp.enroll_self(text, text, bytea, text, text, integer, integer, integer, text, text)
     TO totp_host;
+GRANT EXECUTE ON FUNCTION totp.status(text) TO totp_host, totp_admin;
 GRANT EXECUTE ON FUNCTION totp.admin_add_token(text, text, bytea, text, text, integer, integer, integer, bigint),
                           totp.admin_set_scratch(text, text[]),
                           totp.admin_disable(text, text),
                           totp.admin_unlock(text),
+                          totp.admin_reset(text),
                           totp.admin_export(text, text),
                           totp.base32_decode(text)
     TO totp_admin;

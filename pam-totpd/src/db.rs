@@ -2,15 +2,17 @@
 //!
 //! Each worker thread owns one connection and serves one request at a time; callers wait at most the deadline
 //! and are told `unavailable` after it, whatever the worker is still doing. Nothing is cached but the statements
-//! prepared once per connection: every request is one round trip, a call of totp.probe or totp.verify in
-//! autocommit (the call is its own transaction). Any error, or an answer this code does not recognise, is never
+//! prepared once per connection: a login's request is one round trip, a call of totp.probe or totp.verify in
+//! autocommit (the call is its own transaction); enrollments and status (totp.enroll_self, totp.status) are
+//! rarer and not prepared. Any error, or an answer this code does not recognise, is never
 //! `accepted`: before a verdict it is `unavailable`, after one (the commit failed or its fate is unknown) it is
 //! `refused state-not-saved`.
 
 use crate::config::{Config, TlsFiles};
 use crate::log;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
-use pam_totp::pamd::{Reply, Request};
+use pam_totp::pamd::{Enrollment, Reply, Request, ScratchCodes, TokenInfo};
+use pam_totp::secret_file::decode_secret;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
@@ -219,6 +221,8 @@ fn answer(
                 Err(e) => Err(Failure::NotSaved(e.to_string())),
             }
         }
+        Request::Enroll(enrollment) => enroll(conn, enrollment),
+        Request::Status { user } => status(conn, user),
     }
 }
 
@@ -244,6 +248,79 @@ fn connect(
             .map_err(no_verdict)?,
     };
     Ok(Connection { client, prepared })
+}
+
+/// totp.enroll_self in a transaction of its own: `Added` with the new scratch codes, or the refusal.
+fn enroll(conn: &mut Client, e: &Enrollment) -> Result<Reply, Failure> {
+    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+    let secret = decode_secret(&e.secret_b32).map_err(|e| Failure::NoVerdict(format!("enroll: {e}")))?;
+    let numbers = [e.digits, e.period, e.window].map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    let mut tx = conn.transaction().map_err(no_verdict)?;
+    let row = tx
+        .query_one(
+            "SELECT outcome, scratch_codes FROM totp.enroll_self($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &e.user,
+                &e.label,
+                &secret.as_bytes(),
+                &e.kind,
+                &e.algorithm,
+                &numbers[0],
+                &numbers[1],
+                &numbers[2],
+                &e.confirm,
+                &e.current,
+            ],
+        )
+        .map_err(no_verdict)?;
+    let outcome: Option<String> = row.try_get(0).map_err(no_verdict)?;
+    let codes: Option<Vec<String>> = row.try_get(1).map_err(no_verdict)?;
+    let reply = match (outcome.as_deref(), codes) {
+        (Some("enrolled"), Some(codes)) => Reply::Added {
+            scratch_codes: ScratchCodes(codes),
+        },
+        (Some(other), _) if other.starts_with("refused:") => Reply::Refused {
+            reason: other.trim_start_matches("refused:").to_owned(),
+            retry_after: 0,
+        },
+        (other, _) => return Err(Failure::NoVerdict(format!("unexpected enroll outcome {other:?}"))),
+    };
+    tx.commit().map_err(|e| Failure::NotSaved(e.to_string()))?;
+    Ok(reply)
+}
+
+/// totp.status: the user's tokens (no secret) and scratch codes left, or `NotEnrolled`.
+fn status(conn: &mut Client, user: &str) -> Result<Reply, Failure> {
+    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+    let rows = conn
+        .query(
+            "SELECT label, kind, active, extract(epoch FROM created_at)::bigint,
+                    extract(epoch FROM last_used_at)::bigint, scratch_left
+             FROM totp.status($1)",
+            &[&user],
+        )
+        .map_err(no_verdict)?;
+    let Some(first) = rows.first() else {
+        return Ok(Reply::NotEnrolled);
+    };
+    let scratch_left: i32 = first.try_get(5).map_err(no_verdict)?;
+    let mut tokens = Vec::new();
+    for row in &rows {
+        let Some(label) = row.try_get::<_, Option<String>>(0).map_err(no_verdict)? else {
+            continue; // enrolled without tokens
+        };
+        tokens.push(TokenInfo {
+            label,
+            kind: row.try_get(1).map_err(no_verdict)?,
+            active: row.try_get(2).map_err(no_verdict)?,
+            created: row.try_get(3).map_err(no_verdict)?,
+            last_used: row.try_get(4).map_err(no_verdict)?,
+        });
+    }
+    Ok(Reply::Tokens {
+        scratch_left: u32::try_from(scratch_left).unwrap_or(0),
+        tokens,
+    })
 }
 
 fn probe_reply(answer: Option<String>) -> Result<Reply, Failure> {

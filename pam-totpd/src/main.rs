@@ -1,6 +1,7 @@
 //! pam-totpd: the fleet backend of pam_totp. It listens on a Unix socket (default /run/pam-totpd/socket), checks
-//! who is asking with SO_PEERCRED, and passes each probe or verify to PostgreSQL (totp.probe / totp.verify, see
-//! sql/schema.sql), where the verdict is decided and recorded. It is the only part of the project that links a
+//! who is asking with SO_PEERCRED, and passes each probe, verify, enroll or status request to PostgreSQL
+//! (totp.probe / totp.verify / totp.enroll_self / totp.status, see sql/schema.sql), where the verdict is decided
+//! and recorded. It is the only part of the project that links a
 //! PostgreSQL client; it holds no secret and caches nothing that could change a decision. Every error or unknown
 //! outcome is `unavailable` or a refusal, never `accepted`. docs/fleet.md and docs/pamd-protocol.md describe it.
 #![forbid(unsafe_code)]
@@ -85,7 +86,7 @@ fn ask(socket: &std::path::Path, deadline: std::time::Duration, mut request: Req
     let reply = pamd::ask(socket, &request, deadline);
     println!("{reply:?}");
     ExitCode::from(match reply {
-        Reply::Accepted { .. } | Reply::Enrolled => 0,
+        Reply::Accepted { .. } | Reply::Enrolled | Reply::Added { .. } | Reply::Tokens { .. } => 0,
         Reply::Refused { .. } | Reply::NotEnrolled => 1,
         Reply::Unavailable { .. } => 2,
     })

@@ -108,9 +108,7 @@ fn client(mut stream: UnixStream, pool: &Pool) {
 }
 
 fn authorized(peer_uid: u32, request: Request, pool: &Pool) -> Reply {
-    let user = match &request {
-        Request::Probe { user } | Request::Verify { user, .. } => user,
-    };
+    let user = request.user();
     if !may_ask(peer_uid, user, |name| {
         pam_ffi::os::user_by_name(name).map(|u| u.uid)
     }) {

@@ -382,46 +382,190 @@ fn sixteen_hosts_racing_with_one_code_give_exactly_one_success() {
     }
 }
 
+/// totp.enroll_self as a host calls it for `carol`: (outcome, scratch codes).
+fn enroll_self(
+    host: &mut postgres::Client,
+    label: &str,
+    hex: &str,
+    confirm: &str,
+    current: &str,
+) -> (String, Vec<String>) {
+    let row = host
+        .query_one(
+            "SELECT outcome, scratch_codes FROM totp.enroll_self('carol', $1, decode($2, 'hex'), 'totp', 'SHA1', 6, 30, 3, $3, $4)",
+            &[&label, &hex, &confirm, &current],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// The TOTP code of the secret `hex`, `steps_ahead` steps from now.
+fn code_of(su: &mut postgres::Client, hex: &str, steps_ahead: i64) -> String {
+    su.query_one(
+        "SELECT totp.hotp(decode($1, 'hex'), floor(extract(epoch FROM now()))::bigint / 30 + $2, 'SHA1', 6)",
+        &[&hex, &steps_ahead],
+    )
+    .unwrap()
+    .get(0)
+}
+
 #[test]
 #[ignore = "starts a PostgreSQL cluster: run by the fleet tier"]
 fn enrolling_a_second_token_needs_a_current_code_of_the_first() {
     let cluster = Cluster::start();
     let mut su = cluster.superuser();
     let mut host = cluster.connect("host1");
-    let enroll_self =
-        |host: &mut postgres::Client, label: &str, secret: &str, confirm: &str, current: &str| {
-            host.query_one(
-                "SELECT totp.enroll_self('carol', $1, decode($2, 'hex'), 'totp', 'SHA1', 6, 30, 3, $3, $4)",
-                &[&label, &secret, &confirm, &current],
-            )
-            .unwrap()
-            .get::<_, String>(0)
-        };
-    let code_of = |su: &mut postgres::Client, hex: &str| -> String {
-        su.query_one(
-            "SELECT totp.hotp(decode($1, 'hex'), floor(extract(epoch FROM now()))::bigint / 30, 'SHA1', 6)",
-            &[&hex],
-        )
-        .unwrap()
-        .get(0)
-    };
     let (phone, laptop) = ("00112233445566778899", "99887766554433221100");
     assert_eq!(
-        enroll_self(&mut host, "phone", phone, "000000", ""),
+        enroll_self(&mut host, "phone", phone, "000000", "").0,
         "refused:bad-confirmation"
     );
-    let confirm = code_of(&mut su, phone);
-    assert_eq!(enroll_self(&mut host, "phone", phone, &confirm, ""), "enrolled");
-    let confirm = code_of(&mut su, laptop);
+    let confirm = code_of(&mut su, phone, 0);
+    let (outcome, scratch) = enroll_self(&mut host, "phone", phone, &confirm, "");
+    assert_eq!(outcome, "enrolled");
+    assert_eq!(scratch.len(), 5, "the first token comes with scratch codes");
+    assert!(
+        scratch
+            .iter()
+            .all(|c| c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit())),
+        "{scratch:?}"
+    );
+    let confirm = code_of(&mut su, laptop, 0);
     assert_eq!(
-        enroll_self(&mut host, "laptop", laptop, &confirm, "000000"),
+        enroll_self(&mut host, "laptop", laptop, &confirm, "000000").0,
         "refused:wrong-code"
     );
-    let current = code_of(&mut su, phone);
+    // The phone's confirmation code was recorded as used: it is no proof of possession a second time.
+    let used = code_of(&mut su, phone, 0);
     assert_eq!(
-        enroll_self(&mut host, "laptop", laptop, &confirm, &current),
+        enroll_self(&mut host, "laptop", laptop, &confirm, &used).0,
+        "refused:replayed"
+    );
+    let current = code_of(&mut su, phone, 1);
+    let (outcome, scratch_again) = enroll_self(&mut host, "laptop", laptop, &confirm, &current);
+    assert_eq!(outcome, "enrolled");
+    assert!(
+        scratch_again.is_empty(),
+        "a second token keeps the user's scratch codes"
+    );
+    assert_eq!(
+        enroll_self(&mut host, "laptop", laptop, &confirm, "").0,
+        "refused:label-exists"
+    );
+    // A scratch code from the first enrollment also proves possession (after an unlock: three proofs per 30 s).
+    let limited = enroll_self(
+        &mut host,
+        "fob",
+        "00000000000000000001",
+        &code_of(&mut su, "00000000000000000001", 0),
+        &scratch[0],
+    );
+    assert_eq!(limited.0, "refused:rate-limited");
+    cluster
+        .connect("admin1")
+        .execute("SELECT totp.admin_unlock('carol')", &[])
+        .unwrap();
+    let backup = "00000000000000000001";
+    let confirm = code_of(&mut su, backup, 0);
+    assert_eq!(
+        enroll_self(&mut host, "fob", backup, &confirm, &scratch[0]).0,
         "enrolled"
     );
+}
+
+#[test]
+#[ignore = "starts a PostgreSQL cluster: run by the fleet tier"]
+fn the_confirmation_code_of_a_new_token_cannot_log_in() {
+    let cluster = Cluster::start();
+    let mut su = cluster.superuser();
+    let mut host = cluster.connect("host1");
+    let phone = "00112233445566778899";
+    let confirm = code_of(&mut su, phone, 0);
+    assert_eq!(enroll_self(&mut host, "phone", phone, &confirm, "").0, "enrolled");
+    assert_eq!(
+        verify(&mut host, "carol", &confirm, "192.0.2.7").refused_for(),
+        Some("replayed")
+    );
+}
+
+#[test]
+#[ignore = "starts a PostgreSQL cluster: run by the fleet tier"]
+fn status_lists_tokens_and_scratch_codes_left_and_reset_forgets_the_user() {
+    let cluster = Cluster::start();
+    let mut su = cluster.superuser();
+    let mut host = cluster.connect("host1");
+    let mut admin = cluster.connect("admin1");
+    assert!(host
+        .query("SELECT * FROM totp.status('carol')", &[])
+        .unwrap()
+        .is_empty());
+    let phone = "00112233445566778899";
+    let confirm = code_of(&mut su, phone, 0);
+    let (_, scratch) = enroll_self(&mut host, "phone", phone, &confirm, "");
+    assert_eq!(
+        verify(&mut host, "carol", &scratch[0], "").accepted_via(),
+        Some("scratch")
+    );
+    let rows = host
+        .query(
+            "SELECT label, kind, active, last_used_at IS NULL, scratch_left FROM totp.status('carol')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("phone".into(), "totp".into())
+    );
+    assert!(row.get::<_, bool>(2));
+    assert!(row.get::<_, bool>(3), "a scratch code is not a use of the token");
+    assert_eq!(row.get::<_, i32>(4), 4);
+    let columns: Vec<String> = host
+        .prepare("SELECT * FROM totp.status('carol')")
+        .unwrap()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert!(!columns.iter().any(|c| c.contains("secret")), "{columns:?}");
+
+    admin
+        .execute("SELECT totp.admin_disable('carol', 'phone')", &[])
+        .unwrap();
+    let active: bool = host
+        .query_one("SELECT active FROM totp.status('carol')", &[])
+        .unwrap()
+        .get(0);
+    assert!(!active);
+    assert!(admin
+        .query_one("SELECT totp.admin_reset('carol')", &[])
+        .unwrap()
+        .get::<_, bool>(0));
+    assert!(host
+        .query("SELECT * FROM totp.status('carol')", &[])
+        .unwrap()
+        .is_empty());
+    assert!(!admin
+        .query_one("SELECT totp.admin_reset('carol')", &[])
+        .unwrap()
+        .get::<_, bool>(0));
+    let confirm = code_of(&mut su, phone, 1);
+    assert_eq!(
+        enroll_self(&mut host, "phone", phone, &confirm, "").0,
+        "enrolled",
+        "re-enrolls as new"
+    );
+    let events: String = su
+        .query_one(
+            "SELECT string_agg(outcome, ',' ORDER BY at, outcome) FROM totp.event WHERE username = 'carol'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    for outcome in ["enrolled", "accepted", "disabled", "reset"] {
+        assert!(events.contains(outcome), "{events}");
+    }
 }
 
 /// pgcrypto hmac() calls made by one totp.decide, counted by the statistics system (track_functions; the

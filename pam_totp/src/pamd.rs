@@ -11,10 +11,13 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Version byte that starts every body.
+/// Version byte of the bodies of the first kinds (probe, verify and their replies).
 pub const VERSION: u8 = 1;
-/// Largest body either side sends or accepts, in bytes.
-pub const MAX_BODY: usize = 1024;
+/// Version byte of the kinds added for enrollment (`T`, `S` requests; `K`, `L` replies): a daemon that only
+/// knows version 1 answers them `unavailable` instead of misreading them.
+pub const VERSION_2: u8 = 2;
+/// Largest body either side sends or accepts, in bytes (a status list of many tokens needs more than 1024).
+pub const MAX_BODY: usize = 4096;
 /// Where pam-totpd listens unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/pam-totpd/socket";
 
@@ -37,6 +40,76 @@ pub enum Request {
         /// PAM_SERVICE, for the audit log.
         service: String,
     },
+    /// Add a token for `user` (version 2). The database checks `confirm` against the new secret and, when the
+    /// user already has an active token, `current` against it.
+    Enroll(Box<Enrollment>),
+    /// The user's tokens and scratch codes left, never a secret (version 2).
+    Status {
+        /// Login name.
+        user: String,
+    },
+}
+
+/// A new token, as `totp-enroll --store pamd` sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    /// Login name.
+    pub user: String,
+    /// The token's name (1-64 bytes, no control characters), unique per user.
+    pub label: String,
+    /// The new secret, base32 (10-128 bytes once decoded).
+    pub secret_b32: String,
+    /// `totp` or `hotp`.
+    pub kind: String,
+    /// `SHA1`, `SHA256` or `SHA512`.
+    pub algorithm: String,
+    /// 6-8.
+    pub digits: u32,
+    /// TOTP step in seconds, 1-86400 (30 for HOTP, unused).
+    pub period: u32,
+    /// Codes valid at once, 1-21.
+    pub window: u32,
+    /// A code of the new token from the app.
+    pub confirm: String,
+    /// A current code of an active token the user already has (empty for the first token).
+    pub current: String,
+}
+
+impl fmt::Debug for Enrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enrollment")
+            .field("user", &self.user)
+            .field("label", &self.label)
+            .field("kind", &self.kind)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// One token in a status reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its name.
+    pub label: String,
+    /// `totp` or `hotp`.
+    pub kind: String,
+    /// Neither the token nor the user is disabled.
+    pub active: bool,
+    /// When it was added (Unix seconds).
+    pub created: i64,
+    /// When a code of it was last accepted (Unix seconds), if ever.
+    pub last_used: Option<i64>,
+}
+
+/// Scratch codes on their way to the user: shown once; `Debug` prints only how many there are.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ScratchCodes(pub Vec<String>);
+
+impl fmt::Debug for ScratchCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} scratch codes>", self.0.len())
+    }
 }
 
 impl fmt::Debug for Request {
@@ -52,6 +125,8 @@ impl fmt::Debug for Request {
                 .field("rhost", rhost)
                 .field("service", service)
                 .finish(),
+            Request::Enroll(e) => f.debug_tuple("Enroll").field(e).finish(),
+            Request::Status { user } => f.debug_struct("Status").field("user", user).finish(),
         }
     }
 }
@@ -83,6 +158,19 @@ pub enum Reply {
         /// Why, for the log (never contains a code).
         reason: String,
     },
+    /// Enroll: the token was added. `scratch_codes` are the user's new scratch codes (first token only;
+    /// empty when the user keeps the ones they have).
+    Added {
+        /// To show the user once; the database keeps only their hashes.
+        scratch_codes: ScratchCodes,
+    },
+    /// Status: the user's tokens, in label order.
+    Tokens {
+        /// Unused scratch codes left.
+        scratch_left: u32,
+        /// Every token, active or not.
+        tokens: Vec<TokenInfo>,
+    },
 }
 
 /// A body that does not follow the format.
@@ -97,9 +185,17 @@ impl fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
+/// The version byte a body of `kind` carries: the kinds added for enrollment are version 2.
+fn version_of(kind: u8) -> u8 {
+    match kind {
+        b'T' | b'S' | b'K' | b'L' => VERSION_2,
+        _ => VERSION,
+    }
+}
+
 /// Builds a body: version, kind, then each field as one length byte and its bytes.
 fn encode(kind: u8, fields: &[&str]) -> Result<Vec<u8>, FormatError> {
-    let mut body = vec![VERSION, kind];
+    let mut body = vec![version_of(kind), kind];
     for field in fields {
         let len = u8::try_from(field.len()).map_err(|_| FormatError("field longer than 255 bytes"))?;
         body.push(len);
@@ -110,12 +206,17 @@ fn encode(kind: u8, fields: &[&str]) -> Result<Vec<u8>, FormatError> {
 
 /// Splits a body into its kind and exactly `count` UTF-8 fields.
 fn decode(body: &[u8], count: usize) -> Result<(u8, Vec<String>), FormatError> {
+    decode_where(body, |n| n == count)
+}
+
+/// Splits a body into its kind and its UTF-8 fields, whose number must satisfy `count_ok`.
+fn decode_where(body: &[u8], count_ok: impl Fn(usize) -> bool) -> Result<(u8, Vec<String>), FormatError> {
     let (&version, rest) = body.split_first().ok_or(FormatError("empty body"))?;
-    if version != VERSION {
+    let (&kind, mut rest) = rest.split_first().ok_or(FormatError("no kind"))?;
+    if version != version_of(kind) {
         return Err(FormatError("unknown version"));
     }
-    let (&kind, mut rest) = rest.split_first().ok_or(FormatError("no kind"))?;
-    let mut fields = Vec::with_capacity(count);
+    let mut fields = Vec::new();
     while let Some((&len, tail)) = rest.split_first() {
         let (field, tail) = tail
             .split_at_checked(usize::from(len))
@@ -124,7 +225,7 @@ fn decode(body: &[u8], count: usize) -> Result<(u8, Vec<String>), FormatError> {
         fields.push(field.to_owned());
         rest = tail;
     }
-    if fields.len() != count {
+    if !count_ok(fields.len()) {
         return Err(FormatError("wrong number of fields"));
     }
     Ok((kind, fields))
@@ -150,14 +251,31 @@ impl Request {
                 rhost,
                 service,
             } => encode(b'V', &[user, code, rhost, service]),
+            Request::Enroll(e) => encode(
+                b'T',
+                &[
+                    &e.user,
+                    &e.label,
+                    &e.secret_b32,
+                    &e.kind,
+                    &e.algorithm,
+                    &e.digits.to_string(),
+                    &e.period.to_string(),
+                    &e.window.to_string(),
+                    &e.confirm,
+                    &e.current,
+                ],
+            ),
+            Request::Status { user } => encode(b'S', &[user]),
         }
     }
 
     /// Parses a request body.
     pub fn decode(body: &[u8]) -> Result<Request, FormatError> {
         let count = match request_kind(body) {
-            Some(b'P') => 1,
+            Some(b'P' | b'S') => 1,
             Some(b'V') => 4,
+            Some(b'T') => 10,
             _ => return Err(FormatError("unknown request kind")),
         };
         let (kind, fields) = decode(body, count)?;
@@ -165,11 +283,95 @@ impl Request {
         let mut next = || fields.next().unwrap_or_default();
         Ok(match kind {
             b'P' => Request::Probe { user: next() },
+            b'S' => Request::Status { user: next() },
+            b'T' => {
+                let (user, label, secret_b32, kind, algorithm) = (next(), next(), next(), next(), next());
+                let (digits, period, window) = (number(&next())?, number(&next())?, number(&next())?);
+                let enrollment = Enrollment {
+                    user,
+                    label,
+                    secret_b32,
+                    kind,
+                    algorithm,
+                    digits,
+                    period,
+                    window,
+                    confirm: next(),
+                    current: next(),
+                };
+                enrollment.check()?;
+                Request::Enroll(Box::new(enrollment))
+            }
             _ => Request::Verify {
                 user: next(),
                 code: next(),
                 rhost: next(),
                 service: next(),
+            },
+        })
+    }
+
+    /// The user the request is about (whom the peer must be, unless root).
+    pub fn user(&self) -> &str {
+        match self {
+            Request::Probe { user } | Request::Verify { user, .. } | Request::Status { user } => user,
+            Request::Enroll(e) => &e.user,
+        }
+    }
+}
+
+impl Enrollment {
+    /// The parameters are ones the database stores (so a bad one is a format error, not a database error).
+    pub fn check(&self) -> Result<(), FormatError> {
+        let label_ok =
+            !self.label.is_empty() && self.label.len() <= 64 && !self.label.chars().any(char::is_control);
+        if !label_ok {
+            return Err(FormatError("label must be 1-64 bytes without control characters"));
+        }
+        if !matches!(self.kind.as_str(), "totp" | "hotp")
+            || !matches!(self.algorithm.as_str(), "SHA1" | "SHA256" | "SHA512")
+        {
+            return Err(FormatError("unknown token kind or algorithm"));
+        }
+        if !(6..=8).contains(&self.digits)
+            || !(1..=86_400).contains(&self.period)
+            || !(1..=21).contains(&self.window)
+        {
+            return Err(FormatError("digits, period or window out of range"));
+        }
+        Ok(())
+    }
+}
+
+impl TokenInfo {
+    fn fields(&self) -> [String; 5] {
+        [
+            self.label.clone(),
+            self.kind.clone(),
+            if self.active { "1" } else { "0" }.to_owned(),
+            self.created.to_string(),
+            self.last_used.map(|t| t.to_string()).unwrap_or_default(),
+        ]
+    }
+
+    fn from_fields(f: &[String]) -> Result<TokenInfo, FormatError> {
+        let [label, kind, active, created, last_used] = f else {
+            return Err(FormatError("wrong number of fields"));
+        };
+        let time = |t: &str| t.parse::<i64>().map_err(|_| FormatError("not a decimal number"));
+        Ok(TokenInfo {
+            label: label.clone(),
+            kind: kind.clone(),
+            active: match active.as_str() {
+                "1" => true,
+                "0" => false,
+                _ => return Err(FormatError("active is neither 0 nor 1")),
+            },
+            created: time(created)?,
+            last_used: if last_used.is_empty() {
+                None
+            } else {
+                Some(time(last_used)?)
             },
         })
     }
@@ -184,11 +386,43 @@ impl Reply {
             Reply::Accepted { via, scratch_left } => encode(b'A', &[via, &scratch_left.to_string()]),
             Reply::Refused { reason, retry_after } => encode(b'R', &[reason, &retry_after.to_string()]),
             Reply::Unavailable { reason } => encode(b'U', &[reason]),
+            Reply::Added { scratch_codes } => {
+                let codes: Vec<&str> = scratch_codes.0.iter().map(String::as_str).collect();
+                encode(b'K', &codes)
+            }
+            Reply::Tokens { scratch_left, tokens } => {
+                let mut fields = vec![scratch_left.to_string()];
+                fields.extend(tokens.iter().flat_map(TokenInfo::fields));
+                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                encode(b'L', &fields)
+            }
         }
     }
 
     /// Parses a reply body.
     pub fn decode(body: &[u8]) -> Result<Reply, FormatError> {
+        match body.get(1) {
+            Some(b'K') => {
+                let (_, codes) = decode_where(body, |n| n <= 20)?;
+                return Ok(Reply::Added {
+                    scratch_codes: ScratchCodes(codes),
+                });
+            }
+            Some(b'L') => {
+                let (_, fields) = decode_where(body, |n| n % 5 == 1)?;
+                let (left, tokens) = fields
+                    .split_first()
+                    .ok_or(FormatError("wrong number of fields"))?;
+                return Ok(Reply::Tokens {
+                    scratch_left: number(left)?,
+                    tokens: tokens
+                        .chunks(5)
+                        .map(TokenInfo::from_fields)
+                        .collect::<Result<_, _>>()?,
+                });
+            }
+            _ => {}
+        }
         let count = match body.get(1) {
             Some(b'E' | b'N') => 0,
             Some(b'A' | b'R') => 2,
@@ -346,6 +580,102 @@ mod tests {
         ] {
             assert_eq!(Reply::decode(&reply.encode().unwrap()).unwrap(), reply);
         }
+    }
+
+    fn enrollment() -> Enrollment {
+        Enrollment {
+            user: "alice".into(),
+            label: "phone".into(),
+            secret_b32: "JBSWY3DPEHPK3PXP".into(),
+            kind: "totp".into(),
+            algorithm: "SHA1".into(),
+            digits: 6,
+            period: 30,
+            window: 3,
+            confirm: "123456".into(),
+            current: "654321".into(),
+        }
+    }
+
+    #[test]
+    fn enrollment_requests_and_their_replies_round_trip_as_version_2() {
+        let enroll = Request::Enroll(Box::new(enrollment()));
+        let body = enroll.encode().unwrap();
+        assert_eq!((body[0], body[1]), (VERSION_2, b'T'));
+        assert_eq!(Request::decode(&body).unwrap(), enroll);
+        let status = Request::Status { user: "alice".into() };
+        assert_eq!(status.encode().unwrap(), b"\x02S\x05alice");
+        assert_eq!(Request::decode(&status.encode().unwrap()).unwrap(), status);
+        for reply in [
+            Reply::Added {
+                scratch_codes: ScratchCodes(vec!["12345678".into(), "87654321".into()]),
+            },
+            Reply::Added {
+                scratch_codes: ScratchCodes::default(),
+            },
+            Reply::Tokens {
+                scratch_left: 4,
+                tokens: vec![
+                    TokenInfo {
+                        label: "phone".into(),
+                        kind: "totp".into(),
+                        active: true,
+                        created: 1_700_000_000,
+                        last_used: Some(1_700_000_100),
+                    },
+                    TokenInfo {
+                        label: "fob".into(),
+                        kind: "hotp".into(),
+                        active: false,
+                        created: 1_700_000_000,
+                        last_used: None,
+                    },
+                ],
+            },
+        ] {
+            let body = reply.encode().unwrap();
+            assert_eq!(body[0], VERSION_2);
+            assert_eq!(Reply::decode(&body).unwrap(), reply);
+        }
+    }
+
+    #[test]
+    fn a_version_2_kind_with_version_1_is_malformed_and_so_is_the_reverse() {
+        assert!(Request::decode(b"\x01S\x05alice").is_err());
+        assert!(Request::decode(b"\x02P\x05alice").is_err());
+        assert!(Reply::decode(b"\x01K").is_err());
+        assert!(Reply::decode(b"\x02L\x011\x05phone").is_err(), "a partial token");
+    }
+
+    #[test]
+    fn an_enrollment_with_parameters_the_database_refuses_is_malformed() {
+        for change in [
+            |e: &mut Enrollment| e.label = String::new(),
+            |e: &mut Enrollment| e.label = "x".repeat(65),
+            |e: &mut Enrollment| e.label = "a\nb".into(),
+            |e: &mut Enrollment| e.kind = "sms".into(),
+            |e: &mut Enrollment| e.algorithm = "MD5".into(),
+            |e: &mut Enrollment| e.digits = 9,
+            |e: &mut Enrollment| e.period = 0,
+            |e: &mut Enrollment| e.window = 22,
+        ] {
+            let mut e = enrollment();
+            change(&mut e);
+            let body = Request::Enroll(Box::new(e)).encode().unwrap();
+            assert!(Request::decode(&body).is_err());
+        }
+    }
+
+    #[test]
+    fn secrets_codes_and_scratch_codes_never_appear_in_debug_output() {
+        let text = format!("{:?}", Request::Enroll(Box::new(enrollment())));
+        for secret in ["JBSWY3DPEHPK3PXP", "123456", "654321"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let added = Reply::Added {
+            scratch_codes: ScratchCodes(vec!["12345678".into()]),
+        };
+        assert!(!format!("{added:?}").contains("12345678"));
     }
 
     #[test]

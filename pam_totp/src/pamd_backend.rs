@@ -105,7 +105,9 @@ impl StateBackend for PamdBackend {
             // Not allowed to ask (or another refusal): prompted, and the verify says why it is refused.
             Reply::Refused { .. } => ready(),
             Reply::Unavailable { reason } => Probe::Unavailable(reason),
-            Reply::Accepted { .. } => Probe::Unavailable("pam-totpd answered a probe with accepted".into()),
+            Reply::Accepted { .. } | Reply::Added { .. } | Reply::Tokens { .. } => {
+                Probe::Unavailable("pam-totpd answered a probe with something else".into())
+            }
         }
     }
 
@@ -146,9 +148,9 @@ impl StateBackend for PamdBackend {
                     break;
                 }
                 Reply::Unavailable { reason } => return Err(NoVerdict::Unavailable(reason)),
-                Reply::Enrolled => {
+                Reply::Enrolled | Reply::Added { .. } | Reply::Tokens { .. } => {
                     return Err(NoVerdict::Unavailable(
-                        "pam-totpd answered a verify with enrolled".into(),
+                        "pam-totpd answered a verify with something else".into(),
                     ))
                 }
             }
@@ -225,7 +227,7 @@ mod tests {
                 .iter()
                 .filter_map(|r| match r {
                     pamd::Request::Verify { code, .. } => Some(code.clone()),
-                    pamd::Request::Probe { .. } => None,
+                    _ => None,
                 })
                 .collect()
         })

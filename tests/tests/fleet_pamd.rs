@@ -341,3 +341,248 @@ fn given_the_fleet_store_down_then_only_break_glass_users_log_in_from_their_loca
         let _ = daemon.child.wait();
     }
 }
+
+/// What one run of `totp-enroll --store pamd` printed, and the secret it showed.
+struct Enrolled {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+    secret: String,
+}
+
+/// `totp-enroll --store pamd -t -l LABEL` answering its prompts like a user with the app: the code of the secret
+/// it shows, then (when given) `current()` for the existing token. The audit line goes to a socket nobody
+/// reads, never to the host's syslog.
+fn enroll_with_cli(socket: &Path, label: &str, current: Option<&dyn Fn() -> String>) -> Enrolled {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let log = tempfile::tempdir().unwrap();
+    let mut child = Command::new(build_dir().join("totp-enroll"))
+        .args(["--store", "pamd", "--socket", socket.to_str().unwrap()])
+        .args(["-t", "-Q", "NONE", "-l", label, "--log-socket"])
+        .arg(log.path().join("log"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut shown = String::new();
+    let secret = loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break String::new(); // refused before showing a secret
+        }
+        shown.push_str(&line);
+        if let Some(s) = line.strip_prefix("Your new secret key is: ") {
+            break s.trim().to_owned();
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    if !secret.is_empty() {
+        let confirm = totp_common::current_code(&format!("{secret}\n\" TOTP_AUTH\n"));
+        let _ = writeln!(stdin, "{confirm}");
+        if let Some(current) = current {
+            let _ = writeln!(stdin, "{}", current());
+        }
+    }
+    drop(stdin);
+    out.read_to_string(&mut shown).unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let ok = child.wait().unwrap().success();
+    Enrolled {
+        ok,
+        stdout: shown,
+        stderr,
+        secret,
+    }
+}
+
+/// The TOTP code of `secret` `steps` steps from now (a code not used yet when the current one was).
+fn code_ahead(secret: &str, steps: u64) -> String {
+    totp_common::oath_totp(secret, totp_common::now() + 30 * steps, 30)
+}
+
+/// `totp-enroll ARGS` (status or admin); its exit status, standard output and standard error.
+fn totp_enroll(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(build_dir().join("totp-enroll"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `totp-enroll admin COMMAND [WORDS] USER` as the admin role `admin1` through psql.
+fn admin(cluster: &Cluster, command: &str, words: &[&str]) -> (bool, String, String) {
+    let conninfo = cluster.conninfo("admin1");
+    let mut args = vec![
+        "admin",
+        command,
+        "--conninfo",
+        &conninfo,
+        "--psql",
+        "/usr/lib/postgresql/15/bin/psql",
+    ];
+    args.extend(words);
+    totp_enroll(&args)
+}
+
+#[test]
+#[ignore = "starts PostgreSQL and pam-totpd: run by the fleet tier"]
+fn given_totp_enroll_store_pamd_then_the_user_logs_in_with_store_pamd_and_has_scratch_codes() {
+    let cluster = Cluster::start();
+    let daemon = Daemon::start(&cluster.conninfo("host1"));
+    let e = enroll_with_cli(&daemon.socket, "phone", None);
+    assert!(e.ok, "{}\n{}", e.stdout, e.stderr);
+    assert!(e.stdout.contains("Token \"phone\" added"), "{}", e.stdout);
+    let scratch: Vec<&str> = e
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|c| c.len() == 8)
+        .collect();
+    assert_eq!(scratch.len(), 5, "{}", e.stdout);
+    let stored = cluster.psql(&format!(
+        "SELECT count(*) FROM totp.scratch WHERE username = '{}' AND code_hash <> convert_to('{}', 'UTF8')",
+        me(),
+        scratch[0]
+    ));
+    assert_eq!(stored, "5", "the database keeps hashes of the scratch codes");
+
+    let h = pamd_service(&daemon.socket, "");
+    // The confirmation code counts as used; the next one logs in.
+    let (o, _) = login(
+        &h,
+        &totp_common::current_code(&format!("{}\n\" TOTP_AUTH\n", e.secret)),
+    );
+    o.assert_code(PamCode::AuthErr);
+    assert!(logged(&o, "reason=replayed"), "{:?}", o.logs);
+    let (o, _) = login(&h, &code_ahead(&e.secret, 1));
+    o.assert_code(PamCode::Success);
+    assert!(logged(&o, "via=totp"), "{:?}", o.logs);
+    let (o, _) = login(&h, scratch[0]);
+    o.assert_code(PamCode::Success);
+    assert!(logged(&o, "via=scratch"), "{:?}", o.logs);
+}
+
+#[test]
+#[ignore = "starts PostgreSQL and pam-totpd: run by the fleet tier"]
+fn given_an_active_token_then_a_second_one_needs_a_current_code_of_it_and_status_lists_both_without_secrets()
+{
+    let cluster = Cluster::start();
+    let daemon = Daemon::start(&cluster.conninfo("host1"));
+    let phone = enroll_with_cli(&daemon.socket, "phone", None);
+    assert!(phone.ok, "{}", phone.stderr);
+
+    let wrong = enroll_with_cli(&daemon.socket, "laptop", Some(&|| "000000".to_owned()));
+    assert!(!wrong.ok, "a second token without a code of the first was added");
+    assert!(
+        wrong.stderr.contains("refused by the fleet database: wrong-code"),
+        "{}",
+        wrong.stderr
+    );
+    let none = enroll_with_cli(&daemon.socket, "laptop", Some(&String::new));
+    assert!(!none.ok, "a second token without any code was added");
+
+    let laptop = enroll_with_cli(&daemon.socket, "laptop", Some(&|| code_ahead(&phone.secret, 1)));
+    assert!(laptop.ok, "{}", laptop.stderr);
+    assert!(
+        !laptop.stdout.contains("scratch codes"),
+        "a second token keeps the scratch codes: {}",
+        laptop.stdout
+    );
+    let socket = daemon.socket.to_str().unwrap();
+    let (ok, text, err) = totp_enroll(&["status", "--store", "pamd", "--socket", socket]);
+    assert!(ok, "{err}");
+    let (ok, json, err) = totp_enroll(&["status", "--store", "pamd", "--socket", socket, "--json"]);
+    assert!(ok, "{err}");
+    for out in [&text, &json] {
+        assert!(out.contains("phone") && out.contains("laptop"), "{out}");
+        for secret in [&phone.secret, &laptop.secret] {
+            assert!(!out.contains(secret.as_str()), "a secret in {out}");
+        }
+    }
+    assert!(text.contains("scratch codes left: 5"), "{text}");
+    assert!(json.contains("\"scratch_codes_left\":5"), "{json}");
+    // Either token logs in.
+    let h = pamd_service(&daemon.socket, "");
+    let (o, _) = login(&h, &code_ahead(&laptop.secret, 1));
+    o.assert_code(PamCode::Success);
+}
+
+#[test]
+#[ignore = "starts PostgreSQL and pam-totpd: run by the fleet tier"]
+fn given_admin_commands_then_disable_refuses_unlock_clears_the_ceiling_reset_allows_reenrolling_and_audit_shows_it(
+) {
+    let cluster = Cluster::start();
+    cluster.psql("UPDATE totp.setting SET max_failures = 3, rate_attempts = 10");
+    let daemon = Daemon::start(&cluster.conninfo("host1"));
+    let e = enroll_with_cli(&daemon.socket, "phone", None);
+    assert!(e.ok, "{}", e.stderr);
+    let h = pamd_service(&daemon.socket, "");
+    let user = me();
+
+    // The fleet-wide ceiling: three failures lock; a right code is refused until `admin unlock`.
+    for _ in 0..3 {
+        login(&h, "000000").0.assert_code(PamCode::AuthErr);
+    }
+    let code = code_ahead(&e.secret, 1);
+    let (o, _) = login(&h, &code);
+    o.assert_code(PamCode::AuthErr);
+    assert!(logged(&o, "reason=locked"), "{:?}", o.logs);
+    let (ok, said, err) = admin(&cluster, "unlock", &[&user]);
+    assert!(ok && said.contains("unlocked"), "{said}{err}");
+    login(&h, &code).0.assert_code(PamCode::Success);
+
+    // disable: the next attempt is refused, whatever the code.
+    let (ok, said, err) = admin(&cluster, "disable", &[&user]);
+    assert!(ok && said.contains("disabled"), "{said}{err}");
+    let (o, _) = login(&h, &code_ahead(&e.secret, 0));
+    o.assert_code(PamCode::AuthErr);
+    assert!(logged(&o, "reason=disabled"), "{:?}", o.logs);
+    let (ok, _, err) = admin(&cluster, "disable", &["--label", "tablet", &user]);
+    assert!(!ok && err.contains("no token \"tablet\""), "{err}");
+
+    // reset: the user is forgotten and enrolls again as new, without a code of the old token.
+    let (ok, said, err) = admin(&cluster, "reset", &[&user]);
+    assert!(ok && said.contains("reset"), "{said}{err}");
+    let socket = daemon.socket.to_str().unwrap();
+    let (ok, _, err) = totp_enroll(&["status", "--store", "pamd", "--socket", socket]);
+    assert!(!ok && err.contains("not enrolled"), "{err}");
+    let again = enroll_with_cli(&daemon.socket, "phone", None);
+    assert!(again.ok, "{}", again.stderr);
+    assert_ne!(again.secret, e.secret);
+    login(&h, &code_ahead(&again.secret, 1))
+        .0
+        .assert_code(PamCode::Success);
+
+    // audit: every step above, as text and as JSON.
+    let (ok, text, err) = admin(&cluster, "audit", &[&user]);
+    assert!(ok, "{err}");
+    for needle in [
+        "totp-enroll - enrolled phone",
+        "refused wrong-code",
+        "refused locked",
+        "unlocked",
+        "refused disabled",
+        "reset",
+        "accepted totp",
+    ] {
+        assert!(text.contains(needle), "{needle} not in {text}");
+    }
+    let (ok, json, err) = admin(&cluster, "audit", &["--json", "--limit", "2", &user]);
+    assert!(ok, "{err}");
+    assert!(
+        json.starts_with(&format!("{{\"user\":\"{user}\",\"events\":[")),
+        "{json}"
+    );
+    assert_eq!(json.matches("\"outcome\"").count(), 2, "{json}");
+    assert!(
+        json.contains("\"outcome\":\"accepted\""),
+        "the newest last: {json}"
+    );
+}
