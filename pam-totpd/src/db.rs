@@ -1,15 +1,19 @@
 //! The pool of persistent PostgreSQL connections and the one place that turns a database answer into a reply.
 //!
 //! Each worker thread owns one connection and serves one request at a time; callers wait at most the deadline
-//! and are told `unavailable` after it, whatever the worker is still doing. Nothing is cached: every request is
-//! a call of totp.probe or totp.verify. Any error, or an answer this code does not recognise, is never
-//! `accepted`: before a verdict it is `unavailable`, after one (the commit failed or its fate is unknown) it is
-//! `refused state-not-saved`.
+//! and are told `unavailable` after it, whatever the worker is still doing. The deadline is the client's only:
+//! nothing here asks the server to cancel a statement (a cancelled wait for a synchronous standby still
+//! commits locally, with only a WARNING). Nothing is cached: every request is a call of totp.probe or
+//! totp.verify. Any error, or an answer this code does not recognise, is never `accepted`: before a verdict it
+//! is `unavailable`, after one (the commit failed, its fate is unknown, or it came with a WARNING) it is
+//! `refused state-not-saved`. A broken connection before COMMIT is retried on a fresh one (the multi-host
+//! conninfo finds the new primary after a failover) within a small budget and the deadline; COMMIT never is.
 
 use crate::config::{Config, TlsFiles};
 use crate::log;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
 use pam_totp::pamd::{Reply, Request};
+use postgres::error::{DbError, Severity};
 use postgres::{Client, Row};
 use postgres_openssl::MakeTlsConnector;
 use std::str::FromStr;
@@ -19,6 +23,18 @@ use std::time::{Duration, Instant};
 
 /// Requests waiting for a free connection, at most (more are `unavailable` at once).
 const QUEUE: usize = 64;
+
+/// Attempts per request when the connection breaks before a verdict (a failover, a restart), at most.
+const TRIES: u32 = 8;
+
+/// The pause before the third attempt; it doubles for each later one up to [`LAST_PAUSE`] (the second
+/// attempt is immediate: a kept connection that died while idle is the common case).
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LAST_PAUSE: Duration = Duration::from_millis(400);
+
+/// The last WARNING (or worse) the server sent on a worker's connection as a notice since the flag was
+/// cleared; the worker clears it before each request.
+type Warning = Arc<Mutex<Option<String>>>;
 
 struct Job {
     request: Request,
@@ -45,18 +61,22 @@ impl Pool {
     /// Starts `config.pool` workers; they connect on their first request and reconnect after any error.
     pub fn start(config: &Config) -> Result<Pool, String> {
         let mut pg = postgres::Config::from_str(&config.conninfo).map_err(|e| format!("--conninfo: {e}"))?;
-        pg.connect_timeout(config.deadline);
         pg.tcp_user_timeout(config.deadline);
         pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(10));
+        pg.keepalives_interval(Duration::from_secs(2));
+        pg.keepalives_retries(3);
         let tls = connector(&config.tls)?;
         let (jobs, queue) = mpsc::sync_channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..config.pool {
-            let (queue, pg, tls) = (queue.clone(), pg.clone(), tls.clone());
-            let statement_timeout = config.deadline.as_millis();
+            let (queue, mut pg, tls) = (queue.clone(), pg.clone(), tls.clone());
+            let warning = Warning::default();
+            pg.notice_callback(record_warnings(warning.clone()));
+            let lock_timeout = config.deadline.as_millis();
             std::thread::Builder::new()
                 .name(format!("db{n}"))
-                .spawn(move || worker(&queue, &pg, tls, statement_timeout))
+                .spawn(move || worker(&queue, &pg, tls, &warning, lock_timeout))
                 .map_err(|e| format!("cannot start a database worker: {e}"))?;
         }
         Ok(Pool {
@@ -117,11 +137,30 @@ fn connector(files: &TlsFiles) -> Result<MakeTlsConnector, String> {
     Ok(MakeTlsConnector::new(builder.build()))
 }
 
+/// The notice callback of a worker's connections: logs every notice and remembers a WARNING or worse.
+fn record_warnings(warning: Warning) -> impl Fn(DbError) + Send + Sync {
+    move |notice: DbError| {
+        log(format_args!(
+            "database {}: {}",
+            notice.severity(),
+            notice.message()
+        ));
+        let harmless = matches!(
+            notice.parsed_severity(),
+            Some(Severity::Notice | Severity::Info | Severity::Debug | Severity::Log)
+        );
+        if !harmless {
+            *warning.lock().unwrap_or_else(PoisonError::into_inner) = Some(notice.message().to_owned());
+        }
+    }
+}
+
 fn worker(
     queue: &Mutex<Receiver<Job>>,
     pg: &postgres::Config,
     tls: MakeTlsConnector,
-    statement_timeout: u128,
+    warning: &Warning,
+    lock_timeout: u128,
 ) {
     let mut client: Option<Client> = None;
     loop {
@@ -132,15 +171,14 @@ fn worker(
         if Instant::now() >= job.deadline {
             continue; // its caller has already been told `unavailable`
         }
-        // A kept connection may have died while idle (the server restarted, a failover): one more try on a
-        // fresh connection. Safe for a verify too: nothing commits before COMMIT, whose failure is not retried.
-        let reused = client.as_ref().is_some_and(|c| !c.is_closed());
-        let mut result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
-        if reused && matches!(result, Err(Failure::NoVerdict(_))) && Instant::now() < job.deadline {
-            client = None;
-            result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
-        }
-        let reply = match result {
+        let db = Db {
+            pg,
+            tls: &tls,
+            warning,
+            lock_timeout,
+            deadline: job.deadline,
+        };
+        let reply = match db.attempts(&mut client, &job.request) {
             Ok(reply) => reply,
             Err(failure) => {
                 client = None; // never reuse a connection after an error: reconnect next time
@@ -159,52 +197,121 @@ fn worker(
                 }
             }
         };
+        let late = Instant::now().saturating_duration_since(job.deadline);
+        if !late.is_zero() {
+            log(format_args!(
+                "the database answered {} ms after the deadline; the caller was told unavailable. A COMMIT that \
+                 waits is usually a synchronous standby that is down: check pg_stat_replication on the primary",
+                late.as_millis()
+            ));
+        }
         let _ = job.reply.send(reply); // the caller may have given up: nothing to do then
     }
 }
 
-fn answer(
-    client: &mut Option<Client>,
-    pg: &postgres::Config,
-    tls: &MakeTlsConnector,
-    statement_timeout: u128,
-    request: &Request,
-) -> Result<Reply, Failure> {
-    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
-    let conn = match client {
-        Some(conn) if !conn.is_closed() => conn,
-        _ => {
-            let mut conn = pg
-                .connect(tls.clone())
-                .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
-            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout}"))
-                .map_err(no_verdict)?;
-            client.insert(conn)
+/// What one request needs to talk to the database.
+struct Db<'a> {
+    pg: &'a postgres::Config,
+    tls: &'a MakeTlsConnector,
+    warning: &'a Warning,
+    lock_timeout: u128,
+    deadline: Instant,
+}
+
+impl Db<'_> {
+    /// [`Db::answer`], again on a fresh connection while the connection broke before a verdict (a kept
+    /// connection that died while idle, the old primary after a failover, the new one not yet promoted): at
+    /// most [`TRIES`] attempts, never past the deadline. Safe for a verify: nothing commits before COMMIT, and
+    /// a failed COMMIT is `NotSaved`, which is never retried. An error on a live connection is not retried.
+    fn attempts(&self, client: &mut Option<Client>, request: &Request) -> Result<Reply, Failure> {
+        let mut pause = Duration::ZERO;
+        let mut tries = 1;
+        loop {
+            let result = self.answer(client, request);
+            let broken = client.as_ref().is_none_or(Client::is_closed);
+            let Err(Failure::NoVerdict(why)) = &result else {
+                return result;
+            };
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if !broken || tries >= TRIES || left <= pause {
+                return Err(Failure::NoVerdict(format!("{why} (after {tries} attempts)")));
+            }
+            *client = None;
+            std::thread::sleep(pause);
+            pause = if pause.is_zero() {
+                FIRST_PAUSE
+            } else {
+                (pause * 2).min(LAST_PAUSE)
+            };
+            tries += 1;
         }
-    };
-    match request {
-        Request::Probe { user } => {
-            let row = conn
-                .query_one("SELECT totp.probe($1)", &[user])
-                .map_err(no_verdict)?;
-            probe_reply(row.try_get(0).map_err(no_verdict)?)
+    }
+
+    /// A connection to a read-write server: a kept one, or a new one that tries the conninfo's hosts in order
+    /// and shares what is left of the deadline between them.
+    fn connection<'c>(&self, client: &'c mut Option<Client>) -> Result<&'c mut Client, Failure> {
+        if let Some(conn) = client.take().filter(|c| !c.is_closed()) {
+            return Ok(client.insert(conn));
         }
-        Request::Verify {
-            user,
-            code,
-            rhost,
-            service,
-        } => {
-            let mut tx = conn.transaction().map_err(no_verdict)?;
-            let row = tx
-                .query_one(
-                    "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
-                    &[user, code, rhost, service],
-                )
-                .map_err(no_verdict)?;
-            let reply = verify_reply(&row)?;
-            tx.commit().map_err(|e| Failure::NotSaved(e.to_string()))?;
-            Ok(reply)
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let hosts = u32::try_from(self.pg.get_hosts().len().max(1)).unwrap_or(1);
+        let mut pg = self.pg.clone();
+        pg.connect_timeout((left / hosts).max(Duration::from_millis(100)));
+        let mut conn = pg
+            .connect(self.tls.clone())
+            .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
+        // A lock wait may end with an error (nothing is committed then); a statement is never cancelled.
+        conn.batch_execute(&format!("SET lock_timeout = {}", self.lock_timeout))
+            .map_err(|e| Failure::NoVerdict(e.to_string()))?;
+        Ok(client.insert(conn))
+    }
+
+    fn answer(&self, client: &mut Option<Client>, request: &Request) -> Result<Reply, Failure> {
+        let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+        let conn = self.connection(client)?;
+        match request {
+            Request::Probe { user } => {
+                let row = conn
+                    .query_one("SELECT totp.probe($1)", &[user])
+                    .map_err(no_verdict)?;
+                probe_reply(row.try_get(0).map_err(no_verdict)?)
+            }
+            Request::Verify {
+                user,
+                code,
+                rhost,
+                service,
+            } => {
+                *self.warning.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                let mut tx = conn.transaction().map_err(no_verdict)?;
+                let row = tx
+                    .query_one(
+                        "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
+                        &[user, code, rhost, service],
+                    )
+                    .map_err(no_verdict)?;
+                let reply = verify_reply(&row)?;
+                tx.commit().map_err(|e| {
+                    Failure::NotSaved(format!(
+                        "COMMIT failed or its outcome is unknown ({e}): the use may or may not be recorded. \
+                         Check the connection to the primary and its log"
+                    ))
+                })?;
+                self.saved(reply)
+            }
+        }
+    }
+
+    /// `reply`, unless the server sent a WARNING during the transaction: PostgreSQL reports a cancelled or
+    /// interrupted wait for a synchronous standby that way, on a COMMIT that otherwise succeeds.
+    fn saved(&self, reply: Reply) -> Result<Reply, Failure> {
+        match self.warning.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            None => Ok(reply),
+            Some(warning) => Err(Failure::NotSaved(format!(
+                "COMMIT came with a warning ({warning}): the use is on the primary but perhaps on no \
+                 synchronous standby. Check synchronous_standby_names and pg_stat_replication, and that nothing \
+                 cancels pam-totpd's statements (statement_timeout of its role, pg_cancel_backend)"
+            ))),
         }
     }
 }
