@@ -234,7 +234,12 @@ impl Db<'_> {
             };
             let left = self.deadline.saturating_duration_since(Instant::now());
             if !broken || tries >= TRIES || left <= pause {
-                return Err(Failure::NoVerdict(format!("{why} (after {tries} attempts)")));
+                let why = if tries > 1 {
+                    format!("{why} (after {tries} attempts)")
+                } else {
+                    why.clone()
+                };
+                return Err(Failure::NoVerdict(why));
             }
             *client = None;
             std::thread::sleep(pause);
