@@ -32,6 +32,9 @@ const TRIES: u32 = 8;
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const LAST_PAUSE: Duration = Duration::from_millis(400);
 
+/// No further attempt is made with less time than this left before the deadline.
+const LEAST_TRY: Duration = Duration::from_millis(100);
+
 /// The last WARNING (or worse) the server sent on a worker's connection as a notice since the flag was
 /// cleared; the worker clears it before each request.
 type Warning = Arc<Mutex<Option<String>>>;
@@ -198,7 +201,7 @@ fn worker(
             }
         };
         let late = Instant::now().saturating_duration_since(job.deadline);
-        if !late.is_zero() {
+        if !late.is_zero() && !matches!(reply, Reply::Unavailable { .. }) {
             log(format_args!(
                 "the database answered {} ms after the deadline; the caller was told unavailable. A COMMIT that \
                  waits is usually a synchronous standby that is down: check pg_stat_replication on the primary",
@@ -233,7 +236,7 @@ impl Db<'_> {
                 return result;
             };
             let left = self.deadline.saturating_duration_since(Instant::now());
-            if !broken || tries >= TRIES || left <= pause {
+            if !broken || tries >= TRIES || left <= pause + LEAST_TRY {
                 let why = if tries > 1 {
                     format!("{why} (after {tries} attempts)")
                 } else {
@@ -261,7 +264,7 @@ impl Db<'_> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         let hosts = u32::try_from(self.pg.get_hosts().len().max(1)).unwrap_or(1);
         let mut pg = self.pg.clone();
-        pg.connect_timeout((left / hosts).max(Duration::from_millis(100)));
+        pg.connect_timeout((left / hosts).max(Duration::from_millis(10)));
         let mut conn = pg
             .connect(self.tls.clone())
             .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;

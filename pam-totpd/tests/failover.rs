@@ -242,3 +242,36 @@ fn a_daemon_killed_in_the_middle_of_a_login_gives_unavailable_at_once() {
     assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
     assert!(after_kill < Duration::from_secs(1), "{after_kill:?}");
 }
+
+#[test]
+#[ignore = "starts two PostgreSQL clusters: run by the fleet tier"]
+fn with_the_synchronous_standby_down_a_login_is_unavailable_within_the_deadline_and_counts_once_it_is_back() {
+    let (primary, mut standby) = primary_and_standby(true);
+    let code = current_code(&mut primary.superuser(), "alice", "phone", 0);
+    let daemon = Daemon::start(&primary.conninfo("host1"), 1000);
+    standby.stop_server();
+    let start = Instant::now();
+    let reply = daemon.ask(&verify("alice", &code));
+    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    standby.start_server();
+    let start = Instant::now();
+    while !daemon.log().contains("after the deadline") {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        daemon.log().contains("check pg_stat_replication"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(
+        daemon.ask(&verify("alice", &code)),
+        refused("replayed"),
+        "the COMMIT completed when the standby came back"
+    );
+}
