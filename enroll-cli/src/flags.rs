@@ -268,6 +268,7 @@ pub enum DoctorId {
     Conninfo,
     Socket,
     Psql,
+    Unit,
 }
 
 /// The flags of `totp-enroll doctor`, in the order its help shows them. The hidden rows are the less common
@@ -324,6 +325,9 @@ pub static DOCTOR_FLAGS: &[Flag<DoctorId>] = &[
     flag(DoctorId::Help, Some('h'), "help", "Print this help and exit."),
     flag(DoctorId::Psql, None, "psql", "the psql binary for --fleet (implied)")
         .path("PATH")
+        .hidden(),
+    flag(DoctorId::Unit, None, "unit", "pam-totpd.service for --fleet (implied), or none")
+        .takes("FILE|none")
         .hidden(),
     flag(DoctorId::Root, None, "root", "read Include paths below DIR")
         .path("DIR")

@@ -1,6 +1,7 @@
 //! `totp-enroll doctor --fleet` against a real primary with a streaming standby (the throwaway clusters of
 //! pam-totpd/tests/common/cluster.rs) and a listening socket: clean with a synchronous standby, exit 1 with the
-//! line to change for an asynchronous one and for a host role that can read secrets. The rest of the doctor
+//! line to change for an asynchronous one, a host role that can read secrets and a unit whose conninfo would
+//! not follow a failover. The rest of the doctor
 //! runs on the clean committed fixtures. Ignored by default: the `fleet` tier of tests/run-all runs them (as
 //! root: PostgreSQL runs as `postgres`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -53,6 +54,15 @@ impl Host {
         std::fs::copy(fixture("pam.d/sshd.key-code"), pam.join("sshd")).unwrap();
         std::fs::create_dir(dir.path().join("sudoers.d")).unwrap();
         let socket = UnixListener::bind(dir.path().join("socket")).unwrap();
+        std::fs::write(
+            dir.path().join("pam-totpd.service"),
+            format!(
+                "[Service]\nEnvironment=\"PAM_TOTPD_CONNINFO=host=pg1,pg2 dbname=totp target_session_attrs=read-write\"\n\
+                 ExecStart=/usr/sbin/pam-totpd --socket {} --deadline-ms 2000\n",
+                dir.path().join("socket").display()
+            ),
+        )
+        .unwrap();
         std::fs::set_permissions(dir.path().join("socket"), std::fs::Permissions::from_mode(0o666)).unwrap();
         Host { dir, _socket: socket }
     }
@@ -78,6 +88,7 @@ impl Host {
             ])
             .args(["--conninfo", &cluster.conninfo(role), "--psql", &psql()])
             .args(["--socket", d.join("socket").to_str().unwrap()])
+            .args(["--unit", d.join("pam-totpd.service").to_str().unwrap()])
             .output()
             .unwrap();
         (
@@ -98,6 +109,9 @@ fn given_a_synchronous_standby_the_fleet_is_clean_until_a_host_role_can_read_sec
     let (code, json) = host.doctor(&primary, "admin1");
     assert_eq!((code, json.as_str()), (0, "[]\n"));
     primary.psql("GRANT SELECT ON totp.token TO host1; ALTER ROLE host2 SET statement_timeout = '5s'");
+    let unit = host.dir.path().join("pam-totpd.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    std::fs::write(&unit, text.replace(" target_session_attrs=read-write", "")).unwrap();
     let (code, json) = host.doctor(&primary, "admin1");
     assert_eq!(code, 1, "{json}");
     assert!(

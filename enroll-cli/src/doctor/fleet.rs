@@ -2,8 +2,9 @@
 //! failover; hosts never read a secret), read from the database through `psql` as the admin's own role and
 //! from this host's pam-totpd socket. It reports asynchronous or missing synchronous standbys, settings that
 //! let a COMMIT return before a standby has it (`synchronous_commit`, a host role's `statement_timeout`), host
-//! roles that can read `totp.token`, a clock that differs from the database's, and a missing, dead or closed
-//! socket, each with the line to change. It reads only; the checks are functions of the facts so the unit tests
+//! roles that can read `totp.token`, a clock that differs from the database's, a missing, dead or closed
+//! socket, and a unit whose socket, deadline or conninfo does not fit the PAM line or a failover, each with
+//! the line to change. It reads only; the checks are functions of the facts so the unit tests
 //! need no database.
 
 use super::report::Finding;
@@ -316,6 +317,85 @@ pub fn check_socket(path: &Path) -> Vec<Finding> {
     out
 }
 
+/// Where pam-totpd.service is looked for; the first found is read (drop-ins are not merged).
+pub const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// The value after `flag` among the words of `line`.
+fn option<'a>(line: &'a str, flag: &str) -> Option<&'a str> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == flag)?;
+    words.next()
+}
+
+/// The findings on pam-totpd's unit `text` (read from `file`): its `--socket` against `socket` (the one the
+/// PAM line asks), its `--deadline-ms` against the module's `timeout=`, and a conninfo in `Environment=`
+/// that names several hosts without `target_session_attrs=read-write` (after a failover it may land on a
+/// standby, and every verify fails there).
+pub fn check_unit(text: &str, file: &str, socket: &Path, module_timeout_secs: u64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let lines = || text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
+    if let Some((n, exec)) = lines().filter(|(_, l)| l.starts_with("ExecStart=")).last() {
+        let served = option(exec, "--socket").unwrap_or(pam_totp::pamd::DEFAULT_SOCKET);
+        if Path::new(served) != socket {
+            out.push(
+                Finding::error(
+                    "fleet-unit-socket",
+                    format!(
+                        "pam-totpd listens on {served} but the PAM line asks {}: every login is store-unavailable",
+                        socket.display()
+                    ),
+                    format!("ExecStart=... --socket {}  (or store=pamd:{served} on the PAM line)", socket.display()),
+                )
+                .at(file, Some(n)),
+            );
+        }
+        let deadline_ms: u64 = option(exec, "--deadline-ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
+        if deadline_ms >= module_timeout_secs.saturating_mul(1000) {
+            out.push(
+                Finding::warning(
+                    "fleet-unit-deadline",
+                    format!(
+                        "--deadline-ms {deadline_ms} is not below the module's timeout={module_timeout_secs}: the \
+                         module gives up first and logs a timeout instead of the database's state"
+                    ),
+                    format!(
+                        "ExecStart=... --deadline-ms {}",
+                        module_timeout_secs.saturating_mul(1000).saturating_sub(1000).max(500)
+                    ),
+                )
+                .at(file, Some(n)),
+            );
+        }
+    }
+    for (n, line) in
+        lines().filter(|(_, l)| l.starts_with("Environment=") && l.contains("PAM_TOTPD_CONNINFO="))
+    {
+        let several = line.split_whitespace().any(|w| {
+            w.split_once("host=")
+                .is_some_and(|(_, hosts)| hosts.contains(','))
+        });
+        if several && !line.contains("target_session_attrs=read-write") {
+            out.push(
+                Finding::error(
+                    "fleet-unit-conninfo",
+                    "the conninfo names several hosts without target_session_attrs=read-write: after a failover \
+                     pam-totpd may connect to a standby, where every login fails",
+                    "add target_session_attrs=read-write to PAM_TOTPD_CONNINFO",
+                )
+                .at(file, Some(n)),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +478,38 @@ mod tests {
     fn a_standby_is_not_checked_as_a_primary() {
         let f = facts(&["recovery|true|", "names||", "commit|on|"]);
         assert_eq!(ids(&check(&f, 0.0)), ["fleet-not-primary"]);
+    }
+
+    const UNIT: &str = "[Service]
+Environment=\"PAM_TOTPD_CONNINFO=host=pg1,pg2 dbname=totp user=host_%l target_session_attrs=read-write\"
+ExecStart=/usr/sbin/pam-totpd --socket /run/pam-totpd/socket --pool 4 --deadline-ms 2000
+";
+
+    #[test]
+    fn the_shipped_unit_fits_the_default_pam_line() {
+        let socket = Path::new("/run/pam-totpd/socket");
+        assert_eq!(ids(&check_unit(UNIT, "u", socket, 3)), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_unit_with_another_socket_a_long_deadline_or_no_read_write_is_reported_at_its_line() {
+        let socket = Path::new("/run/pam-totpd/socket");
+        let found = check_unit(&UNIT.replace("/run/pam-totpd/socket", "/run/x"), "u", socket, 3);
+        assert_eq!(ids(&found), ["fleet-unit-socket"]);
+        assert_eq!((found[0].file.as_deref(), found[0].line), (Some("u"), Some(3)));
+        assert_eq!(ids(&check_unit(UNIT, "u", socket, 2)), ["fleet-unit-deadline"]);
+        let found = check_unit(
+            &UNIT.replace(" target_session_attrs=read-write", ""),
+            "u",
+            socket,
+            3,
+        );
+        assert_eq!(ids(&found), ["fleet-unit-conninfo"]);
+        assert_eq!(found[0].line, Some(2));
+        let one_host = UNIT
+            .replace("pg1,pg2", "pg1")
+            .replace(" target_session_attrs=read-write", "");
+        assert_eq!(ids(&check_unit(&one_host, "u", socket, 3)), Vec::<&str>::new());
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct Fleet {
     pub psql: String,
     /// pam-totpd's socket (`--socket`); `None`: the sshd stack's `store=pamd` socket, else the default.
     pub socket: Option<PathBuf>,
+    /// Where pam-totpd.service may be, the first that exists is checked (`--unit FILE|none`; default: the
+    /// systemd unit directories).
+    pub units: Vec<PathBuf>,
 }
 
 /// The command line for `sshd -T`: `PROGRAM PREFIX... -T -f CONFIG EXTRA...`.
@@ -156,6 +159,10 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
         conninfo: None,
         psql: "psql".to_owned(),
         socket: None,
+        units: fleet::UNIT_DIRS
+            .iter()
+            .map(|d| Path::new(d).join("pam-totpd.service"))
+            .collect(),
     };
     let mut fleet_on = false;
     let mut it = args.iter();
@@ -180,7 +187,7 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
         // --conninfo, --socket and --psql only make sense for the fleet checks: they imply them.
         fleet_on |= matches!(
             flag.id,
-            DoctorId::Fleet | DoctorId::Conninfo | DoctorId::Psql | DoctorId::Socket
+            DoctorId::Fleet | DoctorId::Conninfo | DoctorId::Psql | DoctorId::Socket | DoctorId::Unit
         );
         match flag.id {
             DoctorId::Help => return Ok(Parsed::Help),
@@ -209,6 +216,8 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
             DoctorId::Conninfo => fleet.conninfo = Some(value),
             DoctorId::Psql => fleet.psql = value,
             DoctorId::Socket => fleet.socket = Some(PathBuf::from(value)),
+            DoctorId::Unit if value == "none" => fleet.units.clear(),
+            DoctorId::Unit => fleet.units = vec![PathBuf::from(value)],
             DoctorId::ModuleDir => {
                 let dirs = module_dirs.get_or_insert_with(Vec::new);
                 if value != "none" {
@@ -385,6 +394,25 @@ pub fn diagnose(s: &Settings) -> Result<Diagnosis, String> {
             .or(from_stack)
             .unwrap_or_else(|| PathBuf::from(pam_totp::pamd::DEFAULT_SOCKET));
         d.findings.extend(fleet::check_socket(&socket));
+        match f.units.iter().find(|u| u.exists()) {
+            Some(unit) => {
+                let text =
+                    fs::read_to_string(unit).map_err(|e| format!("cannot read {}: {e}", unit.display()))?;
+                let timeout = stack.as_ref().map_or(pam_totp::args::DEFAULT_TIMEOUT_SECS, |st| {
+                    pamstack::totp_options(st).timeout_secs
+                });
+                d.findings.extend(fleet::check_unit(
+                    &text,
+                    &unit.display().to_string(),
+                    &socket,
+                    timeout,
+                ));
+            }
+            None if f.units.is_empty() => {}
+            None => d
+                .notes
+                .push("no pam-totpd.service found: its settings were not checked".to_owned()),
+        }
         match fleet::query(&f.psql, f.conninfo.as_deref()) {
             Ok(facts) => {
                 let now = std::time::SystemTime::now()
