@@ -140,6 +140,21 @@ fn connector(files: &TlsFiles) -> Result<MakeTlsConnector, String> {
     Ok(MakeTlsConnector::new(builder.build()))
 }
 
+/// `e` with its causes (`error communicating with the server: Connection timed out`): the crate's own text
+/// names only the kind.
+fn describe(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// The notice callback of a worker's connections: logs every notice and remembers a WARNING or worse.
 fn record_warnings(warning: Warning) -> impl Fn(DbError) + Send + Sync {
     move |notice: DbError| {
@@ -267,15 +282,15 @@ impl Db<'_> {
         pg.connect_timeout((left / hosts).max(Duration::from_millis(10)));
         let mut conn = pg
             .connect(self.tls.clone())
-            .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
+            .map_err(|e| Failure::NoVerdict(format!("cannot connect: {}", describe(&e))))?;
         // A lock wait may end with an error (nothing is committed then); a statement is never cancelled.
         conn.batch_execute(&format!("SET lock_timeout = {}", self.lock_timeout))
-            .map_err(|e| Failure::NoVerdict(e.to_string()))?;
+            .map_err(|e| Failure::NoVerdict(describe(&e)))?;
         Ok(client.insert(conn))
     }
 
     fn answer(&self, client: &mut Option<Client>, request: &Request) -> Result<Reply, Failure> {
-        let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+        let no_verdict = |e: postgres::Error| Failure::NoVerdict(describe(&e));
         let conn = self.connection(client)?;
         match request {
             Request::Probe { user } => {
@@ -301,8 +316,9 @@ impl Db<'_> {
                 let reply = verify_reply(&row)?;
                 tx.commit().map_err(|e| {
                     Failure::NotSaved(format!(
-                        "COMMIT failed or its outcome is unknown ({e}): the use may or may not be recorded. \
-                         Check the connection to the primary and its log"
+                        "COMMIT failed or its outcome is unknown ({}): the use may or may not be recorded. \
+                         Check the connection to the primary and its log",
+                        describe(&e)
                     ))
                 })?;
                 self.saved(reply)
