@@ -3,7 +3,8 @@
 //! for the synchronous standby that is cancelled, a daemon killed in the middle of a request. A used code
 //! stays used across a failover when the standby is synchronous; with an asynchronous standby that lags, it
 //! does not (the counter-test that keeps docs/fleet.md honest). Every unknown outcome is a refusal, never
-//! `accepted`. Ignored by default; the `fleet` tier of tests/run-all runs them (as root: PostgreSQL runs as
+//! `accepted`. The network cut runs in a private network namespace (the test re-runs itself under
+//! `unshare --net`), where an iptables rule drops the daemon's TCP packets to the database. Ignored by default; the `fleet` tier of tests/run-all runs them (as root: PostgreSQL runs as
 //! `postgres`).
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +20,7 @@ use pam_totp::pamd::{Reply, Request};
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -273,5 +275,98 @@ fn with_the_synchronous_standby_down_a_login_is_unavailable_within_the_deadline_
         daemon.ask(&verify("alice", &code)),
         refused("replayed"),
         "the COMMIT completed when the standby came back"
+    );
+}
+
+/// A TCP proxy on 127.0.0.1 (an ephemeral port, returned) to the server's Unix socket in `upstream`.
+fn tcp_proxy(upstream: &Path) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let upstream = upstream.join(".s.PGSQL.5432");
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let (Ok(mut client), Ok(mut server)) = (client, UnixStream::connect(&upstream)) else {
+                continue;
+            };
+            let (mut client_in, mut server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut client_in, &mut server_out));
+            std::thread::spawn(move || std::io::copy(&mut server, &mut client));
+        }
+    });
+    port
+}
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program).args(args).status().unwrap();
+    assert!(status.success(), "{program} {args:?}: {status}");
+}
+
+const IN_NETNS: &str = "PAM_TOTPD_TEST_IN_NETNS";
+
+#[test]
+#[ignore = "needs root (a private network namespace) and a PostgreSQL cluster: run by the fleet tier"]
+fn a_network_cut_gives_unavailable_within_the_deadline_and_the_code_stays_usable() {
+    if std::env::var_os(IN_NETNS).is_none() {
+        let name = "a_network_cut_gives_unavailable_within_the_deadline_and_the_code_stays_usable";
+        let status = Command::new("unshare")
+            .args(["--net", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--ignored", "--nocapture"])
+            .env(IN_NETNS, "1")
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "the test in its network namespace failed: {status}"
+        );
+        return;
+    }
+    run("ip", &["link", "set", "lo", "up"]);
+    let primary = Cluster::start();
+    let mut su = primary.superuser();
+    enroll(&mut su, "alice", "phone", SECRET);
+    let (code, next) = (
+        current_code(&mut su, "alice", "phone", 0),
+        current_code(&mut su, "alice", "phone", 1),
+    );
+    let port = tcp_proxy(primary.socket_dir()).to_string();
+    let daemon = Daemon::start(
+        &format!("host=127.0.0.1 port={port} user=host1 dbname=postgres"),
+        1000,
+    );
+    assert_eq!(daemon.ask(&verify("alice", &code)), accepted());
+    // Both workers hold a connection, so the login during the cut is sent on an established one.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| daemon.ask(&Request::Probe { user: "alice".into() }));
+        }
+    });
+    let rule = ["INPUT", "-i", "lo", "-p", "tcp", "--dport", &port, "-j", "DROP"];
+    run("iptables", &[&["-A"], &rule[..]].concat());
+    let start = Instant::now();
+    let reply = daemon.ask(&verify("alice", &next));
+    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        daemon.log().contains("did not answer within 1000 ms"),
+        "{}",
+        daemon.log()
+    );
+    // Long enough for the kernel to give up on unacknowledged data (TCP_USER_TIMEOUT = the deadline).
+    std::thread::sleep(Duration::from_secs(3));
+    let log = daemon.log();
+    assert!(
+        log.contains("database unavailable") && log.contains("timed out"),
+        "{log}"
+    );
+    run("iptables", &[&["-D"], &rule[..]].concat());
+    assert_eq!(
+        daemon.ask(&verify("alice", &next)),
+        accepted(),
+        "nothing reached the database during the cut, and the daemon reconnects"
     );
 }
