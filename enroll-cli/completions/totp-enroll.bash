@@ -8,8 +8,10 @@ _totp_enroll() {
             --sshd-config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             --pam-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
+            --conninfo) return ;;
+            --socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
-        COMPREPLY=($(compgen -W "--sshd-config --pam-dir --user --json --help -h" -- "$cur"))
+        COMPREPLY=($(compgen -W "--sshd-config --pam-dir --user --json --fleet --conninfo --socket --help -h" -- "$cur"))
         return
     fi
     case "$prev" in

@@ -315,6 +315,11 @@ pub enum DoctorId {
     Sshd,
     NoClock,
     ModuleDir,
+    Fleet,
+    Conninfo,
+    Socket,
+    Psql,
+    Unit,
 }
 
 /// The flags of `totp-enroll doctor`, in the order its help shows them. The hidden rows are the less common
@@ -347,7 +352,34 @@ pub static DOCTOR_FLAGS: &[Flag<DoctorId>] = &[
         "json",
         "Print the findings as a JSON array of {severity, id, file, line, message, fix}.",
     ),
+    flag(
+        DoctorId::Fleet,
+        None,
+        "fleet",
+        "Also check the fleet: synchronous standbys, host roles that can read secrets, the database's clock \
+         (through psql) and pam-totpd's socket.",
+    ),
+    flag(
+        DoctorId::Conninfo,
+        None,
+        "conninfo",
+        "psql -d STRING for --fleet (implied): the admin's own role on the primary (default: psql's PG* environment).",
+    )
+    .takes("STRING"),
+    flag(
+        DoctorId::Socket,
+        None,
+        "socket",
+        "pam-totpd's socket for --fleet (implied; default: the sshd stack's store=pamd socket).",
+    )
+    .path("PATH"),
     flag(DoctorId::Help, Some('h'), "help", "Print this help and exit."),
+    flag(DoctorId::Psql, None, "psql", "the psql binary for --fleet (implied)")
+        .path("PATH")
+        .hidden(),
+    flag(DoctorId::Unit, None, "unit", "pam-totpd.service for --fleet (implied), or none")
+        .takes("FILE|none")
+        .hidden(),
     flag(DoctorId::Root, None, "root", "read Include paths below DIR")
         .path("DIR")
         .hidden(),
@@ -398,7 +430,7 @@ pub fn doctor_flag(name: &str) -> Option<&'static Flag<DoctorId>> {
 
 /// The usage line of `doctor`, also its hint after a usage error.
 pub const DOCTOR_USAGE: &str =
-    "totp-enroll doctor [--sshd-config FILE] [--pam-dir DIR] [--user NAME] [--json]";
+    "totp-enroll doctor [--sshd-config FILE] [--pam-dir DIR] [--user NAME] [--json] [--fleet [--conninfo STRING]]";
 
 /// `totp-enroll doctor --help`.
 pub fn doctor_help() -> String {

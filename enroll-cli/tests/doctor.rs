@@ -77,6 +77,7 @@ impl Sandbox {
             sshd: None,
             clock: ClockMode::Skip,
             module_dirs: Vec::new(),
+            fleet: None,
         };
         Sandbox { dir, settings }
     }

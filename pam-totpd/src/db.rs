@@ -1,18 +1,23 @@
 //! The pool of persistent PostgreSQL connections and the one place that turns a database answer into a reply.
 //!
 //! Each worker thread owns one connection and serves one request at a time; callers wait at most the deadline
-//! and are told `unavailable` after it, whatever the worker is still doing. Nothing is cached but the statements
-//! prepared once per connection: a login's request is one round trip, a call of totp.probe or totp.verify in
-//! autocommit (the call is its own transaction); enrollments and status (totp.enroll_self, totp.status) are
-//! rarer and not prepared. Any error, or an answer this code does not recognise, is never
-//! `accepted`: before a verdict it is `unavailable`, after one (the commit failed or its fate is unknown) it is
-//! `refused state-not-saved`.
+//! and are told `unavailable` after it, whatever the worker is still doing. The deadline is the client's only:
+//! nothing here asks the server to cancel a statement (a cancelled wait for a synchronous standby still
+//! commits locally, with only a WARNING). Nothing is cached but the statements prepared once per connection: a
+//! login's request is one round trip, a call of totp.probe or totp.verify in autocommit (the call is its own
+//! transaction, committed before the server's ReadyForQuery); enrollments and status (totp.enroll_self,
+//! totp.status) are rarer and not prepared. Any error, or an answer this code does not recognise, is never
+//! `accepted`: before anything that writes was sent it is `unavailable`; once a verify or an enrollment was
+//! sent, a broken connection, an error after the verdict or a WARNING is `refused state-not-saved`, never
+//! retried. A connection found broken before anything is sent is replaced (the multi-host conninfo finds the
+//! new primary after a failover) within a small budget and the deadline.
 
 use crate::config::{Config, TlsFiles};
 use crate::log;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
 use pam_totp::pamd::{Enrollment, Reply, Request, ScratchCodes, TokenInfo};
 use pam_totp::secret_file::decode_secret;
+use postgres::error::{DbError, Severity};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
@@ -24,6 +29,26 @@ use std::time::{Duration, Instant};
 
 /// Requests waiting for a free connection, at most (more are `unavailable` at once).
 const QUEUE: usize = 64;
+
+/// Attempts per request when the connection breaks before a verdict (a failover, a restart), at most.
+const TRIES: u32 = 8;
+
+/// The pause before the third attempt; it doubles for each later one up to [`LAST_PAUSE`] (the second
+/// attempt is immediate: a kept connection that died while idle is the common case).
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LAST_PAUSE: Duration = Duration::from_millis(400);
+
+/// A verify or an enrollment on a connection idle for longer than this is preceded by an empty query that
+/// checks it: a connection that died while idle (a restart, a failover) is then replaced before anything that
+/// writes is sent on it, instead of making that login's outcome unknown. Busy connections skip the check.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// No further attempt is made with less time than this left before the deadline.
+const LEAST_TRY: Duration = Duration::from_millis(100);
+
+/// The last WARNING (or worse) the server sent on a worker's connection as a notice since the flag was
+/// cleared; the worker clears it before each request.
+type Warning = Arc<Mutex<Option<String>>>;
 
 struct Job {
     request: Request,
@@ -42,6 +67,8 @@ pub struct Pool {
 struct Connection {
     client: Client,
     prepared: Prepared,
+    /// When its last request ended.
+    last_used: Instant,
 }
 
 /// The requests' statements, parsed and planned by the server once per connection rather than per request.
@@ -62,18 +89,22 @@ impl Pool {
     /// Starts `config.pool` workers; they connect on their first request and reconnect after any error.
     pub fn start(config: &Config) -> Result<Pool, String> {
         let mut pg = postgres::Config::from_str(&config.conninfo).map_err(|e| format!("--conninfo: {e}"))?;
-        pg.connect_timeout(config.deadline);
         pg.tcp_user_timeout(config.deadline);
         pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(10));
+        pg.keepalives_interval(Duration::from_secs(2));
+        pg.keepalives_retries(3);
         let tls = connector(&config.tls)?;
         let (jobs, queue) = mpsc::sync_channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..config.pool {
-            let (queue, pg, tls) = (queue.clone(), pg.clone(), tls.clone());
-            let statement_timeout = config.deadline.as_millis();
+            let (queue, mut pg, tls) = (queue.clone(), pg.clone(), tls.clone());
+            let warning = Warning::default();
+            pg.notice_callback(record_warnings(warning.clone()));
+            let lock_timeout = config.deadline.as_millis();
             std::thread::Builder::new()
                 .name(format!("db{n}"))
-                .spawn(move || worker(&queue, &pg, tls, statement_timeout))
+                .spawn(move || worker(&queue, &pg, tls, &warning, lock_timeout))
                 .map_err(|e| format!("cannot start a database worker: {e}"))?;
         }
         Ok(Pool {
@@ -134,11 +165,45 @@ fn connector(files: &TlsFiles) -> Result<MakeTlsConnector, String> {
     Ok(MakeTlsConnector::new(builder.build()))
 }
 
+/// `e` with its causes (`error communicating with the server: Connection timed out`): the crate's own text
+/// names only the kind.
+fn describe(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The notice callback of a worker's connections: logs every notice and remembers a WARNING or worse.
+fn record_warnings(warning: Warning) -> impl Fn(DbError) + Send + Sync {
+    move |notice: DbError| {
+        log(format_args!(
+            "database {}: {}",
+            notice.severity(),
+            notice.message()
+        ));
+        let harmless = matches!(
+            notice.parsed_severity(),
+            Some(Severity::Notice | Severity::Info | Severity::Debug | Severity::Log)
+        );
+        if !harmless {
+            *warning.lock().unwrap_or_else(PoisonError::into_inner) = Some(notice.message().to_owned());
+        }
+    }
+}
+
 fn worker(
     queue: &Mutex<Receiver<Job>>,
     pg: &postgres::Config,
     tls: MakeTlsConnector,
-    statement_timeout: u128,
+    warning: &Warning,
+    lock_timeout: u128,
 ) {
     let mut client: Option<Connection> = None;
     loop {
@@ -149,16 +214,14 @@ fn worker(
         if Instant::now() >= job.deadline {
             continue; // its caller has already been told `unavailable`
         }
-        // A kept connection may have died while idle (the server restarted, a failover): one more try on a
-        // fresh connection. A verify is retried only when no verdict came back; had the lost call committed
-        // anyway, the retry is refused (the code is used) or counts one more failure: never an acceptance.
-        let reused = client.as_ref().is_some_and(|c| !c.client.is_closed());
-        let mut result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
-        if reused && matches!(result, Err(Failure::NoVerdict(_))) && Instant::now() < job.deadline {
-            client = None;
-            result = answer(&mut client, pg, &tls, statement_timeout, &job.request);
-        }
-        let reply = match result {
+        let db = Db {
+            pg,
+            tls: &tls,
+            warning,
+            lock_timeout,
+            deadline: job.deadline,
+        };
+        let reply = match db.attempts(&mut client, &job.request) {
             Ok(reply) => reply,
             Err(failure) => {
                 client = None; // never reuse a connection after an error: reconnect next time
@@ -177,77 +240,206 @@ fn worker(
                 }
             }
         };
+        let late = Instant::now().saturating_duration_since(job.deadline);
+        if !late.is_zero() && !matches!(reply, Reply::Unavailable { .. }) {
+            log(format_args!(
+                "the database answered {} ms after the deadline; the caller was told unavailable. A COMMIT that \
+                 waits is usually a synchronous standby that is down: check pg_stat_replication on the primary",
+                late.as_millis()
+            ));
+        }
         let _ = job.reply.send(reply); // the caller may have given up: nothing to do then
     }
 }
 
-fn answer(
-    client: &mut Option<Connection>,
-    pg: &postgres::Config,
-    tls: &MakeTlsConnector,
-    statement_timeout: u128,
-    request: &Request,
-) -> Result<Reply, Failure> {
-    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
-    let Connection {
-        client: conn,
-        prepared,
-    } = match client {
-        Some(conn) if !conn.client.is_closed() => conn,
-        _ => client.insert(connect(pg, tls, statement_timeout)?),
-    };
-    match request {
-        Request::Probe { user } => {
-            let row = conn.query_one(&prepared.probe, &[user]).map_err(no_verdict)?;
-            probe_reply(row.try_get(0).map_err(no_verdict)?)
-        }
-        Request::Verify {
-            user,
-            code,
-            rhost,
-            service,
-        } => {
-            let params: [&(dyn ToSql + Sync); 4] = [user, code, rhost, service];
-            let mut rows = conn.query_raw(&prepared.verify, params).map_err(no_verdict)?;
-            let row = rows
-                .next()
-                .map_err(no_verdict)?
-                .ok_or_else(|| Failure::NoVerdict("totp.verify returned no row".into()))?;
-            let reply = verify_reply(&row)?;
-            // The call commits when the statement ends: its error (or a second row) comes after the verdict.
-            match rows.next() {
-                Ok(None) => Ok(reply),
-                Ok(Some(_)) => Err(Failure::NotSaved("totp.verify returned more than one row".into())),
-                Err(e) => Err(Failure::NotSaved(e.to_string())),
+/// What one request needs to talk to the database.
+struct Db<'a> {
+    pg: &'a postgres::Config,
+    tls: &'a MakeTlsConnector,
+    warning: &'a Warning,
+    lock_timeout: u128,
+    deadline: Instant,
+}
+
+impl Db<'_> {
+    /// [`Db::answer`], again on a fresh connection while the connection was found broken before a verdict
+    /// without anything that writes having been sent (a kept connection that died while idle, the old primary
+    /// after a failover, the new one not yet promoted): at most [`TRIES`] attempts, never past the deadline. A
+    /// verify or an enrollment that was sent is `NotSaved` when its outcome is unknown, which is never
+    /// retried; an error on a live connection is not retried either.
+    fn attempts(&self, client: &mut Option<Connection>, request: &Request) -> Result<Reply, Failure> {
+        let mut pause = Duration::ZERO;
+        let mut tries = 1;
+        loop {
+            let result = self.answer(client, request);
+            let broken = client.as_ref().is_none_or(|c| c.client.is_closed());
+            let Err(Failure::NoVerdict(why)) = &result else {
+                return result;
+            };
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if !broken || tries >= TRIES || left <= pause + LEAST_TRY {
+                let why = if tries > 1 {
+                    format!("{why} (after {tries} attempts)")
+                } else {
+                    why.clone()
+                };
+                return Err(Failure::NoVerdict(why));
             }
+            *client = None;
+            std::thread::sleep(pause);
+            pause = if pause.is_zero() {
+                FIRST_PAUSE
+            } else {
+                (pause * 2).min(LAST_PAUSE)
+            };
+            tries += 1;
         }
-        Request::Enroll(enrollment) => enroll(conn, enrollment),
-        Request::Status { user } => status(conn, user),
+    }
+
+    /// A connection to a read-write server for `request`: the kept one (checked first, see [`IDLE_CHECK`],
+    /// when the request writes and the connection has been idle), or a new one that tries the conninfo's hosts
+    /// in order, shares what is left of the deadline between them, and prepares the statements.
+    fn connection<'c>(
+        &self,
+        client: &'c mut Option<Connection>,
+        request: &Request,
+    ) -> Result<&'c mut Connection, Failure> {
+        if let Some(mut conn) = client.take().filter(|c| !c.client.is_closed()) {
+            let writes = matches!(request, Request::Verify { .. } | Request::Enroll(_));
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if !writes || conn.last_used.elapsed() <= IDLE_CHECK || conn.client.is_valid(left).is_ok() {
+                return Ok(client.insert(conn));
+            }
+            // The check failed or timed out: nothing was sent on it that writes; a new connection instead.
+        }
+        let no_verdict = |e: postgres::Error| Failure::NoVerdict(describe(&e));
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let hosts = u32::try_from(self.pg.get_hosts().len().max(1)).unwrap_or(1);
+        let mut pg = self.pg.clone();
+        pg.connect_timeout((left / hosts).max(Duration::from_millis(10)));
+        let mut conn = pg
+            .connect(self.tls.clone())
+            .map_err(|e| Failure::NoVerdict(format!("cannot connect: {}", describe(&e))))?;
+        // A lock wait may end with an error (nothing is committed then); a statement is never cancelled.
+        conn.batch_execute(&format!("SET lock_timeout = {}", self.lock_timeout))
+            .map_err(no_verdict)?;
+        let prepared = Prepared {
+            probe: conn.prepare("SELECT totp.probe($1)").map_err(no_verdict)?,
+            verify: conn
+                .prepare(
+                    "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
+                )
+                .map_err(no_verdict)?,
+        };
+        Ok(client.insert(Connection {
+            client: conn,
+            prepared,
+            last_used: Instant::now(),
+        }))
+    }
+
+    fn answer(&self, client: &mut Option<Connection>, request: &Request) -> Result<Reply, Failure> {
+        let Connection {
+            client: conn,
+            prepared,
+            last_used,
+        } = self.connection(client, request)?;
+        let answer = self.answer_on(conn, prepared, request);
+        *last_used = Instant::now();
+        answer
+    }
+
+    fn answer_on(&self, conn: &mut Client, prepared: &Prepared, request: &Request) -> Result<Reply, Failure> {
+        let no_verdict = |e: postgres::Error| Failure::NoVerdict(describe(&e));
+        match request {
+            Request::Probe { user } => {
+                let row = conn.query_one(&prepared.probe, &[user]).map_err(no_verdict)?;
+                probe_reply(row.try_get(0).map_err(no_verdict)?)
+            }
+            Request::Verify {
+                user,
+                code,
+                rhost,
+                service,
+            } => {
+                self.clear_warning();
+                let params: [&(dyn ToSql + Sync); 4] = [user, code, rhost, service];
+                let outcome = verify_call(conn, &prepared.verify, params);
+                self.saved(outcome)
+            }
+            Request::Enroll(enrollment) => {
+                self.clear_warning();
+                let outcome = enroll(conn, enrollment);
+                self.saved(outcome)
+            }
+            Request::Status { user } => status(conn, user),
+        }
+    }
+
+    fn clear_warning(&self) {
+        *self.warning.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// `outcome`, unless the server sent a WARNING since [`Db::clear_warning`]: PostgreSQL reports a cancelled
+    /// or interrupted wait for a synchronous standby that way, on a commit that otherwise succeeds. The
+    /// notice is read before the ReadyForQuery that ends the call, so it is seen here when there was one.
+    fn saved(&self, outcome: Result<Reply, Failure>) -> Result<Reply, Failure> {
+        match self.warning.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            None => outcome,
+            Some(warning) => Err(Failure::NotSaved(format!(
+                "the commit came with a warning ({warning}): the use is on the primary but perhaps on no \
+                 synchronous standby. Check synchronous_standby_names and pg_stat_replication, and that nothing \
+                 cancels pam-totpd's statements (statement_timeout of its role, pg_cancel_backend)"
+            ))),
+        }
     }
 }
 
-/// A new connection with the statement timeout set and the statements prepared.
-fn connect(
-    pg: &postgres::Config,
-    tls: &MakeTlsConnector,
-    statement_timeout: u128,
-) -> Result<Connection, Failure> {
-    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
-    let mut client = pg
-        .connect(tls.clone())
-        .map_err(|e| Failure::NoVerdict(format!("cannot connect: {e}")))?;
-    client
-        .batch_execute(&format!("SET statement_timeout = {statement_timeout}"))
-        .map_err(no_verdict)?;
-    let prepared = Prepared {
-        probe: client.prepare("SELECT totp.probe($1)").map_err(no_verdict)?,
-        verify: client
-            .prepare(
-                "SELECT outcome, via, scratch_left, reason, retry_after FROM totp.verify($1, $2, $3, $4)",
-            )
-            .map_err(no_verdict)?,
+/// One call of the prepared totp.verify in autocommit. The server commits before it sends the row (its
+/// output is flushed at ReadyForQuery), so the reply stands only once the stream has ended cleanly after
+/// exactly one row. An error the server reports before any row means the call failed and rolled back (no
+/// verdict); a connection lost after the call was sent leaves the outcome unknown (not saved).
+fn verify_call(
+    conn: &mut Client,
+    verify: &Statement,
+    params: [&(dyn ToSql + Sync); 4],
+) -> Result<Reply, Failure> {
+    let unknown = |e: &postgres::Error| {
+        Failure::NotSaved(format!(
+            "the verify was sent but its outcome is unknown ({}): the use may or may not be recorded. Check \
+             the connection to the primary and its log",
+            describe(e)
+        ))
     };
-    Ok(Connection { client, prepared })
+    let before_row = |e: postgres::Error| {
+        if outcome_unknown(&e) {
+            unknown(&e)
+        } else {
+            Failure::NoVerdict(describe(&e))
+        }
+    };
+    let mut rows = conn.query_raw(verify, params).map_err(before_row)?;
+    let row = rows
+        .next()
+        .map_err(before_row)?
+        .ok_or_else(|| Failure::NoVerdict("totp.verify returned no row".into()))?;
+    let reply = verify_reply(&row)?;
+    match rows.next() {
+        Ok(None) => Ok(reply),
+        Ok(Some(_)) => Err(Failure::NotSaved("totp.verify returned more than one row".into())),
+        Err(e) => Err(unknown(&e)),
+    }
+}
+
+/// Whether the fate of a call that failed with `e` before its row is unknown. An ERROR or FATAL report from
+/// the server means the call's transaction was rolled back (a commit cut short while waiting for a
+/// synchronous standby is the exception, and it is announced by a WARNING, which [`Db::saved`] catches);
+/// a connection lost without a word, an I/O error or a PANIC leaves it unknown.
+fn outcome_unknown(e: &postgres::Error) -> bool {
+    !matches!(
+        e.as_db_error().and_then(DbError::parsed_severity),
+        Some(Severity::Error | Severity::Fatal)
+    )
 }
 
 /// totp.enroll_self in a transaction of its own: `Added` with the new scratch codes, or the refusal.

@@ -21,6 +21,11 @@
 //! Targets: pam-totpd's verifies/s at 32 clients >= 0.7 of pgbench's in the same run, its p99 at 32 clients
 //! <= 25 ms, the module's own CPU time per login (median less the floor's) pamd / file <= 1.2: the cost inside
 //! the process that runs pam_authenticate (sshd), not the database's work, which the wall time includes.
+//!
+//! Opt-in instead (`FLEET_HA=1`, [`ha`]): a primary with a synchronous standby, two pam-totpd (two host roles,
+//! the multi-host conninfo), 64 clients for `FLEET_HA_SECONDS` (default 60) sending current and wrong codes
+//! for 32 users: no code accepted twice for the same user and time step, every verdict a client got is one
+//! audit row on the primary and on the standby (no lost count), p50/p99 reported.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -546,8 +551,155 @@ fn run() -> Result<bool, String> {
     Ok(clean && targets.iter().all(|t| t.3))
 }
 
+/// What one HA client saw.
+#[derive(Default)]
+struct Seen {
+    lat: Vec<f64>,
+    /// (user, time step) of each accepted code.
+    accepted: Vec<(u64, u64)>,
+    /// Replies with a verdict (accepted or refused), by reason.
+    verdicts: std::collections::BTreeMap<String, u64>,
+    unavailable: u64,
+}
+
+/// One HA client: current codes (every other request) and wrong ones for random users of `users`, from
+/// its own source address, through `socket`, until `end`.
+fn ha_client(socket: &Path, t: u64, users: u64, end: Instant) -> Seen {
+    use pam_totp::otp::{format_code, time_step, Algorithm, Digits, Otp, SecretKey};
+    let key = SecretKey::from_slice(b"Hello!\xde\xad\xbe\xef"); // JBSWY3DPEHPK3PXP
+    let otp = Otp::new(&key, Algorithm::Sha1, Digits::new(6).unwrap()).unwrap();
+    let period = std::num::NonZeroU64::new(30).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+    let mut seen = Seen::default();
+    while Instant::now() < end {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let user = state % users + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let code = if state & (1 << 40) == 0 {
+            format_code(otp.totp(now, period), otp.digits()).to_string()
+        } else {
+            WRONG.to_owned()
+        };
+        let request = Request::Verify {
+            user: format!("ha{user}"),
+            code,
+            rhost: format!("10.0.{t}.1"),
+            service: "bench-ha".to_owned(),
+        };
+        let t0 = Instant::now();
+        let reply = ask(socket, &request, Duration::from_secs(5));
+        seen.lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        let reason = match reply {
+            Reply::Accepted { .. } => {
+                seen.accepted.push((user, time_step(now, period)));
+                "accepted".to_owned()
+            }
+            Reply::Refused { reason, .. } => reason,
+            _ => {
+                seen.unavailable += 1;
+                continue;
+            }
+        };
+        *seen.verdicts.entry(reason).or_default() += 1;
+    }
+    seen
+}
+
+/// The opt-in HA case: see the file's comment. Returns whether its checks held.
+fn ha(pool: u64) -> Result<bool, String> {
+    let secs = env_or("FLEET_HA_SECONDS", 60);
+    let users = 32;
+    println!("fleet HA bench: primary + synchronous standby, 2 hosts, 64 clients, {users} users, {secs} s");
+    let primary = Cluster::start();
+    let standby = Cluster::standby_of(&primary);
+    primary.set_synchronous(true);
+    // A short cool-down: wrong codes lock users often, and a lock should not end the accepting.
+    primary.psql(&format!(
+        "SELECT totp.admin_add_token('ha' || i, 'phone', totp.base32_decode('JBSWY3DPEHPK3PXP'))
+         FROM generate_series(1, {users}) AS i;
+         UPDATE totp.setting SET cooldown = interval '2 seconds'"
+    ));
+    let conninfo = |role: &str| {
+        format!(
+            "host={},{} user={role} dbname=postgres target_session_attrs=read-write",
+            primary.socket_dir().display(),
+            standby.socket_dir().display()
+        )
+    };
+    let hosts = [
+        Daemon::start(&conninfo("host1"), pool)?,
+        Daemon::start(&conninfo("host2"), pool)?,
+    ];
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let seen: Vec<Seen> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..64u64)
+            .map(|t| {
+                let socket = &hosts[(t % 2) as usize].socket;
+                s.spawn(move || ha_client(socket, t, users, end))
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let took = start.elapsed().as_secs_f64();
+    let mut lat: Vec<f64> = seen.iter().flat_map(|c| c.lat.iter().copied()).collect();
+    lat.sort_by(f64::total_cmp);
+    let mut accepted: Vec<(u64, u64)> = seen.iter().flat_map(|c| c.accepted.iter().copied()).collect();
+    accepted.sort_unstable();
+    let all = accepted.len();
+    accepted.dedup();
+    let replays = all - accepted.len();
+    let mut verdicts = std::collections::BTreeMap::<String, u64>::new();
+    for (reason, n) in seen.iter().flat_map(|c| c.verdicts.iter()) {
+        *verdicts.entry(reason.clone()).or_default() += n;
+    }
+    let answered: u64 = verdicts.values().sum();
+    let unavailable: u64 = seen.iter().map(|c| c.unavailable).sum();
+    let count = "SELECT count(*) FROM totp.event WHERE service = 'bench-ha'";
+    let on_primary: u64 = primary.psql(count).parse().map_err(|e| format!("{e}"))?;
+    standby.wait_for(&format!("SELECT ({count}) = {on_primary}"));
+    let load = Load {
+        per_second: lat.len() as f64 / took,
+        lat,
+        other: 0,
+    };
+    println!(
+        "requests/s {:.0}, p50 {:.2} ms, p99 {:.2} ms, unavailable {unavailable}",
+        load.per_second,
+        load.p(0.5),
+        load.p(0.99)
+    );
+    println!("verdicts: {verdicts:?}");
+    println!(
+        "audit rows: {on_primary} on the primary, the same on the standby; verdicts answered: {answered}"
+    );
+    let checks = [
+        ("no code accepted twice (user, time step)", replays == 0),
+        (
+            "every verdict is one audit row (unknown outcomes may add rows)",
+            on_primary >= answered && on_primary <= answered + unavailable,
+        ),
+        ("some codes were accepted", all > 0),
+    ];
+    for (name, ok) in &checks {
+        println!("{name:<64} {}", verdict(*ok));
+    }
+    Ok(checks.iter().all(|c| c.1))
+}
+
 fn main() -> ExitCode {
-    match std::panic::catch_unwind(run) {
+    let ha_only = std::env::var("FLEET_HA").is_ok_and(|v| v == "1");
+    let result = if ha_only {
+        std::panic::catch_unwind(|| ha(env_or("FLEET_POOL", 8)))
+    } else {
+        std::panic::catch_unwind(run)
+    };
+    match result {
         Ok(Ok(true)) => ExitCode::SUCCESS,
         Ok(Ok(false)) => ExitCode::from(1),
         Ok(Err(e)) => {

@@ -4,7 +4,8 @@
 //!
 //! It reads, never writes: the effective sshd configuration ([`sshd`]), the sshd PAM stack with its includes
 //! and every path through it ([`pamstack`]), common-password, one user's secret file ([`user`]), the clock
-//! ([`clock`]) and the hardening guide's other steps ([`hardening`]), and reports each problem with the line
+//! ([`clock`]) and the hardening guide's other steps ([`hardening`]), with `--fleet` also the fleet database's
+//! replication and roles and this host's pam-totpd socket ([`fleet`]), and reports each problem with the line
 //! to change ([`report`]). Exit status: 0 nothing wrong (warnings alone are 0), 1 something breaks logins or
 //! skips the code, 2 the doctor itself could not run (bad flags, unreadable configuration).
 //!
@@ -13,6 +14,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod clock;
+pub mod fleet;
 pub mod hardening;
 pub mod pamstack;
 pub mod report;
@@ -55,6 +57,22 @@ pub struct Settings {
     pub clock: ClockMode,
     /// Directories libpam loads relative module paths from (empty: skip the "installed" check).
     pub module_dirs: Vec<PathBuf>,
+    /// The fleet checks (`--fleet`), or none.
+    pub fleet: Option<Fleet>,
+}
+
+/// How `--fleet` reaches the database and the daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fleet {
+    /// `psql -d` (`--conninfo`, the admin's own role); `None`: psql's PG* environment.
+    pub conninfo: Option<String>,
+    /// The psql binary (`--psql`).
+    pub psql: String,
+    /// pam-totpd's socket (`--socket`); `None`: the sshd stack's `store=pamd` socket, else the default.
+    pub socket: Option<PathBuf>,
+    /// Where pam-totpd.service may be, the first that exists is checked (`--unit FILE|none`; default: the
+    /// systemd unit directories).
+    pub units: Vec<PathBuf>,
 }
 
 /// The command line for `sshd -T`: `PROGRAM PREFIX... -T -f CONFIG EXTRA...`.
@@ -98,6 +116,7 @@ impl Settings {
             }),
             clock: ClockMode::Probe,
             module_dirs: system_module_dirs(),
+            fleet: None,
         }
     }
 }
@@ -136,6 +155,16 @@ pub enum Parsed {
 pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
     let mut s = Settings::system();
     let mut module_dirs: Option<Vec<PathBuf>> = None;
+    let mut fleet = Fleet {
+        conninfo: None,
+        psql: "psql".to_owned(),
+        socket: None,
+        units: fleet::UNIT_DIRS
+            .iter()
+            .map(|d| Path::new(d).join("pam-totpd.service"))
+            .collect(),
+    };
+    let mut fleet_on = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -155,6 +184,11 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
         } else {
             String::new()
         };
+        // --conninfo, --socket and --psql only make sense for the fleet checks: they imply them.
+        fleet_on |= matches!(
+            flag.id,
+            DoctorId::Fleet | DoctorId::Conninfo | DoctorId::Psql | DoctorId::Socket | DoctorId::Unit
+        );
         match flag.id {
             DoctorId::Help => return Ok(Parsed::Help),
             DoctorId::Json => s.json = true,
@@ -178,6 +212,12 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
                     extra: Vec::new(),
                 })
             }
+            DoctorId::Fleet => {}
+            DoctorId::Conninfo => fleet.conninfo = Some(value),
+            DoctorId::Psql => fleet.psql = value,
+            DoctorId::Socket => fleet.socket = Some(PathBuf::from(value)),
+            DoctorId::Unit if value == "none" => fleet.units.clear(),
+            DoctorId::Unit => fleet.units = vec![PathBuf::from(value)],
             DoctorId::ModuleDir => {
                 let dirs = module_dirs.get_or_insert_with(Vec::new);
                 if value != "none" {
@@ -188,6 +228,9 @@ pub fn parse_args(args: &[String]) -> Result<Parsed, String> {
     }
     if let Some(d) = module_dirs {
         s.module_dirs = d;
+    }
+    if fleet_on {
+        s.fleet = Some(fleet);
     }
     Ok(Parsed::Run(Box::new(s)))
 }
@@ -330,6 +373,59 @@ pub fn diagnose(s: &Settings) -> Result<Diagnosis, String> {
             d.notes.push(format!("clock synchronised (per {by})"));
         }
         d.findings.extend(clock::check(&state));
+    }
+
+    // The fleet database and this host's daemon.
+    if let Some(f) = &s.fleet {
+        let from_stack = stack
+            .as_ref()
+            .and_then(|st| match pamstack::totp_options(st).store {
+                pam_totp::args::StateStore::Pamd { socket } => Some(PathBuf::from(socket)),
+                _ => None,
+            });
+        if f.socket.is_none() && from_stack.is_none() {
+            d.notes.push(
+                "the sshd stack does not use store=pamd: checked pam-totpd's default socket".to_owned(),
+            );
+        }
+        let socket = f
+            .socket
+            .clone()
+            .or(from_stack)
+            .unwrap_or_else(|| PathBuf::from(pam_totp::pamd::DEFAULT_SOCKET));
+        d.findings.extend(fleet::check_socket(&socket));
+        match f.units.iter().find(|u| u.exists()) {
+            Some(unit) => {
+                let text =
+                    fs::read_to_string(unit).map_err(|e| format!("cannot read {}: {e}", unit.display()))?;
+                let timeout = stack.as_ref().map_or(pam_totp::args::DEFAULT_TIMEOUT_SECS, |st| {
+                    pamstack::totp_options(st).timeout_secs
+                });
+                d.findings.extend(fleet::check_unit(
+                    &text,
+                    &unit.display().to_string(),
+                    &socket,
+                    timeout,
+                ));
+            }
+            None if f.units.is_empty() => {}
+            None => d
+                .notes
+                .push("no pam-totpd.service found: its settings were not checked".to_owned()),
+        }
+        match fleet::query(&f.psql, f.conninfo.as_deref()) {
+            Ok(facts) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |t| t.as_secs_f64());
+                d.findings.extend(fleet::check(&facts, now));
+            }
+            Err(e) => d.findings.push(Finding::error(
+                "fleet-db-unreachable",
+                e,
+                "give --conninfo \"host=... dbname=totp user=<a totp_admin role>\" (or PGHOST, PGDATABASE...)",
+            )),
+        }
     }
 
     // The rest of the hardening guide.

@@ -2,7 +2,9 @@
 //! user when the tests run as root, since PostgreSQL refuses to run as root), listening only on a Unix socket
 //! in that directory, with the schema script loaded (by `psql`, so that this file needs no PostgreSQL client
 //! crate and the pamh tests in tests/tests/ can include it too). Dropping the guard stops the server (also when
-//! the test panicked) and removes the directory. Nothing is installed or started on the host.
+//! the test panicked) and removes the directory. Nothing is installed or started on the host. A cluster can
+//! also be a streaming standby of another ([`Cluster::standby_of`], `pg_basebackup -R` over the Unix socket),
+//! made synchronous, stopped and promoted, for the failover tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -51,16 +53,7 @@ pub struct Cluster {
 impl Cluster {
     /// initdb, start, load the schema, create the login roles `host1`, `host2` (group totp_host).
     pub fn start() -> Cluster {
-        let dir = tempfile::Builder::new()
-            .prefix("pam-totpd-pg.")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        if is_root() {
-            let pw = pam_ffi::os::user_by_name("postgres").expect("no postgres user");
-            std::os::unix::fs::chown(dir.path(), Some(pw.uid), Some(pw.gid)).unwrap();
-        }
-        let mut cluster = Cluster { dir, running: false };
+        let mut cluster = Cluster::empty();
         let data = cluster.data();
         check(
             "initdb",
@@ -86,6 +79,87 @@ impl Cluster {
              CREATE ROLE admin1 LOGIN IN ROLE totp_admin;",
         );
         cluster
+    }
+
+    /// A temporary directory the server may own, with nothing running yet.
+    fn empty() -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("pam-totpd-pg.")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        if is_root() {
+            let pw = pam_ffi::os::user_by_name("postgres").expect("no postgres user");
+            std::os::unix::fs::chown(dir.path(), Some(pw.uid), Some(pw.gid)).unwrap();
+        }
+        Cluster { dir, running: false }
+    }
+
+    /// A streaming standby of `primary` (`pg_basebackup -R`: a copy plus `primary_conninfo` and
+    /// `standby.signal`), started, on a socket of its own; returns once the primary sees it streaming.
+    /// It is asynchronous until [`Cluster::set_synchronous`] on the primary.
+    pub fn standby_of(primary: &Cluster) -> Cluster {
+        let mut standby = Cluster::empty();
+        let host = primary.socket_dir().display().to_string();
+        check(
+            "pg_basebackup",
+            pg(
+                "pg_basebackup",
+                &[
+                    "-h",
+                    &host,
+                    "-U",
+                    "postgres",
+                    "-D",
+                    standby.data().to_str().unwrap(),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "-N",
+                ],
+            ),
+        );
+        standby.start_server();
+        primary.wait_for("SELECT count(*) > 0 FROM pg_stat_replication WHERE state = 'streaming'");
+        standby
+    }
+
+    /// Makes every commit on this primary wait for a standby (`synchronous_standby_names = '*'`,
+    /// `synchronous_commit = on`), or for none; returns once pg_stat_replication agrees.
+    pub fn set_synchronous(&self, on: bool) {
+        let names = if on { "*" } else { "" };
+        self.psql(&format!("ALTER SYSTEM SET synchronous_standby_names = '{names}'"));
+        self.psql("ALTER SYSTEM SET synchronous_commit = 'on'");
+        self.psql("SELECT pg_reload_conf()");
+        let state = if on { "sync" } else { "async" };
+        self.wait_for(&format!(
+            "SELECT count(*) > 0 FROM pg_stat_replication WHERE sync_state = '{state}'"
+        ));
+    }
+
+    /// Polls `query` (one boolean) until it is true, for at most 20 s.
+    pub fn wait_for(&self, query: &str) {
+        let start = std::time::Instant::now();
+        while self.psql(query) != "t" {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "still false after 20 s: {query}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// `pg_ctl promote`: this standby becomes a primary (returns once it accepts writes).
+    pub fn promote(&self) {
+        check(
+            "pg_ctl promote",
+            pg(
+                "pg_ctl",
+                &["-D", self.data().to_str().unwrap(), "-w", "-s", "promote"],
+            ),
+        );
     }
 
     fn data(&self) -> PathBuf {

@@ -1,10 +1,13 @@
-//! Helpers of the pam-totpd tests: the throwaway cluster (`cluster.rs`, shared with tests/tests/fleet_pamd.rs)
-//! and calls of the SQL API through the rust-postgres client.
+//! Helpers of the pam-totpd tests: the throwaway cluster (`cluster.rs`, shared with tests/tests/fleet_pamd.rs),
+//! a running daemon (`daemon.rs`) and calls of the SQL API through the rust-postgres client.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cluster;
+mod daemon;
 
 pub use cluster::Cluster;
+#[allow(unused_imports)] // not every test binary starts a daemon
+pub use daemon::Daemon;
 
 impl Cluster {
     pub fn connect(&self, role: &str) -> postgres::Client {
