@@ -390,18 +390,7 @@ impl Store {
         policy: &Policy,
     ) -> Result<Locked, StoreError> {
         let path = path.as_ref();
-        check_content(bytes, policy.max_size).map_err(|reason| StoreError::RefusedContent {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-        let name = path
-            .file_name()
-            .ok_or_else(|| StoreError::io(path, "naming the file", io::ErrorKind::InvalidInput.into()))?;
-        let dir_path = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        let (name, dir_path, dir) = new_file_place(path, bytes, policy)?;
         let (temp_path, temp, _) = create_temp(dir_path, name)
             .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
         let guard = TempGuard::new(temp_path);
@@ -427,6 +416,28 @@ impl Store {
     }
 }
 
+/// For a new file at `path` holding `bytes`: the content checked against `policy`, and the file's name, its
+/// directory's path and the directory, opened.
+fn new_file_place<'p>(
+    path: &'p Path,
+    bytes: &[u8],
+    policy: &Policy,
+) -> Result<(&'p OsStr, &'p Path, File), StoreError> {
+    check_content(bytes, policy.max_size).map_err(|reason| StoreError::RefusedContent {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| StoreError::io(path, "naming the file", io::ErrorKind::InvalidInput.into()))?;
+    let dir_path = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
+    Ok((name, dir_path, dir))
+}
+
 impl Store {
     /// Writes a whole new file at `path` only when nothing is there yet (a first state file): the temporary
     /// file of [`Store::create`], written and synced, then linked to `path` with `link(2)`, which never
@@ -441,18 +452,7 @@ impl Store {
         policy: &Policy,
     ) -> Result<bool, StoreError> {
         let path = path.as_ref();
-        check_content(bytes, policy.max_size).map_err(|reason| StoreError::RefusedContent {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-        let name = path
-            .file_name()
-            .ok_or_else(|| StoreError::io(path, "naming the file", io::ErrorKind::InvalidInput.into()))?;
-        let dir_path = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let dir = file::open_dir(dir_path).map_err(|e| StoreError::io(path, "opening the directory", e))?;
+        let (name, dir_path, dir) = new_file_place(path, bytes, policy)?;
         // Creators take turns on the directory's lock, so that they do not meet at the temporary name (a
         // replacing writer never is there: it holds an existing file's lock).
         let (start, deadline) = lock_deadline(policy);
