@@ -299,12 +299,7 @@ impl StateBackend for FileBackend<'_> {
         if let Some(target) = self.state.clone() {
             return self.verify_with_state(&target, req, codes);
         }
-        let (mut locked, file) = self.lock().map_err(|e| {
-            NoVerdict::State(match e {
-                LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
-                LoadError::Other(why) => format!("secret-file: {why}"),
-            })
-        })?;
+        let (mut locked, file) = self.lock().map_err(|e| self.no_verdict(e))?;
         // The time of the decision: read under the lock, after the user has answered.
         let now = (self.clock)();
         let (verdict, which) = verify::verify_any(&file, now, codes, self.options, req.rhost);
@@ -330,6 +325,14 @@ impl StateBackend for FileBackend<'_> {
 }
 
 impl FileBackend<'_> {
+    /// The secret file could not be read again for the decision.
+    fn no_verdict(&self, e: LoadError) -> NoVerdict {
+        NoVerdict::State(match e {
+            LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
+            LoadError::Other(why) => format!("secret-file: {why}"),
+        })
+    }
+
     /// `verify_and_record` with `state=`: the secret file is read (never locked or written), the state file
     /// is locked (created first when there is none), the code is decided on the secret file with the state
     /// laid over it, and what changed is written to the state file before the lock is released.
@@ -341,12 +344,7 @@ impl FileBackend<'_> {
     ) -> Result<Recorded, NoVerdict> {
         // The first look is not reused: the state it was judged with may be out of date by now.
         self.first = None;
-        let (_, secret) = self.first_look().map_err(|e| {
-            NoVerdict::State(match e {
-                LoadError::NotFound => format!("secret-file-vanished path={}", self.target.path),
-                LoadError::Other(why) => format!("secret-file: {why}"),
-            })
-        })?;
+        let (_, secret) = self.first_look().map_err(|e| self.no_verdict(e))?;
         let (mut locked, state) = lock_state(target, req.user, &secret).map_err(NoVerdict::State)?;
         let before = state_file::effective(&secret, Some(&state));
         let now = (self.clock)();
