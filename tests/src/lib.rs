@@ -313,6 +313,21 @@ impl Run<'_> {
         self
     }
 
+    /// Runs pamh from `sh -c script` in a private mount namespace (`unshare --mount`, private propagation):
+    /// the script sets up mounts, then runs pamh as `"$0" "$@"`; nothing it mounts reaches the host.
+    pub fn in_private_mounts(self, script: &str) -> Self {
+        self.via(&[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+    }
+
     /// The command line this run would execute (without the environment).
     pub fn command(&self) -> Command {
         self.command_in(self.harness.root())

@@ -106,16 +106,7 @@ fn login_with_fault_in(
         .env("STATE_SRC", state_src.to_str().unwrap())
         .env("U", user)
         .env("AFTER", after.to_str().unwrap())
-        .via(&[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
+        .in_private_mounts(&script)
         .go();
     let after = fs::read_to_string(&after).unwrap_or_default();
     (o, after)
@@ -290,16 +281,7 @@ impl ReadOnlySecret {
             .env("SRC", self.src.to_str().unwrap())
             .env("U", "root")
             .env("AFTER", after.to_str().unwrap())
-            .via(&[
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                script,
-            ])
+            .in_private_mounts(script)
             .go();
         assert_eq!(fs::read_to_string(&after).unwrap(), self.body, "{:#?}", o.logs);
         o

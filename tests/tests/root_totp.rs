@@ -128,16 +128,7 @@ fn login_with_decoy_dir(h: &Harness, user: &str, reply: &str, mode: &str) -> (pa
         .reply(reply)
         .env("MODE", mode)
         .env("MARKER", marker.to_str().unwrap())
-        .via(&[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ])
+        .in_private_mounts(script)
         .go();
     (o, marker.exists())
 }
