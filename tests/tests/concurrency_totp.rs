@@ -27,6 +27,7 @@
 // File::lock is Rust 1.89; the toolchain is newer than the workspace's rust-version (as in store.rs).
 #![allow(clippy::incompatible_msrv)]
 
+#[macro_use]
 mod totp_common;
 
 use pam_ffi::PamCode;
@@ -163,22 +164,6 @@ fn barrier(layout: Layout, r: u64) -> Barrier {
     } else {
         Barrier::Flock
     }
-}
-
-/// Each named test (a `fn(Layout)`) runs with the state in the secret file and with `state=`.
-macro_rules! in_both_layouts {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn in_the_secret_file() {
-                super::$name(super::Layout::InSecretFile)
-            }
-            #[test]
-            fn with_state_file() {
-                super::$name(super::Layout::StateFile)
-            }
-        }
-    )*};
 }
 
 in_both_layouts!(

@@ -10,6 +10,7 @@
 )]
 
 use pam_ffi::PamCode;
+#[macro_use]
 mod totp_common;
 use pam_harness::{module_path, Harness, Op, LOG_AUTHPRIV};
 use std::fs;
@@ -30,22 +31,6 @@ fn setup_in(layout: Layout, body: &str, args: &str) -> (Harness, PathBuf) {
     layout.write_secret(&path, body);
     service(&h, &format!("{} {args}", layout.arg(h.root())));
     (h, path)
-}
-
-/// Each named test (a `fn(Layout)`) runs twice: `NAME::in_the_secret_file` and `NAME::with_state_file`.
-macro_rules! in_both_layouts {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn in_the_secret_file() {
-                super::$name(super::Layout::InSecretFile)
-            }
-            #[test]
-            fn with_state_file() {
-                super::$name(super::Layout::StateFile)
-            }
-        }
-    )*};
 }
 
 in_both_layouts!(

@@ -270,3 +270,21 @@ pub fn effective_body(secret_body: &str, state: &Path) -> String {
     let state = state.filter(|s| s.belongs_to(&me(), file.secret()));
     String::from_utf8(effective(&file, state.as_ref()).to_bytes().to_vec()).unwrap()
 }
+
+/// Each named test (a `fn(Layout)` of the including file) runs twice: `NAME::in_the_secret_file` and
+/// `NAME::with_state_file`.
+#[allow(unused_macros)]
+macro_rules! in_both_layouts {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn in_the_secret_file() {
+                super::$name(super::Layout::InSecretFile)
+            }
+            #[test]
+            fn with_state_file() {
+                super::$name(super::Layout::StateFile)
+            }
+        }
+    )*};
+}
