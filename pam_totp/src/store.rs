@@ -391,15 +391,7 @@ impl Store {
     ) -> Result<Locked, StoreError> {
         let path = path.as_ref();
         let (name, dir_path, dir) = new_file_place(path, bytes, policy)?;
-        let (temp_path, temp, _) = create_temp(dir_path, name)
-            .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
-        let guard = TempGuard::new(temp_path);
-        file::fchmod(&temp, perm & 0o777)
-            .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
-        let mut writer = &temp;
-        writer
-            .write_all(bytes)
-            .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+        let (guard, temp) = write_temp(path, dir_path, name, bytes, perm)?;
         let meta = temp
             .metadata()
             .map_err(|e| StoreError::io(path, "inspecting the temporary file", e))?;
@@ -468,16 +460,8 @@ impl Store {
         {
             return Ok(false);
         }
-        let (temp_path, temp, _) = create_temp(dir_path, name)
-            .map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
-        // Removes the temporary name on every path: after the link, `path` is the file's only name.
-        let guard = TempGuard::new(temp_path);
-        file::fchmod(&temp, perm & 0o777)
-            .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
-        let mut writer = &temp;
-        writer
-            .write_all(bytes)
-            .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+        // The guard removes the temporary name on every path: after the link, `path` is the file's only name.
+        let (guard, temp) = write_temp(path, dir_path, name, bytes, perm)?;
         file::fsync(&temp).map_err(|e| StoreError::io(path, "syncing the temporary file", e))?;
         match file::link(&guard.path, path) {
             Ok(()) => {}
@@ -970,6 +954,27 @@ impl Drop for TempGuard {
             let _ = file::unlink(&self.path);
         }
     }
+}
+
+/// A new temporary file beside `path` (in `dir_path`, named after `name`), locked, given the permission bits
+/// `perm & 0o777` and holding `bytes`, not yet synced; its guard removes it unless disarmed.
+fn write_temp(
+    path: &Path,
+    dir_path: &Path,
+    name: &OsStr,
+    bytes: &[u8],
+    perm: u32,
+) -> Result<(TempGuard, File), StoreError> {
+    let (temp_path, temp, _) =
+        create_temp(dir_path, name).map_err(|e| StoreError::io(path, "creating the temporary file", e))?;
+    let guard = TempGuard::new(temp_path);
+    file::fchmod(&temp, perm & 0o777)
+        .map_err(|e| StoreError::io(path, "setting the mode of the temporary file", e))?;
+    let mut writer = &temp;
+    writer
+        .write_all(bytes)
+        .map_err(|e| StoreError::io(path, "writing the temporary file", e))?;
+    Ok((guard, temp))
 }
 
 /// Creates `<dir>/<name>~totp` with `O_CREAT|O_EXCL|O_NOFOLLOW`, locks it and checks that the name still is
