@@ -320,9 +320,7 @@ impl Db<'_> {
         let mut conn = pg
             .connect(self.tls.clone())
             .map_err(|e| Failure::NoVerdict(format!("cannot connect: {}", describe(&e))))?;
-        // A lock wait may end with an error (nothing is committed then); a statement is never cancelled.
-        conn.batch_execute(&format!("SET lock_timeout = {}", self.lock_timeout))
-            .map_err(no_verdict)?;
+        session_settings(&mut conn, self.lock_timeout).map_err(no_verdict)?;
         let prepared = Prepared {
             probe: conn.prepare("SELECT totp.probe($1)").map_err(no_verdict)?,
             verify: conn
@@ -513,6 +511,22 @@ fn status(conn: &mut Client, user: &str) -> Result<Reply, Failure> {
         scratch_left: u32::try_from(scratch_left).unwrap_or(0),
         tokens,
     })
+}
+
+/// What the durability rule needs of a session, whatever the role, the database or the conninfo's `options`
+/// set: a lock wait may end with an error (nothing is committed then), a statement is never cancelled by the
+/// server, the WARNING of a cancelled wait for a synchronous standby reaches us (`client_min_messages` above
+/// `warning` would hide it and turn that commit into an acceptance), and a commit waits for the synchronous
+/// standbys (`synchronous_commit` below `on` does not); `remote_apply` is kept.
+fn session_settings(conn: &mut Client, lock_timeout: u128) -> Result<(), postgres::Error> {
+    conn.batch_execute(&format!(
+        "SET lock_timeout = {lock_timeout}; SET statement_timeout = 0; SET client_min_messages = warning"
+    ))?;
+    let level: String = conn.query_one("SHOW synchronous_commit", &[])?.try_get(0)?;
+    if level != "on" && level != "remote_apply" {
+        conn.batch_execute("SET synchronous_commit = on")?;
+    }
+    Ok(())
 }
 
 fn probe_reply(answer: Option<String>) -> Result<Reply, Failure> {

@@ -128,8 +128,32 @@ fn with_an_asynchronous_standby_that_lags_a_used_code_is_accepted_again_after_fa
 #[test]
 #[ignore = "starts two PostgreSQL clusters: run by the fleet tier"]
 fn a_cancelled_wait_for_the_synchronous_standby_is_refused_state_not_saved() {
-    // PostgreSQL commits locally and only warns when the wait for the standby is cancelled.
+    cancelled_wait_is_refused("");
+}
+
+/// The same with a host role set up to hide the WARNING: pam-totpd sets `client_min_messages` itself.
+#[test]
+#[ignore = "starts two PostgreSQL clusters: run by the fleet tier"]
+fn a_cancelled_wait_is_refused_even_when_the_role_hides_warnings() {
+    cancelled_wait_is_refused("ALTER ROLE host1 SET client_min_messages = error");
+}
+
+/// The same with a host role that would not wait for the standby at all: pam-totpd sets
+/// `synchronous_commit = on` itself.
+#[test]
+#[ignore = "starts two PostgreSQL clusters: run by the fleet tier"]
+fn a_role_with_synchronous_commit_local_still_waits_for_the_standby() {
+    cancelled_wait_is_refused("ALTER ROLE host1 SET synchronous_commit = local");
+}
+
+/// PostgreSQL commits locally and only warns when the wait for the standby is cancelled: a login whose wait
+/// is cancelled (`pg_cancel_backend`) is refused, and the use still counts. `setup` is run on the primary
+/// as superuser first.
+fn cancelled_wait_is_refused(setup: &str) {
     let (primary, mut standby) = primary_and_standby(true);
+    if !setup.is_empty() {
+        primary.psql(setup);
+    }
     let code = current_code(&mut primary.superuser(), "alice", "phone", 0);
     let daemon = Daemon::start(&primary.conninfo("host1"), DEADLINE_MS);
     standby.stop_server();
