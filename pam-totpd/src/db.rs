@@ -23,6 +23,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
 use postgres_openssl::MakeTlsConnector;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -54,6 +55,8 @@ struct Job {
     request: Request,
     deadline: Instant,
     reply: SyncSender<Reply>,
+    /// Set by the worker just before it sends a request that writes (a verify, an enrollment).
+    sent: Arc<AtomicBool>,
 }
 
 /// Hands requests to the workers and waits for their replies with a deadline.
@@ -117,10 +120,12 @@ impl Pool {
     pub fn ask(&self, request: Request) -> Reply {
         let deadline = Instant::now() + self.deadline;
         let (reply, answer) = mpsc::sync_channel(1);
+        let sent = Arc::new(AtomicBool::new(false));
         match self.jobs.try_send(Job {
             request,
             deadline,
             reply,
+            sent: sent.clone(),
         }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Reply::unavailable("all database connections are busy"),
@@ -129,14 +134,20 @@ impl Pool {
         match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(reply) => reply,
             Err(RecvTimeoutError::Timeout) => {
-                log(format_args!(
-                    "database did not answer within {} ms",
-                    self.deadline.as_millis()
-                ));
-                Reply::unavailable(format!(
-                    "database did not answer within {} ms",
-                    self.deadline.as_millis()
-                ))
+                let late = format!("database did not answer within {} ms", self.deadline.as_millis());
+                if sent.load(Ordering::SeqCst) {
+                    // It may still commit: an unknown outcome, refused like every other one.
+                    log(format_args!(
+                        "{late} to a request it was sent: refused, state-not-saved"
+                    ));
+                    Reply::Refused {
+                        reason: "state-not-saved".into(),
+                        retry_after: 0,
+                    }
+                } else {
+                    log(format_args!("{late}"));
+                    Reply::unavailable(late)
+                }
             }
             Err(RecvTimeoutError::Disconnected) => Reply::unavailable("the database worker gave no answer"),
         }
@@ -215,6 +226,7 @@ fn worker(
             continue; // its caller has already been told `unavailable`
         }
         let db = Db {
+            sent: &job.sent,
             pg,
             tls: &tls,
             warning,
@@ -243,8 +255,9 @@ fn worker(
         let late = Instant::now().saturating_duration_since(job.deadline);
         if !late.is_zero() && !matches!(reply, Reply::Unavailable { .. }) {
             log(format_args!(
-                "the database answered {} ms after the deadline; the caller was told unavailable. A COMMIT that \
-                 waits is usually a synchronous standby that is down: check pg_stat_replication on the primary",
+                "the database answered {} ms after the deadline; the caller had been refused already. A \
+                 commit that waits is usually a synchronous standby that is down: check pg_stat_replication on \
+                 the primary",
                 late.as_millis()
             ));
         }
@@ -254,6 +267,7 @@ fn worker(
 
 /// What one request needs to talk to the database.
 struct Db<'a> {
+    sent: &'a AtomicBool,
     pg: &'a postgres::Config,
     tls: &'a MakeTlsConnector,
     warning: &'a Warning,
@@ -360,13 +374,13 @@ impl Db<'_> {
                 rhost,
                 service,
             } => {
-                self.clear_warning();
+                self.about_to_write()?;
                 let params: [&(dyn ToSql + Sync); 4] = [user, code, rhost, service];
                 let outcome = verify_call(conn, &prepared.verify, params);
                 self.saved(outcome)
             }
             Request::Enroll(enrollment) => {
-                self.clear_warning();
+                self.about_to_write()?;
                 let outcome = enroll(conn, enrollment);
                 self.saved(outcome)
             }
@@ -374,8 +388,16 @@ impl Db<'_> {
         }
     }
 
-    fn clear_warning(&self) {
+    /// Before a request that writes is sent: nothing is sent once the caller has been told `unavailable`
+    /// (it would use up a code for a login that has already failed); otherwise the job is marked as sent, so
+    /// that a caller who stops waiting after this is told `state-not-saved`, and the warning flag is cleared.
+    fn about_to_write(&self) -> Result<(), Failure> {
+        if Instant::now() >= self.deadline {
+            return Err(Failure::NoVerdict("no time left to send the request".into()));
+        }
+        self.sent.store(true, Ordering::SeqCst);
         *self.warning.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(())
     }
 
     /// `outcome`, unless the server sent a WARNING since [`Db::clear_warning`]: PostgreSQL reports a cancelled
@@ -420,8 +442,11 @@ fn verify_call(
     let row = rows
         .next()
         .map_err(before_row)?
-        .ok_or_else(|| Failure::NoVerdict("totp.verify returned no row".into()))?;
-    let reply = verify_reply(&row)?;
+        .ok_or_else(|| Failure::NotSaved("totp.verify returned no row".into()))?;
+    // The call ran (and may have committed): a row this code cannot read is not saved, never no verdict.
+    let reply = verify_reply(&row).map_err(|e| match e {
+        Failure::NoVerdict(why) | Failure::NotSaved(why) => Failure::NotSaved(why),
+    })?;
     match rows.next() {
         Ok(None) => Ok(reply),
         Ok(Some(_)) => Err(Failure::NotSaved("totp.verify returned more than one row".into())),
@@ -442,7 +467,7 @@ fn outcome_unknown(e: &postgres::Error) -> bool {
 
 /// totp.enroll_self in a transaction of its own: `Added` with the new scratch codes, or the refusal.
 fn enroll(conn: &mut Client, e: &Enrollment) -> Result<Reply, Failure> {
-    let no_verdict = |e: postgres::Error| Failure::NoVerdict(e.to_string());
+    let no_verdict = |e: postgres::Error| Failure::NoVerdict(describe(&e));
     let secret = decode_secret(&e.secret_b32).map_err(|e| Failure::NoVerdict(format!("enroll: {e}")))?;
     let numbers = [e.digits, e.period, e.window].map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     let mut tx = conn.transaction().map_err(no_verdict)?;

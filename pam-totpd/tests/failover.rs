@@ -277,14 +277,20 @@ fn a_daemon_killed_in_the_middle_of_a_login_gives_unavailable_at_once() {
 
 #[test]
 #[ignore = "starts two PostgreSQL clusters: run by the fleet tier"]
-fn with_the_synchronous_standby_down_a_login_is_unavailable_within_the_deadline_and_counts_once_it_is_back() {
+fn with_the_synchronous_standby_down_a_login_is_refused_within_the_deadline_and_counts_once_it_is_back() {
     let (primary, mut standby) = primary_and_standby(true);
     let code = current_code(&mut primary.superuser(), "alice", "phone", 0);
     let daemon = Daemon::start(&primary.conninfo("host1"), 1000);
     standby.stop_server();
     let start = Instant::now();
     let reply = daemon.ask(&verify("alice", &code));
-    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    // The verify was sent and waits for the standby: an unknown outcome at the deadline.
+    assert_eq!(reply, refused("state-not-saved"));
+    assert!(
+        daemon.log().contains("to a request it was sent"),
+        "{}",
+        daemon.log()
+    );
     assert!(
         start.elapsed() < Duration::from_millis(1500),
         "{:?}",
@@ -375,7 +381,12 @@ fn a_network_cut_gives_unavailable_within_the_deadline_and_the_code_stays_usable
     run("iptables", &[&["-A"], &rule[..]].concat());
     let start = Instant::now();
     let reply = daemon.ask(&verify("alice", &next));
-    assert!(matches!(reply, Reply::Unavailable { .. }), "{reply:?}");
+    // Sent on the busy connection (state-not-saved: unknown outcome), or held back by the idle check when the
+    // rule took over 100 ms to set (unavailable): refused either way.
+    assert!(
+        matches!(reply, Reply::Unavailable { .. }) || reply == refused("state-not-saved"),
+        "{reply:?}"
+    );
     assert!(
         start.elapsed() < Duration::from_millis(1500),
         "{:?}",
@@ -389,10 +400,10 @@ fn a_network_cut_gives_unavailable_within_the_deadline_and_the_code_stays_usable
     // Long enough for the kernel to give up on unacknowledged data (TCP_USER_TIMEOUT = the deadline).
     std::thread::sleep(Duration::from_secs(3));
     let log = daemon.log();
-    // The verify was sent on a kept connection: its outcome is unknown to the daemon (the caller was told
-    // `unavailable` at the deadline already).
+    // The dead connection is dropped with the kernel's reason (TCP_USER_TIMEOUT), whichever way it was found.
     assert!(
-        log.contains("outcome is unknown") && log.contains("timed out"),
+        (log.contains("outcome is unknown") || log.contains("database unavailable"))
+            && log.contains("timed out"),
         "{log}"
     );
     run("iptables", &[&["-D"], &rule[..]].concat());
