@@ -1,7 +1,8 @@
 //! The pool of persistent PostgreSQL connections and the one place that turns a database answer into a reply.
 //!
 //! Each worker thread owns one connection and serves one request at a time; callers wait at most the deadline
-//! and are told `unavailable` after it, whatever the worker is still doing. The deadline is the client's only:
+//! and are told `unavailable` after it (`refused state-not-saved` when their verify had been sent), whatever the
+//! worker is still doing. The deadline is the client's only:
 //! nothing here asks the server to cancel a statement (a cancelled wait for a synchronous standby still
 //! commits locally, with only a WARNING). Nothing is cached but the statements prepared once per connection: a
 //! login's request is one round trip, a call of totp.probe or totp.verify in autocommit (the call is its own
