@@ -416,8 +416,9 @@ impl Db<'_> {
     }
 }
 
-/// One call of the prepared totp.verify in autocommit. The server commits before it sends the row (its
-/// output is flushed at ReadyForQuery), so the reply stands only once the stream has ended cleanly after
+/// One call of the prepared totp.verify in autocommit. The server commits at the end of the call, before its
+/// ReadyForQuery, but the row may reach us earlier (a notice, such as the WARNING of a cancelled wait for the
+/// standby, flushes the output), so the reply stands only once the stream has ended at ReadyForQuery after
 /// exactly one row. An error the server reports before any row means the call failed and rolled back (no
 /// verdict); a connection lost after the call was sent leaves the outcome unknown (not saved).
 fn verify_call(
