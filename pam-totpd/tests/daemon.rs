@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::{current_code, enroll, Cluster};
+use common::{current_code, enroll, Cluster, SECRET};
 use pam_totp::pamd::{ask, Reply, Request};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "JBSWY3DPEHPK3PXP";
 const DEADLINE_MS: u64 = 1000;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 

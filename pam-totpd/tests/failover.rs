@@ -1,5 +1,5 @@
 //! pam-totpd when the database fails: a primary with a streaming standby (`pg_basebackup -R`) killed with
-//! `pg_ctl stop -m immediate` and replaced by the promoted standby, a COMMIT whose connection is cut, a wait
+//! `pg_ctl stop -m immediate` and replaced by the promoted standby, a verify call whose connection is cut, a wait
 //! for the synchronous standby that is cancelled, a daemon killed in the middle of a request. A used code
 //! stays used across a failover when the standby is synchronous; with an asynchronous standby that lags, it
 //! does not (the counter-test that keeps docs/fleet.md honest). Every unknown outcome is a refusal, never
@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{current_code, enroll, Cluster, Daemon};
+use common::{current_code, enroll, Cluster, Daemon, SECRET};
 use pam_totp::pamd::{Reply, Request};
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "JBSWY3DPEHPK3PXP";
 const DEADLINE_MS: u64 = 4000;
 
 /// A verify from a new source address each time, so that the per-source throttle never answers first.

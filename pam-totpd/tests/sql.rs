@@ -11,11 +11,10 @@
 
 mod common;
 
-use common::{current_code, enroll, verify, Cluster, Verdict};
+use common::{current_code, enroll, verify, Cluster, Verdict, SECRET};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-const SECRET: &str = "JBSWY3DPEHPK3PXP";
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/otp-vectors.tsv");
 
 fn decide(su: &mut postgres::Client, user: &str, code: &str, rhost: &str, at_unix: f64) -> Verdict {

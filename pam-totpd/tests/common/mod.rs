@@ -9,6 +9,10 @@ pub use cluster::Cluster;
 #[allow(unused_imports)] // not every test binary starts a daemon
 pub use daemon::Daemon;
 
+/// The base32 secret the tests enroll.
+#[allow(dead_code)] // not every test binary uses it
+pub const SECRET: &str = "JBSWY3DPEHPK3PXP";
+
 impl Cluster {
     pub fn connect(&self, role: &str) -> postgres::Client {
         postgres::Client::connect(&self.conninfo(role), postgres::NoTls).unwrap()
