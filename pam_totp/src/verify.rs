@@ -189,8 +189,12 @@ pub fn verify_any(
         stats,
     };
     if let Some(retry_after_secs) = record_attempt(&mut base, now) {
+        // The code is not examined, but the HMAC work of a wrong code is still done, on a decoy key: a refusal
+        // over the limit then takes as long as any other, and its time tells neither that this user is
+        // enrolled nor whether the code was right (threat model T7).
+        let stats = verify_unenrolled(now, codes, options).stats;
         let outcome = Outcome::RateLimited { retry_after_secs };
-        return (finish(outcome, base, Stats::default()), None);
+        return (finish(outcome, base, stats), None);
     }
     let mut total = Stats::default();
     let Some((last, earlier)) = codes.split_last() else {
@@ -937,7 +941,6 @@ mod tests {
         assert_eq!(rate_limited(&f, T + 3), Some(29));
         let v = verify(&f, T + 3, "050548", &opts(), None);
         assert_eq!(v.outcome, Outcome::RateLimited { retry_after_secs: 29 });
-        assert_eq!(v.stats.hmac_evaluations, 0);
         // The refused attempt is recorded too (as in C), so the newest three remain.
         let f = v.updated.unwrap();
         assert_eq!(f.rate_limit().unwrap().timestamps, [T + 1, T + 2, T + 3]);
@@ -947,6 +950,27 @@ mod tests {
             verify(&f, T + 32, &code_at_step((T + 32) / 30), &opts(), None).outcome,
             Outcome::Accepted { .. }
         ));
+    }
+
+    /// Regression (issue 17, item 6): a refusal over the limit skipped the HMAC work, so it came ~0.6 ms
+    /// sooner than any other refusal and told an attacker that the user is enrolled. It now costs the work of a
+    /// wrong code, whatever was typed, and the right code is still refused.
+    #[test]
+    fn given_rate_limit_reached_then_the_refusal_costs_the_work_of_a_wrong_code_whatever_was_typed() {
+        let f = file(&format!("\" TOTP_AUTH\n\" RATE_LIMIT 1 30 {T}\n"));
+        let wrong_work = verify(&file("\" TOTP_AUTH\n"), T, "000000", &opts(), None)
+            .stats
+            .hmac_evaluations;
+        assert_eq!(wrong_work, hmac_budget(&opts()));
+        for typed in ["000000", "050548"] {
+            let v = verify(&f, T + 1, typed, &opts(), None);
+            assert!(
+                matches!(v.outcome, Outcome::RateLimited { .. }),
+                "{typed}: {:?}",
+                v.outcome
+            );
+            assert_eq!(v.stats.hmac_evaluations, wrong_work, "{typed}");
+        }
     }
 
     #[test]
