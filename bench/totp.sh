@@ -2,7 +2,8 @@
 # Benchmark of pam_totp against pam_google_authenticator: whole-process logins through the same driver
 # (pamh on real libpam, and pamc, a C client like sshd), the two modules interleaved in ONE run, N logins per
 # case. Prints medians, the floor (pam_permit), the ratios of medians pam_totp / GA and the paired
-# per-round differences. Targets: right code <= 1.10x, wrong code <= 0.70x; exits 1 if one is missed, 2 if
+# per-round differences. Targets: right code <= 1.10x, wrong code <= 0.70x, refusal times of every kind of
+# user within the run's noise (case enum); exits 1 if one is missed, 2 if
 # it cannot run. Method and current figures: bench/README.md.
 #
 #   bench/totp.sh                 BENCH_RUNS=N (default 200) logins per case and module,
